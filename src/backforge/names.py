@@ -1,0 +1,110 @@
+"""Names: how a spec name becomes a table, a module, a URL segment and a Python identifier."""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+AUTOMATIC_FIELDS = ("id", "created_at", "updated_at", "version")
+
+# Attribute names that would shadow something on a Pydantic model or an SQLAlchemy declarative
+# class; a field with such a name gets a trailing underscore in Python and keeps its wire name.
+_SHADOWING = frozenset(
+    {
+        "metadata",
+        "registry",
+        "model_config",
+        "model_fields",
+        "copy",
+        "dict",
+        "json",
+        "schema",
+        "validate",
+        "construct",
+        "parse_obj",
+        "parse_raw",
+        "from_orm",
+        "fields",
+        "self",
+        "cls",
+    }
+)
+
+# Module names the generated package already uses for its own parts.
+RESERVED_MODULES = frozenset({"core", "main", "models", "routes", "tests", "migrations"})
+
+# Names a generated package must not take: it would shadow a library it imports.
+RESERVED_PACKAGES = frozenset(
+    {
+        "alembic",
+        "app",
+        "asyncpg",
+        "fastapi",
+        "httpx",
+        "migrations",
+        "pydantic",
+        "pydantic_settings",
+        "pytest",
+        "sqlalchemy",
+        "starlette",
+        "tests",
+        "typing",
+        "uvicorn",
+        "email_validator",
+        "aiosqlite",
+        "coverage",
+        "ruff",
+        "schemathesis",
+    }
+)
+
+SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+RESOURCE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]{0,39}$")
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+MAX_FIELD_NAME = 50
+
+
+def service_name_problem(name: str) -> tuple[str, str] | None:
+    """Why ``name`` cannot name a service, as (message, fix); None when it can."""
+    if not SERVICE_NAME.match(name):
+        return (
+            f"{name!r} is not a valid service name",
+            "use lowercase letters, digits and `_`, starting with a letter (at most 40 characters)",
+        )
+    if keyword.iskeyword(name) or name in RESERVED_PACKAGES:
+        return (
+            f"the service name {name!r} would shadow a Python keyword or a library it uses",
+            f"choose another name, e.g. {name}_service",
+        )
+    return None
+
+
+def snake(name: str) -> str:
+    """``BookReview`` → ``book_review``; ``HTTPLog`` → ``http_log``."""
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def plural(word: str) -> str:
+    """English plural of a snake_case word, good for the usual cases (``plural:`` overrides)."""
+    if re.search(r"[^aeiou]y$", word):
+        return word[:-1] + "ies"
+    if re.search(r"(s|x|z|ch|sh)$", word):
+        return word + "es"
+    return word + "s"
+
+
+def python_name(name: str) -> str:
+    """A safe Python identifier for a spec name: keywords and shadowing names get ``_``."""
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in _SHADOWING:
+        return name + "_"
+    return name
+
+
+def module_name(name: str) -> str:
+    module = python_name(name)
+    return module + "_" if module in RESERVED_MODULES else module
+
+
+def kebab(name: str) -> str:
+    return name.replace("_", "-")

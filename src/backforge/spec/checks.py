@@ -1,0 +1,517 @@
+"""Semantic checks: what a schema cannot say (references, clashes, contradictions).
+
+They run on the raw data, field by field, so a structural error in one place does not hide the
+problems in another: one run reports everything.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from backforge.errors import Problem
+from backforge.fieldtypes import FIELD_TYPES, allowed_options, compiles, decimal_shape, max_length
+from backforge.names import (
+    AUTOMATIC_FIELDS,
+    FIELD_NAME,
+    MAX_FIELD_NAME,
+    RESOURCE_NAME,
+    SERVICE_NAME,
+    module_name,
+    plural,
+    service_name_problem,
+    snake,
+)
+from backforge.spec.model import FieldSpec
+from backforge.spec.yamlsource import YamlSource
+
+PRINCIPALS = ("anyone", "authenticated", "owner")
+# Fields every resource has, by type; `version` is internal and cannot be listed.
+AUTOMATIC_TYPES = {"id": "int", "created_at": "datetime", "updated_at": "datetime"}
+
+
+def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
+    found: list[Problem] = []
+
+    def report(path: tuple[Any, ...], message: str, fix: str) -> None:
+        found.append(source.problem(path, message, fix))
+
+    _check_service(data, report)
+    _check_api(data, report)
+    _check_auth(data, report)
+    resources = data.get("resources")
+    if not isinstance(resources, dict):
+        return found
+    roles = _roles(data)
+    fields_by_resource = {
+        name: _typed_fields(body) for name, body in resources.items() if isinstance(body, dict)
+    }
+    _check_resource_names(resources, report)
+    for name, body in resources.items():
+        if isinstance(body, dict):
+            _check_resource(name, body, fields_by_resource, roles, report)
+    return found
+
+
+def _check_service(data: dict[str, Any], report: Any) -> None:
+    service = data.get("service")
+    name = service.get("name") if isinstance(service, dict) else None
+    # the pattern itself is checked by the model; here what a pattern cannot say
+    if isinstance(name, str) and SERVICE_NAME.match(name) and (bad := service_name_problem(name)):
+        report(("service", "name"), *bad)
+
+
+def _check_api(data: dict[str, Any], report: Any) -> None:
+    api = data.get("api")
+    pagination = api.get("pagination") if isinstance(api, dict) else None
+    if not isinstance(pagination, dict):
+        return
+    default, most = pagination.get("default_limit", 20), pagination.get("max_limit", 100)
+    if isinstance(default, int) and isinstance(most, int) and default > most:
+        report(
+            ("api", "pagination", "default_limit"),
+            f"default_limit {default} is larger than max_limit {most}",
+            "make default_limit at most max_limit",
+        )
+
+
+def _check_auth(data: dict[str, Any], report: Any) -> None:
+    auth = data.get("auth")
+    default = auth.get("default_role") if isinstance(auth, dict) else None
+    roles = _roles(data)
+    if isinstance(default, str) and default not in roles:
+        report(
+            ("auth", "default_role"),
+            f"default_role {default!r} is not one of auth.roles",
+            f"add {default!r} to auth.roles or choose one of: {', '.join(roles) or 'none yet'}",
+        )
+
+
+def _roles(data: dict[str, Any]) -> list[str]:
+    auth = data.get("auth")
+    roles = auth.get("roles") if isinstance(auth, dict) else None
+    return [r for r in roles if isinstance(r, str)] if isinstance(roles, list) else []
+
+
+def _typed_fields(body: dict[str, Any]) -> dict[str, FieldSpec | None]:
+    """Each field parsed on its own; None where the field itself is malformed."""
+    fields = body.get("fields")
+    if not isinstance(fields, dict):
+        return {}
+    typed: dict[str, FieldSpec | None] = {}
+    for name, raw in fields.items():
+        try:
+            typed[name] = FieldSpec.model_validate(raw)
+        except ValidationError:
+            typed[name] = None
+    return typed
+
+
+def _check_resource_names(resources: dict[str, Any], report: Any) -> None:
+    tables: dict[str, str] = {}
+    paths: dict[str, str] = {}
+    for name, body in resources.items():
+        path = ("resources", name)
+        if not RESOURCE_NAME.match(name):
+            report(
+                path,
+                f"resource name {name!r} is not PascalCase",
+                "start with a capital letter, then letters and digits only (e.g. BookReview)",
+            )
+            continue
+        table = snake(name)
+        if table in tables:
+            report(
+                path,
+                f"resource {name!r} clashes with {tables[table]!r}: both become table {table!r}",
+                "rename one of them",
+            )
+        tables[table] = name
+        custom = body.get("plural") if isinstance(body, dict) else None
+        segment = custom if isinstance(custom, str) else plural(table)
+        if segment in paths:
+            report(
+                path,
+                f"resource {name!r} clashes with {paths[segment]!r}: both are served at /{segment}",
+                "set a different `plural:` on one of them",
+            )
+        paths[segment] = name
+    for name, body in resources.items():
+        fields = body.get("fields") if isinstance(body, dict) else None
+        if not isinstance(fields, dict) or not RESOURCE_NAME.match(name):
+            continue
+        for field_name, raw in fields.items():
+            if isinstance(raw, dict) and raw.get("type") == "many":
+                link = f"{snake(name)}_{field_name}"
+                if link in tables:
+                    report(
+                        ("resources", name, "fields", field_name),
+                        f"the link table {link!r} of this many-to-many field clashes with "
+                        f"resource {tables[link]!r}",
+                        "rename the field or the resource",
+                    )
+
+
+def _check_resource(
+    name: str,
+    body: dict[str, Any],
+    all_fields: dict[str, dict[str, FieldSpec | None]],
+    roles: list[str],
+    report: Any,
+) -> None:
+    base = ("resources", name)
+    fields = all_fields.get(name, {})
+    columns: dict[str, str] = {}
+    for field_name, spec in fields.items():
+        path = (*base, "fields", field_name)
+        _check_field_name(field_name, path, report)
+        if spec is None:
+            continue
+        column = f"{field_name}_id" if spec.type == "ref" else field_name
+        if column in columns and columns[column] != field_name:
+            report(
+                path,
+                f"field {field_name!r} clashes with {columns[column]!r}: "
+                f"both use column {column!r}",
+                "rename one of them",
+            )
+        if field_name == "owner" and body.get("owned") is True:
+            report(
+                path,
+                "an owned resource gets its `owner` automatically",
+                "remove this field or rename it",
+            )
+        columns[column] = field_name
+        _check_field(name, field_name, spec, all_fields, path, report)
+    _check_field_lists(name, body, fields, report)
+    _check_permissions(body, roles, base, report)
+
+
+def _check_field_name(field_name: str, path: tuple[Any, ...], report: Any) -> None:
+    if field_name in AUTOMATIC_FIELDS:
+        report(
+            path,
+            f"`{field_name}` is added to every resource automatically",
+            "remove it from the spec (id, created_at, updated_at and version are automatic)",
+        )
+    elif not FIELD_NAME.match(field_name) or len(field_name) > MAX_FIELD_NAME:
+        report(
+            path,
+            f"field name {field_name!r} is not a lowercase snake_case name",
+            "use lowercase letters, digits and single underscores, starting with a letter "
+            f"(at most {MAX_FIELD_NAME} characters)",
+        )
+
+
+def _check_field(
+    resource: str,
+    name: str,
+    spec: FieldSpec,
+    all_fields: dict[str, dict[str, FieldSpec | None]],
+    path: tuple[Any, ...],
+    report: Any,
+) -> None:
+    ftype = FIELD_TYPES[spec.type]
+    given = spec.given()
+    for option in sorted(given - allowed_options(spec.type)):
+        allowed = sorted(ftype.options) or ["only the common options"]
+        report(
+            (*path, option),
+            f"option `{option}` does not apply to {_a(spec.type)} field",
+            f"remove it; {_a(spec.type)} field takes {', '.join(allowed)}",
+        )
+    if spec.type in ("ref", "many"):
+        _check_relation(resource, spec, all_fields, path, report)
+    if spec.type == "enum":
+        values = spec.values or []
+        if not values:
+            report(path, "an enum field needs `values`", "add values: [first, second, ...]")
+        elif len(set(values)) != len(values):
+            report((*path, "values"), "enum values repeat", "list each value once")
+    if spec.type == "decimal":
+        precision, scale = decimal_shape(spec.model_dump())
+        if scale > precision:
+            implied = "" if "scale" in given else "the default "
+            report(
+                (*path, "scale"),
+                f"{implied}scale {scale} is larger than precision {precision}",
+                "scale counts the digits after the point and must be at most precision",
+            )
+    _check_bounds(spec, path, report)
+    _check_flags(spec, path, report)
+    if spec.pattern is not None and (reason := compiles(spec.pattern)):
+        report(
+            (*path, "pattern"),
+            f"the pattern is not a valid regular expression: {reason}",
+            "write a Python regular expression; quote it in single quotes: '^[a-z]+$'",
+        )
+    if "default" in given and spec.default is not None and not _enum_without_values(spec):
+        _check_default(spec, path, report)
+
+
+def _enum_without_values(spec: FieldSpec) -> bool:
+    return spec.type == "enum" and not spec.values
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[0] in "aeio" else f"a {word}"
+
+
+def _check_relation(
+    resource: str,
+    spec: FieldSpec,
+    all_fields: dict[str, dict[str, FieldSpec | None]],
+    path: tuple[Any, ...],
+    report: Any,
+) -> None:
+    if not spec.to:
+        report(path, f"a {spec.type} field needs `to:` naming a resource", "add to: <Resource>")
+        return
+    if spec.to not in all_fields:
+        known = ", ".join(sorted(all_fields)) or "none"
+        report(
+            (*path, "to"),
+            f"`to: {spec.to}` names no resource in this spec",
+            f"use one of the resources defined here: {known}",
+        )
+        return
+    if spec.type != "ref":
+        return
+    if spec.on_delete == "set_null" and spec.required:
+        report(
+            (*path, "on_delete"),
+            "on_delete: set_null cannot apply to a required relation",
+            "make the field optional, or use restrict or cascade",
+        )
+    if spec.to == resource and spec.required:
+        report(
+            path,
+            "a required reference to its own resource: the first row could never be created",
+            "make the self-reference optional (required: false)",
+        )
+
+
+def _check_bounds(spec: FieldSpec, path: tuple[Any, ...], report: Any) -> None:
+    if spec.min is not None and spec.max is not None and spec.min > spec.max:
+        report(
+            (*path, "min"),
+            f"min {spec.min} is larger than max {spec.max}",
+            "swap them or correct one",
+        )
+    if (
+        spec.min_length is not None
+        and spec.max_length is not None
+        and spec.min_length > spec.max_length
+    ):
+        report(
+            (*path, "min_length"),
+            f"min_length {spec.min_length} is larger than max_length {spec.max_length}",
+            "swap them or correct one",
+        )
+    ftype = FIELD_TYPES[spec.type]
+    bounds = getattr(ftype, "bounds", None)
+    if bounds:
+        for option in ("min", "max"):
+            value = getattr(spec, option)
+            if value is not None and not bounds[0] <= value <= bounds[1]:
+                report(
+                    (*path, option),
+                    f"{option} {value} is outside the range of {_a(spec.type)} column "
+                    f"({bounds[0]} to {bounds[1]})",
+                    "use bigint for larger numbers" if spec.type == "int" else "use decimal",
+                )
+
+
+def _check_flags(spec: FieldSpec, path: tuple[Any, ...], report: Any) -> None:
+    has_default = "default" in spec.given() and spec.default is not None
+    if spec.required and has_default:
+        report(
+            (*path, "default"),
+            "a required field with a default: the default would never be used",
+            "drop `required: true` (a field with a default may be omitted) or the default",
+        )
+    if spec.read_only and spec.write_only:
+        report(path, "a field cannot be both read_only and write_only", "keep one of them")
+    if spec.required and (spec.read_only or spec.hidden) and not has_default:
+        flag = "read_only" if spec.read_only else "hidden"
+        report(
+            path,
+            f"a required {flag} field: clients cannot set it, so nothing could ever be created",
+            "give it a default, or drop required",
+        )
+    if spec.type == "many" and (spec.required or spec.unique or spec.index):
+        report(
+            path,
+            "a many-to-many field cannot be required, unique or indexed",
+            "remove those options",
+        )
+    if spec.type == "json" and (spec.unique or spec.index):
+        report(path, "a json field cannot be unique or indexed", "remove those options")
+    if spec.type == "text" and spec.unique:
+        report(
+            (*path, "unique"),
+            "a text field cannot be unique (unbounded values make poor unique keys)",
+            "use a string field with max_length, or drop unique",
+        )
+
+
+def _check_default(spec: FieldSpec, path: tuple[Any, ...], report: Any) -> None:
+    ftype = FIELD_TYPES[spec.type]
+    options = spec.model_dump()
+    try:
+        value = ftype.coerce_default(spec.default, options)
+    except ValueError as exc:
+        report((*path, "default"), f"the default does not fit the field: {exc}", _default_fix(spec))
+        return
+    if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
+        report(
+            (*path, "default"),
+            f"the default {spec.default!r} is outside min/max",
+            "use a default within the field's bounds",
+        )
+    if isinstance(value, str) and ftype.textual:
+        shortest, longest = spec.min_length or 0, max_length(ftype, options)
+        if not shortest <= len(value) <= longest:
+            report(
+                (*path, "default"),
+                f"the default is {len(value)} characters long, "
+                f"outside the length limits {shortest} to {longest}",
+                "shorten the default or change min_length/max_length",
+            )
+        if spec.pattern and not compiles(spec.pattern) and not re.search(spec.pattern, value):
+            report(
+                (*path, "default"),
+                f"the default {value!r} does not match the pattern {spec.pattern!r}",
+                "change the default or the pattern so that they agree",
+            )
+
+
+def _default_fix(spec: FieldSpec) -> str:
+    if spec.type in ("ref", "many"):
+        return "remove `default`"
+    if spec.type == "enum":
+        return "use one of the values: " + ", ".join(spec.values or [])
+    if spec.type == "decimal":
+        scale = decimal_shape(spec.model_dump())[1]
+        return f"write a number with at most {scale} decimal places that fits the precision"
+    example = FIELD_TYPES[spec.type].example
+    return f"write {_a(spec.type)} value such as {example!r}, or remove the default"
+
+
+def _check_field_lists(
+    name: str, body: dict[str, Any], fields: dict[str, FieldSpec | None], report: Any
+) -> None:
+    for option in ("filter", "sort"):
+        entries = body.get(option)
+        if isinstance(entries, list):
+            _check_query_fields(name, option, entries, fields, report)
+    _check_index_fields(name, body, fields, report)
+
+
+def _check_query_fields(
+    name: str, option: str, entries: list[Any], fields: dict[str, FieldSpec | None], report: Any
+) -> None:
+    base = ("resources", name, option)
+    usable = [f for f, spec in fields.items() if spec is None or _queryable(option, spec)]
+    choices = list(dict.fromkeys([*usable, *AUTOMATIC_TYPES]))
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, str):
+            continue
+        if entry in seen:
+            report((*base, i), f"{entry!r} is listed twice", "list each field once")
+        seen.add(entry)
+        spec = fields.get(entry)
+        if entry in AUTOMATIC_TYPES:
+            continue
+        if entry not in fields:
+            report(
+                (*base, i),
+                f"{option} names {entry!r}, which is not a field of {name}",
+                _choose(entry, choices),
+            )
+        elif spec is not None and not _queryable(option, spec):
+            report(
+                (*base, i),
+                f"cannot {option} on {entry!r} (a {spec.type}"
+                f"{' hidden' if spec.hidden else ''}"
+                f"{' write_only' if spec.write_only else ''} field)",
+                f"remove it from `{option}`",
+            )
+
+
+def _queryable(option: str, spec: FieldSpec) -> bool:
+    ftype = FIELD_TYPES[spec.type]
+    ok = ftype.filterable if option == "filter" else ftype.sortable
+    return ok and not spec.hidden and not spec.write_only
+
+
+def _check_index_fields(
+    name: str, body: dict[str, Any], fields: dict[str, FieldSpec | None], report: Any
+) -> None:
+    base = ("resources", name)
+    implicit = [*AUTOMATIC_TYPES, *(["owner"] if body.get("owned") is True else [])]
+    indexable = [f for f, spec in fields.items() if not spec or FIELD_TYPES[spec.type].indexable]
+    choices = list(dict.fromkeys([*indexable, *implicit]))
+    groups = []
+    for i, entry in enumerate(body.get("indexes") or []):
+        columns = entry.get("fields") if isinstance(entry, dict) else entry
+        groups.append((("indexes", i), columns))
+    groups += [(("unique_together", i), g) for i, g in enumerate(body.get("unique_together") or [])]
+    for where, columns in groups:
+        if not isinstance(columns, list):
+            continue
+        if len(set(map(str, columns))) != len(columns):
+            report((*base, *where), "a field is named twice in this index", "name each once")
+        for j, column in enumerate(columns):
+            if not isinstance(column, str) or column in implicit:
+                continue  # not a string: the model reports it
+            spec = fields.get(column)
+            if column not in fields:
+                report(
+                    (*base, *where, j),
+                    f"{column!r} is not a field of {name}",
+                    _choose(column, choices),
+                )
+            elif spec is not None and not FIELD_TYPES[spec.type].indexable:
+                report(
+                    (*base, *where, j),
+                    f"{_a(spec.type)} field cannot be indexed",
+                    "remove it from the index",
+                )
+
+
+def _choose(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    hint = f"did you mean `{close[0]}`? " if close else ""
+    return hint + "use one of: " + ", ".join(choices)
+
+
+def _check_permissions(
+    body: dict[str, Any], roles: list[str], base: tuple[Any, ...], report: Any
+) -> None:
+    permissions = body.get("permissions")
+    if not isinstance(permissions, dict):
+        return
+    for action, who in permissions.items():
+        for entry in who if isinstance(who, list) else [who]:
+            if entry == "owner" and not body.get("owned"):
+                report(
+                    (*base, "permissions", action),
+                    "`owner` is used but the resource is not `owned: true`",
+                    "add `owned: true` to the resource or remove `owner`",
+                )
+            elif isinstance(entry, str) and entry not in PRINCIPALS and entry not in roles:
+                report(
+                    (*base, "permissions", action),
+                    f"{entry!r} is neither anyone, authenticated, owner nor a role in auth.roles",
+                    _choose(entry, [*PRINCIPALS, *roles])
+                    + f" (or declare {entry!r} under auth.roles)",
+                )
+
+
+def module_for(resource: str) -> str:
+    return module_name(snake(resource))

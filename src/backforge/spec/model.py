@@ -1,0 +1,239 @@
+"""The typed model of the service spec language. Unknown keys are refused everywhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from backforge.names import SERVICE_NAME
+
+FieldTypeName = Literal[
+    "string",
+    "text",
+    "int",
+    "bigint",
+    "float",
+    "decimal",
+    "bool",
+    "date",
+    "datetime",
+    "time",
+    "uuid",
+    "email",
+    "url",
+    "enum",
+    "json",
+    "ref",
+    "many",
+]
+Action = Literal["list", "read", "create", "update", "delete"]
+OnDelete = Literal["restrict", "cascade", "set_null"]
+Duration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(s|m|h|d)$")]
+RateLimit = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$")]
+ServiceName = Annotated[str, StringConstraints(pattern=SERVICE_NAME.pattern)]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+Scalar = str | int | float | bool | Decimal | dt.date | dt.datetime | dt.time | None
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServiceInfo(Strict):
+    """Who the service is."""
+
+    name: ServiceName = Field(
+        description="Identifier of the service: package, database and image names derive from it. "
+        "Lowercase letters, digits and _, starting with a letter, at most 40 characters; "
+        "not a Python keyword nor the name of a library the service uses (e.g. fastapi)."
+    )
+    title: str | None = Field(None, description="Human-readable title of the API.")
+    version: str = Field(
+        "0.1.0", description='Version of the API, a string such as 1.0.0 (quote "1.0").'
+    )
+    description: str | None = Field(None, description="What the service is for.")
+
+
+class Pagination(Strict):
+    """How every list endpoint pages."""
+
+    style: Literal["cursor", "offset"] = Field(
+        "cursor",
+        description="cursor: ?limit= and an opaque ?cursor=, pages are "
+        "{items, next_cursor, limit}; offset: ?limit= and ?offset=, pages are "
+        "{items, total, limit, offset}.",
+    )
+    default_limit: int = Field(
+        20, ge=1, le=1000, description="Page size when a request gives no limit (<= max_limit)."
+    )
+    max_limit: int = Field(100, ge=1, le=1000, description="Largest limit a client may ask for.")
+
+
+class ApiSpec(Strict):
+    """The shape of the HTTP API."""
+
+    base_path: Annotated[str, StringConstraints(pattern=r"^(/[a-z0-9][a-z0-9._-]*)*$")] = Field(
+        "/api/v1",
+        description="Prefix of every resource route, e.g. /api/v1 (no trailing slash; "
+        "'' for none).",
+    )
+    pagination: Pagination = Field(Pagination(), description="How list endpoints page.")
+
+
+class TokenTtl(Strict):
+    """Token lifetimes: a number and a unit (s, m, h, d)."""
+
+    access_ttl: Duration = Field("15m", description="Lifetime of an access token, e.g. 15m.")
+    refresh_ttl: Duration = Field("14d", description="Lifetime of a refresh token, e.g. 14d.")
+
+
+class AuthSpec(Strict):
+    """Authentication and roles. Accepted and checked; not generated yet."""
+
+    users: bool = Field(False, description="Accounts: register, token, refresh, me.")
+    tokens: TokenTtl = Field(TokenTtl(), description="Access and refresh token lifetimes.")
+    api_keys: bool = Field(False, description="API keys, stored hashed.")
+    roles: list[Identifier] = Field(
+        default_factory=list, description="Role names that permissions may name."
+    )
+    default_role: Identifier | None = Field(None, description="Role of a new account.")
+
+
+class LimitsSpec(Strict):
+    """Rate limits, as count/period. Accepted and checked; not generated yet."""
+
+    anonymous: RateLimit | None = Field(None, description="Per client address, e.g. 60/minute.")
+    authenticated: RateLimit | None = Field(None, description="Per identity, e.g. 600/minute.")
+
+
+class FieldSpec(Strict):
+    """One field of a resource. `name: type` is shorthand for `name: {type: type}`."""
+
+    type: FieldTypeName = Field(description="The field type.")
+    required: bool = Field(False, description="Must be given on create; the column is NOT NULL.")
+    unique: bool = Field(False, description="No two rows may share a value (409 on conflict).")
+    default: Any = Field(None, description="Value used when a create omits the field.")
+    min: int | float | Decimal | None = Field(
+        None, description="Smallest allowed value (int, bigint, float, decimal)."
+    )
+    max: int | float | Decimal | None = Field(
+        None, description="Largest allowed value (int, bigint, float, decimal)."
+    )
+    min_length: int | None = Field(None, ge=0, description="Fewest characters (string, text).")
+    max_length: int | None = Field(
+        None,
+        ge=1,
+        description="Most characters (string 255, text 100000, email 320, url 2048 by default).",
+    )
+    pattern: str | None = Field(
+        None, description="Python regular expression the value must contain a match of."
+    )
+    index: bool = Field(False, description="Add a database index on this column.")
+    searchable: bool = Field(
+        False, description="Include in the case-insensitive ?q= search (string, text, email, url)."
+    )
+    read_only: bool = Field(False, description="Returned, never accepted on writes.")
+    write_only: bool = Field(False, description="Accepted on writes, never returned.")
+    hidden: bool = Field(False, description="Stored only: neither accepted nor returned.")
+    description: str | None = Field(None, description="Documentation shown in the API docs.")
+    example: Any = Field(None, description="Example value shown in the API docs.")
+    values: list[Identifier] | None = Field(
+        None, description="The allowed values of an enum field (lowercase identifiers)."
+    )
+    precision: int | None = Field(
+        None, ge=1, le=38, description="Total digits of a decimal field (default 12)."
+    )
+    scale: int | None = Field(
+        None, ge=0, le=38, description="Digits after the point of a decimal field (default 2)."
+    )
+    to: str | None = Field(None, description="The resource a ref or many field points to.")
+    on_delete: OnDelete | None = Field(
+        None, description="What deleting the target does to a ref (default restrict)."
+    )
+
+    def given(self) -> set[str]:
+        """Option names the spec wrote explicitly (defaults excluded)."""
+        return set(self.model_fields_set)
+
+
+Permission = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")] | list[Identifier]
+
+
+class CacheSpec(Strict):
+    """Response caching. Accepted and checked; not generated yet."""
+
+    ttl: Duration = Field(description="How long a cached response lives, e.g. 60s.")
+
+
+class IndexSpec(Strict):
+    """A database index over one or more fields."""
+
+    fields: list[str] = Field(min_length=1, description="The indexed fields, in order.")
+    unique: bool = Field(False, description="Refuse two rows with the same values.")
+    name: Identifier | None = Field(None, description="Index name in the database.")
+
+
+class ResourceSpec(Strict):
+    """A resource: a table and its REST endpoints. The key is its PascalCase name."""
+
+    description: str | None = Field(None, description="What the resource is.")
+    plural: Identifier | None = Field(
+        None, description="URL segment of the collection (default: English plural of the name)."
+    )
+    fields: dict[str, FieldSpec] = Field(
+        min_length=1, description="The fields, by snake_case name (id and timestamps are added)."
+    )
+    indexes: list[list[str] | IndexSpec] = Field(
+        default_factory=list, description="Extra indexes: [a, b] or {fields, unique, name}."
+    )
+    unique_together: list[list[str]] = Field(
+        default_factory=list, description="Groups of fields whose values are unique together."
+    )
+    filter: list[str] = Field(
+        default_factory=list, description="Fields a list can be filtered by (?field=value)."
+    )
+    sort: list[str] = Field(
+        default_factory=list, description="Fields a list can be sorted by (?sort=-field)."
+    )
+    owned: bool = Field(
+        False, description="Rows belong to the account that created them (not generated yet)."
+    )
+    permissions: dict[Action, Permission] = Field(
+        default_factory=dict,
+        description="Who may do each action: anyone, authenticated, owner, a role, or a list "
+        "(not generated yet).",
+    )
+    events: list[Literal["created", "updated", "deleted"]] = Field(
+        default_factory=list, description="Domain events to publish (not generated yet)."
+    )
+    cache: CacheSpec | None = Field(None, description="Response caching (not generated yet).")
+
+
+class ServiceSpec(Strict):
+    """A backforge service spec: the input of `backforge generate`."""
+
+    service: ServiceInfo = Field(description="Name, title, version and description.")
+    api: ApiSpec = Field(ApiSpec(), description="Base path and pagination.")
+    auth: AuthSpec | None = Field(None, description="Accounts and roles (not generated yet).")
+    limits: LimitsSpec | None = Field(None, description="Rate limits (not generated yet).")
+    resources: dict[str, ResourceSpec] = Field(
+        min_length=1, description="The resources, by PascalCase name."
+    )
+
+    def accepted_but_not_generated(self) -> list[str]:
+        """Spec parts this version validates but does not generate code for yet."""
+        notes = []
+        if self.auth is not None:
+            notes.append("auth: accepted and checked; accounts and tokens are not generated yet")
+        if self.limits is not None:
+            notes.append("limits: accepted and checked; rate limiting is not generated yet")
+        for name, resource in self.resources.items():
+            for option in ("owned", "permissions", "events", "cache"):
+                if option in resource.model_fields_set:
+                    notes.append(
+                        f"resources.{name}.{option}: accepted and checked; not generated yet"
+                    )
+        return notes

@@ -1,0 +1,560 @@
+"""Semantic checks: each kind of problem, where it is reported, and how to fix it."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from backforge.errors import Problem, SpecError
+from backforge.spec import load_spec_text
+
+HEAD = "service: {name: shop}\nresources:\n"  # the resources below start on line 3
+
+
+def spec(resources: str, head: str = HEAD) -> str:
+    return head + textwrap.indent(textwrap.dedent(resources), "  ")
+
+
+def problems(text: str) -> list[Problem]:
+    with pytest.raises(SpecError) as caught:
+        load_spec_text(text, "spec.yaml")
+    return caught.value.problems
+
+
+# (id, resources, line, path, words in the message, words in the fix)
+CASES = [
+    (
+        "dangling ref",
+        "Book:\n  fields:\n    author: {type: ref, to: Writer}\n",
+        5,
+        "resources.Book.fields.author.to",
+        "`to: Writer` names no resource",
+        "Book",
+    ),
+    (
+        "ref without to",
+        "Book:\n  fields:\n    author: {type: ref}\n",
+        5,
+        "resources.Book.fields.author",
+        "a ref field needs `to:`",
+        "to: <Resource>",
+    ),
+    (
+        "resource name not PascalCase",
+        "book_item:\n  fields: {a: int}\n",
+        3,
+        "resources.book_item",
+        "resource name 'book_item' is not PascalCase",
+        "BookReview",
+    ),
+    (
+        "field name not snake_case",
+        "Book:\n  fields:\n    Title: string\n",
+        5,
+        "resources.Book.fields.Title",
+        "field name 'Title' is not a lowercase snake_case name",
+        "lowercase",
+    ),
+    (
+        "field name with a double underscore",
+        "Book:\n  fields:\n    a__b: string\n",
+        5,
+        "resources.Book.fields.a__b",
+        "not a lowercase snake_case name",
+        "single underscores",
+    ),
+    (
+        "two resources, one table",
+        "HTTPLog:\n  fields: {a: int}\nHttpLog:\n  fields: {a: int}\n  plural: logs\n",
+        5,
+        "resources.HttpLog",
+        "both become table 'http_log'",
+        "rename",
+    ),
+    (
+        "two resources, one URL",
+        "Book:\n  fields: {a: int}\nVolume:\n  plural: books\n  fields: {a: int}\n",
+        5,
+        "resources.Volume",
+        "both are served at /books",
+        "plural",
+    ),
+    (
+        "link table clashes with a resource",
+        "Book:\n  fields:\n    tag: {type: many, to: Tag}\nTag:\n  fields: {a: int}\n"
+        "BookTag:\n  fields: {a: int}\n",
+        5,
+        "resources.Book.fields.tag",
+        "link table 'book_tag'",
+        "rename",
+    ),
+    (
+        "ref column clash",
+        "Author:\n  fields: {a: int}\nBook:\n  fields:\n"
+        "    author: {type: ref, to: Author}\n    author_id: int\n",
+        8,
+        "resources.Book.fields.author_id",
+        "clashes with 'author': both use column 'author_id'",
+        "rename",
+    ),
+    (
+        "automatic id",
+        "Book:\n  fields:\n    id: int\n    title: string\n",
+        5,
+        "resources.Book.fields.id",
+        "`id` is added to every resource automatically",
+        "remove it",
+    ),
+    (
+        "automatic created_at",
+        "Book:\n  fields:\n    created_at: datetime\n",
+        5,
+        "resources.Book.fields.created_at",
+        "`created_at` is added",
+        "remove it",
+    ),
+    (
+        "option of another type",
+        "Book:\n  fields:\n    pages: {type: int, searchable: true}\n",
+        5,
+        "resources.Book.fields.pages.searchable",
+        "option `searchable` does not apply to an int field",
+        "max, min",
+    ),
+    (
+        "enum default outside values",
+        "Book:\n  fields:\n    status: {type: enum, values: [draft, done], default: gone}\n",
+        5,
+        "resources.Book.fields.status.default",
+        "'gone' is not one of the values",
+        "use one of the values: draft, done",
+    ),
+    (
+        "enum without values",
+        "Book:\n  fields:\n    status: enum\n",
+        5,
+        "resources.Book.fields.status",
+        "an enum field needs `values`",
+        "values: [",
+    ),
+    (
+        "repeated enum values",
+        "Book:\n  fields:\n    status: {type: enum, values: [a, b, a]}\n",
+        5,
+        "resources.Book.fields.status.values",
+        "enum values repeat",
+        "once",
+    ),
+    (
+        "min above max",
+        "Book:\n  fields:\n    pages: {type: int, min: 10, max: 1}\n",
+        5,
+        "resources.Book.fields.pages.min",
+        "min 10 is larger than max 1",
+        "swap",
+    ),
+    (
+        "min_length above max_length",
+        "Book:\n  fields:\n    code: {type: string, min_length: 9, max_length: 3}\n",
+        5,
+        "resources.Book.fields.code.min_length",
+        "min_length 9 is larger than max_length 3",
+        "swap",
+    ),
+    (
+        "int bounds outside 32 bits",
+        "Book:\n  fields:\n    views: {type: int, max: 3000000000}\n",
+        5,
+        "resources.Book.fields.views.max",
+        "outside the range of an int column (-2147483648 to 2147483647)",
+        "bigint",
+    ),
+    (
+        "bigint bounds outside 64 bits",
+        "Book:\n  fields:\n    views: {type: bigint, min: -9223372036854775809}\n",
+        5,
+        "resources.Book.fields.views.min",
+        "outside the range of a bigint column",
+        "decimal",
+    ),
+    (
+        "scale above precision",
+        "Book:\n  fields:\n    price: {type: decimal, precision: 4, scale: 5}\n",
+        5,
+        "resources.Book.fields.price.scale",
+        "scale 5 is larger than precision 4",
+        "at most precision",
+    ),
+    (
+        "default scale above a small precision",
+        "Book:\n  fields:\n    price: {type: decimal, precision: 1}\n",
+        5,
+        "resources.Book.fields.price.scale",
+        "the default scale 2 is larger than precision 1",
+        "at most precision",
+    ),
+    (
+        "decimal default with too many places",
+        "Book:\n  fields:\n    price: {type: decimal, default: 1.234}\n",
+        5,
+        "resources.Book.fields.price.default",
+        "1.234 has more than 2 decimal places",
+        "at most 2 decimal places",
+    ),
+    (
+        "decimal default too large",
+        "Book:\n  fields:\n    price: {type: decimal, precision: 4, scale: 2, default: 100}\n",
+        5,
+        "resources.Book.fields.price.default",
+        "does not fit precision 4, scale 2",
+        "fits the precision",
+    ),
+    (
+        "invalid pattern",
+        "Book:\n  fields:\n    isbn: {type: string, pattern: '[0-9'}\n",
+        5,
+        "resources.Book.fields.isbn.pattern",
+        "not a valid regular expression",
+        "regular expression",
+    ),
+    (
+        "default not matching the pattern",
+        "Book:\n  fields:\n    code: {type: string, pattern: '^[A-Z]+$', default: abc}\n",
+        5,
+        "resources.Book.fields.code.default",
+        "the default 'abc' does not match the pattern '^[A-Z]+$'",
+        "agree",
+    ),
+    (
+        "default too long",
+        "Book:\n  fields:\n    code: {type: string, max_length: 3, default: abcdef}\n",
+        5,
+        "resources.Book.fields.code.default",
+        "6 characters long, outside the length limits 0 to 3",
+        "shorten",
+    ),
+    (
+        "default outside min/max",
+        "Book:\n  fields:\n    pages: {type: int, min: 1, default: 0}\n",
+        5,
+        "resources.Book.fields.pages.default",
+        "the default 0 is outside min/max",
+        "within",
+    ),
+    (
+        "default of the wrong type",
+        "Book:\n  fields:\n    pages: {type: int, default: many}\n",
+        5,
+        "resources.Book.fields.pages.default",
+        "expected a whole number",
+        "such as 1",
+    ),
+    (
+        "default on a relation",
+        "Book:\n  fields:\n    parent: {type: ref, to: Book, default: 1}\n",
+        5,
+        "resources.Book.fields.parent.default",
+        "relations cannot have a default",
+        "remove `default`",
+    ),
+    (
+        "required with a default",
+        "Book:\n  fields:\n    title: {type: string, required: true, default: x}\n",
+        5,
+        "resources.Book.fields.title.default",
+        "a required field with a default",
+        "drop `required: true`",
+    ),
+    (
+        "read_only and write_only",
+        "Book:\n  fields:\n    secret: {type: string, read_only: true, write_only: true}\n",
+        5,
+        "resources.Book.fields.secret",
+        "both read_only and write_only",
+        "keep one",
+    ),
+    (
+        "required read_only without default",
+        "Book:\n  fields:\n    score: {type: int, required: true, read_only: true}\n",
+        5,
+        "resources.Book.fields.score",
+        "a required read_only field",
+        "give it a default",
+    ),
+    (
+        "required hidden without default",
+        "Book:\n  fields:\n    score: {type: int, required: true, hidden: true}\n",
+        5,
+        "resources.Book.fields.score",
+        "a required hidden field",
+        "give it a default",
+    ),
+    (
+        "set_null on a required ref",
+        "Author:\n  fields: {a: int}\nBook:\n  fields:\n"
+        "    author: {type: ref, to: Author, required: true, on_delete: set_null}\n",
+        7,
+        "resources.Book.fields.author.on_delete",
+        "set_null cannot apply to a required relation",
+        "optional",
+    ),
+    (
+        "required self-reference",
+        "Category:\n  fields:\n    parent: {type: ref, to: Category, required: true}\n",
+        5,
+        "resources.Category.fields.parent",
+        "a required reference to its own resource",
+        "required: false",
+    ),
+    (
+        "many that is required or indexed",
+        "Tag:\n  fields: {a: int}\nBook:\n  fields:\n"
+        "    tags: {type: many, to: Tag, index: true}\n",
+        7,
+        "resources.Book.fields.tags",
+        "a many-to-many field cannot be required, unique or indexed",
+        "remove",
+    ),
+    (
+        "unique json",
+        "Book:\n  fields:\n    extra: {type: json, unique: true}\n",
+        5,
+        "resources.Book.fields.extra",
+        "a json field cannot be unique or indexed",
+        "remove",
+    ),
+    (
+        "unique text",
+        "Book:\n  fields:\n    body: {type: text, unique: true}\n",
+        5,
+        "resources.Book.fields.body.unique",
+        "a text field cannot be unique",
+        "string field with max_length",
+    ),
+    (
+        "filter on an unknown field",
+        "Book:\n  fields: {title: string, status: string}\n  filter: [statsu]\n",
+        5,
+        "resources.Book.filter[0]",
+        "filter names 'statsu', which is not a field of Book",
+        "did you mean `status`?",
+    ),
+    (
+        "sort on an unknown field",
+        "Book:\n  fields: {title: string}\n  sort: [name]\n",
+        5,
+        "resources.Book.sort[0]",
+        "sort names 'name', which is not a field of Book",
+        "use one of: title, id, created_at, updated_at",
+    ),
+    (
+        "sort on a json field",
+        "Book:\n  fields: {extra: json, title: string}\n  sort: [title, extra]\n",
+        5,
+        "resources.Book.sort[1]",
+        "cannot sort on 'extra' (a json field)",
+        "remove it from `sort`",
+    ),
+    (
+        "filter on a many field",
+        "Tag:\n  fields: {a: int}\nBook:\n  fields:\n    tags: {type: many, to: Tag}\n"
+        "  filter: [tags]\n",
+        8,
+        "resources.Book.filter[0]",
+        "cannot filter on 'tags' (a many field)",
+        "remove it from `filter`",
+    ),
+    (
+        "filter on a write_only field",
+        "User:\n  fields:\n    password: {type: string, write_only: true}\n  filter: [password]\n",
+        6,
+        "resources.User.filter[0]",
+        "cannot filter on 'password' (a string write_only field)",
+        "remove",
+    ),
+    (
+        "a field listed twice",
+        "Book:\n  fields: {title: string}\n  sort: [title, title]\n",
+        5,
+        "resources.Book.sort[1]",
+        "'title' is listed twice",
+        "once",
+    ),
+    (
+        "index on an unknown field",
+        "Book:\n  fields: {title: string}\n  indexes:\n    - [title, author]\n",
+        6,
+        "resources.Book.indexes[0][1]",
+        "'author' is not a field of Book",
+        "use one of: title, id, created_at, updated_at",
+    ),
+    (
+        "index on a json field",
+        "Book:\n  fields: {extra: json}\n  indexes:\n    - {fields: [extra]}\n",
+        6,
+        "resources.Book.indexes[0][0]",
+        "a json field cannot be indexed",
+        "remove it",
+    ),
+    (
+        "unique_together on an unknown field",
+        "Book:\n  fields: {title: string}\n  unique_together: [[title, owner]]\n",
+        5,
+        "resources.Book.unique_together[0][1]",
+        "'owner' is not a field of Book",
+        "use one of",
+    ),
+    (
+        "a field twice in an index",
+        "Book:\n  fields: {title: string}\n  indexes: [[title, title]]\n",
+        5,
+        "resources.Book.indexes[0]",
+        "a field is named twice in this index",
+        "once",
+    ),
+    (
+        "permission with an unknown role",
+        "Book:\n  fields: {title: string}\n  permissions: {create: [admin, editr]}\n",
+        5,
+        "resources.Book.permissions.create",
+        "'editr' is neither anyone, authenticated, owner nor a role in auth.roles",
+        "declare 'editr' under auth.roles",
+    ),
+    (
+        "owner without owned",
+        "Book:\n  fields: {title: string}\n  permissions: {update: owner}\n",
+        5,
+        "resources.Book.permissions.update",
+        "`owner` is used but the resource is not `owned: true`",
+        "owned: true",
+    ),
+    (
+        "owned resource declaring owner",
+        "Book:\n  owned: true\n  fields:\n    owner: string\n",
+        6,
+        "resources.Book.fields.owner",
+        "an owned resource gets its `owner` automatically",
+        "rename",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("resources", "line", "path", "message", "fix"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_each_problem_names_its_place_and_a_fix(
+    resources: str, line: int, path: str, message: str, fix: str
+) -> None:
+    head = HEAD.replace("resources:", "auth: {roles: [admin]}\nresources:", 1)
+    head = head if "admin" in resources else HEAD
+    text = spec(resources, head)
+    if head != HEAD:
+        line += 1
+    found = problems(text)
+    assert len(found) == 1, "\n".join(map(str, found))
+    problem = found[0]
+    assert (problem.file, problem.line, problem.path) == ("spec.yaml", line, path)
+    assert message in problem.message
+    assert fix in problem.fix
+
+
+def test_every_problem_has_a_fix() -> None:
+    for _, resources, *_ in CASES:
+        for problem in problems(spec(resources)):
+            assert problem.fix.strip(), str(problem)
+
+
+def test_declared_id_is_not_offered_twice() -> None:
+    (_, unknown) = problems(spec("Book:\n  fields: {id: int, title: string}\n  filter: [nope]\n"))
+    assert unknown.path == "resources.Book.filter[0]"
+    assert unknown.fix == "use one of: id, title, created_at, updated_at"
+
+
+def test_only_usable_fields_are_offered() -> None:
+    (problem,) = problems(
+        spec("Book:\n  fields: {extra: json, secret: {type: string, hidden: true}}\n  sort: [x]\n")
+    )
+    assert problem.fix == "use one of: id, created_at, updated_at"
+
+
+@pytest.mark.parametrize("name", ["class", "import", "fastapi", "sqlalchemy", "tests"])
+def test_service_name_that_would_shadow_python_or_a_library(name: str) -> None:
+    text = spec("Book:\n  fields: {a: int}\n", HEAD.replace("shop", name))
+    (problem,) = problems(text)
+    assert (problem.line, problem.path) == (1, "service.name")
+    assert "would shadow a Python keyword or a library" in problem.message
+    assert f"{name}_service" in problem.fix
+
+
+def test_default_limit_above_max_limit() -> None:
+    head = "service: {name: shop}\napi:\n  pagination: {default_limit: 200, max_limit: 100}\n"
+    (problem,) = problems(spec("Book:\n  fields: {a: int}\n", head + "resources:\n"))
+    assert (problem.line, problem.path) == (3, "api.pagination.default_limit")
+    assert problem.message == "default_limit 200 is larger than max_limit 100"
+    assert "at most max_limit" in problem.fix
+
+
+def test_default_role_must_be_a_role() -> None:
+    head = "service: {name: shop}\nauth: {roles: [admin], default_role: member}\nresources:\n"
+    (problem,) = problems(spec("Book:\n  fields: {a: int}\n", head))
+    assert (problem.line, problem.path) == (2, "auth.default_role")
+    assert "'member' is not one of auth.roles" in problem.message
+    assert "admin" in problem.fix
+
+
+VALID = {
+    "declared role": """
+        Book:
+          fields: {a: int}
+          permissions: {create: [admin], read: anyone}
+    """,
+    "owner of an owned resource": """
+        Book:
+          owned: true
+          fields: {a: int}
+          permissions: {update: [owner]}
+          unique_together: [[a, owner]]
+          indexes: [[owner]]
+    """,
+    "automatic fields in lists": """
+        Book:
+          fields: {a: int}
+          filter: [id, created_at]
+          sort: [updated_at]
+          indexes: [[a, created_at]]
+    """,
+    "optional self-reference": """
+        Node:
+          fields:
+            parent: {type: ref, to: Node, on_delete: set_null}
+    """,
+    "reserved words": """
+        Order:
+          fields: {from: date, type: string, class: int, order: int, limit: int, q: string}
+          filter: [limit, order, q]
+          sort: [from]
+    """,
+    "defaults that fit": """
+        Book:
+          fields:
+            price: {type: decimal, precision: 6, scale: 2, default: '9.99'}
+            on: {type: date, default: 2024-05-17}
+            at: {type: time, default: '09:30:00'}
+            code: {type: string, pattern: '^[A-Z]+$', default: ABC}
+            key: {type: uuid, default: 0b4e7a52-8d0b-4c4e-9f4e-2f1d7c3b9a10}
+    """,
+    "bigint beyond int": """
+        Book:
+          fields:
+            views: {type: bigint, max: 9000000000}
+    """,
+}
+
+
+@pytest.mark.parametrize("resources", VALID.values(), ids=VALID.keys())
+def test_valid_specs_pass(resources: str) -> None:
+    head = HEAD.replace("resources:", "auth: {roles: [admin]}\nresources:", 1)
+    load_spec_text(spec(resources, head))
