@@ -1,0 +1,569 @@
+"""Intermediate representation: the checked spec resolved into what the templates need.
+
+Every name, type, constraint and query parameter is decided here, once, so templates only
+arrange text. The IR is plain data and serialises to JSON (kept in the project for evolution).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from backforge import __version__
+from backforge.fieldtypes import DEFAULT_STRING_MAX, FIELD_TYPES, decimal_shape, max_length
+from backforge.names import kebab, module_name, plural, python_name, snake
+from backforge.samples import samples
+from backforge.spec.model import FieldSpec, ResourceSpec, ServiceSpec
+
+_MAPPED = {
+    "int": "int",
+    "bigint": "int",
+    "float": "float",
+    "decimal": "Decimal",
+    "bool": "bool",
+    "date": "date",
+    "datetime": "datetime",
+    "time": "time",
+    "uuid": "UUID",
+    "json": "Any",
+    "ref": "int",
+}
+CONTROL_PARAMS = frozenset({"limit", "cursor", "offset", "sort", "q"})
+NO_NUL = r"^[^\x00]*$"
+MAX_IN_VALUES = 50
+MAX_MANY_IDS = 100
+
+
+@dataclass
+class FilterParam:
+    """One query parameter of a list endpoint that narrows the result."""
+
+    name: str  # on the wire
+    attr: str  # Python attribute in the list-params model
+    column: str  # model attribute it compares against
+    op: str  # eq | in | gte | lte
+    annotation: str
+    field: str  # the spec field it filters on
+
+    @property
+    def doc(self) -> str:
+        return {
+            "eq": f"Only items whose {self.field} equals this.",
+            "in": f"Only items whose {self.field} is one of these (repeat the parameter).",
+            "gte": f"Only items whose {self.field} is at least this.",
+            "lte": f"Only items whose {self.field} is at most this.",
+        }[self.op]
+
+
+@dataclass
+class FieldIR:
+    name: str  # spec and wire name
+    attr: str  # Python attribute (keywords get a trailing underscore)
+    column: str  # database column
+    kind: str  # the spec type
+    description: str
+    required: bool
+    nullable: bool
+    unique: bool
+    indexed: bool
+    searchable: bool
+    sortable: bool
+    readable: bool
+    writable: bool
+    annotation: str  # schema annotation without None
+    constraints: str  # keyword arguments for pydantic.Field
+    sa_type: str
+    default_py: str | None  # Python literal of the default
+    server_default: str | None  # SQL text of the default
+    example: Any
+    check: str | None  # SQL CHECK expression
+    ref: str | None = None  # target resource name (ref and many)
+    ref_table: str | None = None
+    ref_module: str | None = None
+    ref_class: str | None = None
+    on_delete: str | None = None
+    link_table: str | None = None
+    link_self_column: str | None = None
+    link_target_column: str | None = None
+    samples: list[str] = field(default_factory=list)  # values matching the pattern, for tests
+
+    @property
+    def alias(self) -> str | None:
+        """Name of the module-level type alias in schemas.py, when the type has constraints."""
+        if self.is_relation or (not self.constraints and self.kind != "enum"):
+            return None
+        return "".join(part.title() for part in self.name.split("_")) + "Type"
+
+    @property
+    def alias_def(self) -> str:
+        if not self.constraints:
+            return self.annotation
+        return f"Annotated[{self.annotation}, Field({self.constraints})]"
+
+    @property
+    def type(self) -> str:
+        """The annotation a schema uses for this field (alias or plain)."""
+        if self.kind == "ref":
+            return "RefId"
+        if self.kind == "many":
+            return "list[RefId]"
+        return self.alias or self.annotation
+
+    @property
+    def query_type(self) -> str:
+        """The annotation in query strings: the same constraints, without strict typing."""
+        if self.kind == "ref":
+            return "IdValue"
+        if "strict=True" not in self.constraints:
+            return self.type
+        rest = ", ".join(c for c in self.constraints.split(", ") if c != "strict=True")
+        return f"Annotated[{self.annotation}, Field({rest})]" if rest else self.annotation
+
+    @property
+    def is_relation(self) -> bool:
+        return self.kind in ("ref", "many")
+
+    @property
+    def migration_type(self) -> str:
+        """The column type as a migration writes it (no imports from the service package)."""
+        return "sa.DateTime(timezone=True)" if self.sa_type == "UTCDateTime()" else self.sa_type
+
+    @property
+    def mapped_type(self) -> str:
+        """The Python type of the ORM column."""
+        return _MAPPED.get(self.kind, "str")
+
+    @property
+    def read_type(self) -> str:
+        """The annotation in response schemas (values come from the database, already valid)."""
+        if self.kind == "enum":
+            return self.annotation
+        return _MAPPED.get(self.kind, "str") if self.kind != "many" else "list[int]"
+
+    @property
+    def factory(self) -> str:
+        """A Python expression of ``n`` giving a valid, distinct value (generated tests)."""
+        return _factory(self)
+
+    @property
+    def comparable(self) -> bool:
+        """Whether the API returns exactly the value a test sends (no normalisation)."""
+        return self.kind in ("string", "text", "int", "bigint", "bool", "enum", "ref", "uuid")
+
+    @property
+    def field_doc(self) -> str:
+        doc = self.description
+        if self.kind == "ref":
+            doc = (doc + " " if doc else "") + f"Id of the {self.ref}."
+        elif self.kind == "many":
+            doc = (doc + " " if doc else "") + f"Ids of linked {self.ref} records."
+        return doc or self.name.replace("_", " ").capitalize() + "."
+
+
+@dataclass
+class ResourceIR:
+    name: str  # PascalCase class name
+    module: str  # Python module (package) name
+    table: str
+    path: str  # URL segment (plural)
+    singular: str  # snake name used in operation ids
+    plural_name: str  # snake plural used in operation ids
+    description: str
+    fields: list[FieldIR]
+    filters: list[FilterParam]
+    sort_keys: list[str]
+    indexes: list[dict[str, Any]]
+    unique_together: list[list[str]]
+    referenced_by: list[str] = field(default_factory=list)
+
+    @property
+    def unique_constraints(self) -> list[tuple[str, list[str]]]:
+        """Unique constraints by the name the database gives them, with their columns."""
+        found = [(f"uq_{self.table}_{f.column}", [f.column]) for f in self.columns if f.unique]
+        found += [(f"uq_{self.table}_{'_'.join(g)}", g) for g in self.unique_together]
+        found += [(i["name"], i["columns"]) for i in self.indexes if i["unique"]]
+        return found
+
+    @property
+    def columns(self) -> list[FieldIR]:
+        return [f for f in self.fields if f.kind != "many"]
+
+    @property
+    def many(self) -> list[FieldIR]:
+        return [f for f in self.fields if f.kind == "many"]
+
+    @property
+    def refs(self) -> list[FieldIR]:
+        return [f for f in self.fields if f.kind == "ref"]
+
+    @property
+    def searchable(self) -> list[FieldIR]:
+        return [f for f in self.fields if f.searchable]
+
+
+@dataclass
+class ServiceIR:
+    name: str
+    package: str
+    title: str
+    version: str
+    description: str
+    base_path: str
+    pagination: str
+    default_limit: int
+    max_limit: int
+    resources: list[ResourceIR]
+    spec_hash: str
+    generator_version: str = __version__
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def tables_in_order(self) -> list[ResourceIR]:
+        """Resources ordered so that every referenced table is created before its referrers."""
+        done: list[ResourceIR] = []
+        pending = list(self.resources)
+        while pending:
+            ready = [
+                r
+                for r in pending
+                if all(f.ref == r.name or f.ref in {d.name for d in done} for f in r.refs)
+            ]
+            if not ready:  # a cycle of references: checks refuse those, keep the order total
+                ready = pending[:1]
+            done += ready
+            pending = [r for r in pending if r not in ready]
+        return done
+
+    def resource(self, name: str) -> ResourceIR:
+        return next(r for r in self.resources if r.name == name)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True, default=str) + "\n"
+
+
+def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
+    modules = {name: module_name(snake(name)) for name in spec.resources}
+    resources = [
+        _resource(name, body, spec, modules) for name, body in sorted(spec.resources.items())
+    ]
+    for resource in resources:
+        for f in resource.fields:
+            if f.kind == "ref":
+                target = next(r for r in resources if r.name == f.ref)
+                target.referenced_by.append(f"{resource.name}.{f.name}")
+    info = spec.service
+    return ServiceIR(
+        name=info.name,
+        package=info.name,
+        title=info.title or info.name.replace("_", " ").title(),
+        version=info.version,
+        description=(info.description or "").strip(),
+        base_path=spec.api.base_path,
+        pagination=spec.api.pagination.style,
+        default_limit=spec.api.pagination.default_limit,
+        max_limit=spec.api.pagination.max_limit,
+        resources=resources,
+        spec_hash=hashlib.sha256(spec_text.encode()).hexdigest(),
+        notes=spec.accepted_but_not_generated(),
+    )
+
+
+def _resource(
+    name: str, body: ResourceSpec, spec: ServiceSpec, modules: dict[str, str]
+) -> ResourceIR:
+    table = snake(name)
+    fields = [
+        _field(name, fname, fspec, spec, modules, fname in body.sort)
+        for fname, fspec in body.fields.items()
+    ]
+    by_name = {f.name: f for f in fields}
+    indexed = {f.name for f in fields if f.indexed}
+    indexes = []
+    for entry in body.indexes:
+        names = entry if isinstance(entry, list) else entry.fields
+        if "owner" in names:  # the owner column comes with `owned`, not generated yet
+            continue
+        unique = False if isinstance(entry, list) else entry.unique
+        columns = [by_name[n].column if n in by_name else n for n in names]
+        index_name = None if isinstance(entry, list) else entry.name
+        indexes.append(
+            {
+                "name": index_name or f"ix_{table}_{'_'.join(columns)}",
+                "columns": columns,
+                "unique": unique,
+            }
+        )
+    # Every foreign key, filter and sort column gets an index unless one already leads with it.
+    leading = {i["columns"][0] for i in indexes}
+    wanted = [f.name for f in fields if f.kind == "ref"] + body.filter + body.sort
+    for fname in wanted:
+        column = by_name[fname].column if fname in by_name else fname
+        if fname in by_name and (by_name[fname].unique or by_name[fname].kind == "many"):
+            continue
+        if column in leading or column == "id":
+            continue
+        indexed.add(fname)
+        leading.add(column)
+    for f in fields:
+        f.indexed = f.name in indexed and not f.unique and f.kind != "many"
+    return ResourceIR(
+        name=name,
+        module=modules[name],
+        table=table,
+        path=kebab(body.plural or plural(table)),
+        singular=table,
+        plural_name=body.plural or plural(table),
+        description=(body.description or f"{name} resources.").strip(),
+        fields=fields,
+        filters=_filters(body, by_name),
+        sort_keys=_sort_keys(body, by_name),
+        indexes=indexes,
+        unique_together=[
+            [by_name[n].column if n in by_name else n for n in group]
+            for group in body.unique_together
+            if "owner" not in group
+        ],
+    )
+
+
+def _field(
+    resource: str,
+    name: str,
+    spec: FieldSpec,
+    service: ServiceSpec,
+    modules: dict[str, str],
+    sortable: bool,
+) -> FieldIR:
+    ftype = FIELD_TYPES[spec.type]
+    options = spec.model_dump()
+    has_default = "default" in spec.given() and spec.default is not None
+    default = ftype.coerce_default(spec.default, options) if has_default else None
+    column = f"{name}_id" if spec.type == "ref" else name
+    target = spec.to
+    result = FieldIR(
+        name=name,
+        attr=python_name(name),
+        column=column,
+        kind=spec.type,
+        description=(spec.description or "").strip(),
+        required=spec.required,
+        nullable=not spec.required and not has_default,
+        unique=spec.unique,
+        indexed=spec.index,
+        searchable=spec.searchable,
+        sortable=sortable,
+        readable=not (spec.write_only or spec.hidden),
+        writable=not (spec.read_only or spec.hidden),
+        annotation=ftype.python_type(options),
+        constraints=_constraints(spec, ftype, options),
+        sa_type="IdType" if spec.type == "ref" else _sa_type(ftype, options),
+        default_py=_literal(default) if has_default else None,
+        server_default=_server_default(default) if has_default else None,
+        example=spec.example if spec.example is not None else _example(spec, ftype, options),
+        check=_check(spec, column),
+    )
+    if spec.pattern:
+        result.samples = samples(spec.pattern, 40, max_length=max_length(ftype, options))
+    if target:
+        result.ref = target
+        result.ref_table = snake(target)
+        result.ref_module = modules[target]
+        result.ref_class = target
+    if spec.type == "ref":
+        result.on_delete = (spec.on_delete or "restrict").upper().replace("_", " ")
+    if spec.type == "many":
+        own = snake(resource)
+        other = snake(target or "")
+        result.link_table = f"{own}_{name}"
+        result.link_self_column = f"{own}_id"
+        result.link_target_column = f"{other if other != own else name}_id"
+    return result
+
+
+def _sa_type(ftype: Any, options: dict[str, Any]) -> str:
+    return ftype.column_type(options)
+
+
+def _constraints(spec: FieldSpec, ftype: Any, options: dict[str, Any]) -> str:
+    args: list[str] = []
+    kind = spec.type
+    if kind in ("string", "text", "url"):
+        if spec.min_length:
+            args.append(f"min_length={spec.min_length}")
+        args.append(f"max_length={max_length(ftype, options)}")
+        if kind == "url":
+            args.append(r"pattern=r'^https?://[^\s/?#]+[^\s]*$'")
+        else:
+            args.append(f"pattern={spec.pattern or NO_NUL!r}")
+    elif kind == "email":
+        args.append(f"max_length={max_length(ftype, options)}")
+    elif kind in ("int", "bigint"):
+        low, high = ftype.bounds
+        args += ["strict=True", f"ge={_num(spec.min, low)}", f"le={_num(spec.max, high)}"]
+    elif kind == "float":
+        args += ["strict=True", "allow_inf_nan=False"]
+        if spec.min is not None:
+            args.append(f"ge={spec.min}")
+        if spec.max is not None:
+            args.append(f"le={spec.max}")
+    elif kind == "decimal":
+        precision, scale = decimal_shape(options)
+        bound = Decimal(10) ** (precision - scale) - Decimal(1).scaleb(-scale)
+        low = max(Decimal(str(spec.min)), -bound) if spec.min is not None else -bound
+        high = min(Decimal(str(spec.max)), bound) if spec.max is not None else bound
+        args += [
+            f"max_digits={precision}",
+            f"decimal_places={scale}",
+            "allow_inf_nan=False",
+            f"ge=Decimal('{low}')",
+            f"le=Decimal('{high}')",
+        ]
+    elif kind == "bool":
+        args.append("strict=True")
+    elif kind == "many":
+        args.append(f"max_length={MAX_MANY_IDS}")
+    return ", ".join(args)
+
+
+def _num(value: Any, fallback: int) -> str:
+    return str(fallback if value is None else value)
+
+
+def _check(spec: FieldSpec, column: str) -> str | None:
+    quoted = f'"{column}"'
+    if spec.type == "enum" and spec.values:
+        values = ", ".join(f"'{v}'" for v in spec.values)
+        return f"{quoted} IN ({values})"
+    parts = []
+    if spec.type in ("int", "bigint", "float", "decimal"):
+        if spec.min is not None:
+            parts.append(f"{quoted} >= {spec.min}")
+        if spec.max is not None:
+            parts.append(f"{quoted} <= {spec.max}")
+    return " AND ".join(parts) or None
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return f"Decimal('{value}')"
+    if isinstance(value, dt.datetime):
+        return f"datetime.fromisoformat('{value.isoformat()}')"
+    if isinstance(value, dt.date):
+        return f"date.fromisoformat('{value.isoformat()}')"
+    if isinstance(value, dt.time):
+        return f"time.fromisoformat('{value.isoformat()}')"
+    if isinstance(value, uuid.UUID):
+        return f"UUID('{value}')"
+    return repr(value)
+
+
+def _server_default(value: Any) -> str:
+    """The default as an SQLAlchemy ``server_default`` expression, for rows that predate it."""
+    if isinstance(value, bool):
+        return "sa.true()" if value else "sa.false()"
+    if isinstance(value, int | float | Decimal):
+        return f'sa.text("{value}")'
+    if isinstance(value, dict | list):
+        return repr(json.dumps(value, sort_keys=True))
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return repr(text)
+
+
+def _example(spec: FieldSpec, ftype: Any, options: dict[str, Any]) -> Any:
+    if spec.type == "enum":
+        return (spec.values or [None])[0]
+    if spec.type == "many":
+        return [1]
+    if spec.type == "decimal":
+        low = spec.min if spec.min is not None else 0
+        return str(Decimal(str(low)) + 1)
+    if spec.type in ("int", "bigint", "float"):
+        low = spec.min if spec.min is not None else ftype.example
+        return low
+    if spec.type == "json":
+        return {"key": "value"}
+    if spec.pattern:
+        return None  # no safe example for an arbitrary pattern
+    return ftype.example
+
+
+def _factory(f: FieldIR) -> str:
+    if f.is_relation:
+        return ""  # relations are created by the factories themselves
+    if f.samples:
+        return f"{f.samples!r}[n % {len(f.samples)}]"
+    kind = f.kind
+    if kind in ("string", "text"):
+        limit = int(_option(f.constraints, "max_length") or DEFAULT_STRING_MAX)
+        least = int(_option(f.constraints, "min_length") or 0)
+        prefix = f.name.replace("_", "-")[: max(0, limit - 8)]
+        value = f'f"{prefix}-{{n}}"'
+        if least > len(prefix) + 2:
+            value = f'{value}.ljust({least}, "x")'
+        return f"{value}[:{limit}]"
+    if kind == "email":
+        return 'f"user{n}@example.com"'
+    if kind == "url":
+        return f'f"https://example.com/{f.name}/{{n}}"'
+    if kind in ("int", "bigint", "float", "decimal"):
+        low = _option(f.constraints, "ge")
+        high = _option(f.constraints, "le")
+        lowest = math.ceil(Decimal(low.strip("Decimal()'"))) if low else 0
+        highest = math.floor(Decimal(high.strip("Decimal()'"))) if high else lowest + 10**6
+        start = max(lowest, min(0, highest)) if lowest < 0 else lowest
+        span = min(highest - start + 1, 10**6)
+        value = f"{start} + n % {span}"
+        return {"float": f"float({value})", "decimal": f"str({value})"}.get(kind, value)
+    return {
+        "bool": "n % 2 == 0",
+        "date": "(date(2024, 1, 1) + timedelta(days=n)).isoformat()",
+        "datetime": "(datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=n)).isoformat()",
+        "time": "time(n % 24, n % 60).isoformat()",
+        "uuid": "str(UUID(int=n))",
+        "json": '{"n": n}',
+        "enum": f"{f.annotation.removeprefix('Literal')}[n % {f.annotation.count(',') + 1}]",
+    }[kind]
+
+
+def _option(constraints: str, name: str) -> str | None:
+    for part in re.split(r",\s*(?=[a-z_]+=)", constraints):
+        key, _, value = part.partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def _filters(body: ResourceSpec, fields: dict[str, FieldIR]) -> list[FilterParam]:
+    params: list[FilterParam] = []
+    for name in body.filter:
+        f = fields.get(name)
+        if f is None:  # an automatic field
+            annotation, column, ordered = ("IdValue", "id", False)
+            if name != "id":
+                annotation, column, ordered = ("DateTimeValue", name, True)
+        else:
+            column, ordered, annotation = f.column, FIELD_TYPES[f.kind].ordered, f.query_type
+        eq = f"{name}__eq" if name in CONTROL_PARAMS else name
+        params.append(FilterParam(eq, python_name(eq), column, "eq", annotation, name))
+        if annotation != "bool":
+            params.append(
+                FilterParam(f"{name}__in", f"{name}__in", column, "in", f"list[{annotation}]", name)
+            )
+        if ordered:
+            params += [
+                FilterParam(f"{name}__{op}", f"{name}__{op}", column, op, annotation, name)
+                for op in ("gte", "lte")
+            ]
+    return params
+
+
+def _sort_keys(body: ResourceSpec, fields: dict[str, FieldIR]) -> list[str]:
+    keys = ["id", *(name for name in body.sort if name != "id")]
+    return keys
