@@ -15,6 +15,7 @@ from typing import Any
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
+JSON_SAFE = (-(2**53 - 1), 2**53 - 1)  # what every JSON client reads exactly
 DEFAULT_STRING_MAX = 255
 DEFAULT_TEXT_MAX = 100_000
 DEFAULT_DECIMAL = (12, 2)
@@ -173,7 +174,7 @@ FIELD_TYPES: dict[str, FieldType] = {
         _Text("text", "str", "", _TEXTUAL, textual=True, example="Some longer text."),
         _Text(
             "email",
-            "EmailStr",
+            "EmailValue",
             "",
             frozenset({"max_length", "searchable"}),
             textual=True,

@@ -123,7 +123,12 @@ def _format(root: Path) -> None:
 
     ruff = find_ruff_bin()
     for argv in ([ruff, "check", "--fix-only", "--quiet", "."], [ruff, "format", "--quiet", "."]):
-        subprocess.run(argv, cwd=root, check=True, capture_output=True, timeout=120)
+        done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise ProjectError(
+                "formatting the generated code failed (a backforge bug, please report it):\n"
+                + (done.stderr or done.stdout)[-3000:]
+            )
 
 
 def _write_openapi(root: Path, ir: ServiceIR) -> None:

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from backforge import __version__
-from backforge.fieldtypes import DEFAULT_STRING_MAX, FIELD_TYPES, decimal_shape, max_length
+from backforge.fieldtypes import DEFAULT_STRING_MAX, FIELD_TYPES, JSON_SAFE, decimal_shape, max_length
 from backforge.names import kebab, module_name, plural, python_name, snake
 from backforge.samples import samples
 from backforge.spec.model import FieldSpec, ResourceSpec, ServiceSpec
@@ -105,7 +105,26 @@ class FieldIR:
     def alias_def(self) -> str:
         if not self.constraints:
             return self.annotation
+        if self.kind in ("int", "bigint"):
+            return f"Annotated[int, Field({self.constraints}), WholeNumber]"
+        if self.kind == "decimal":
+            low = _option(self.constraints, "ge")
+            high = _option(self.constraints, "le")
+            number = {"type": "number", "minimum": _plain(low), "maximum": _plain(high)}
+            schema = f'{{"anyOf": [{number!r}, {{"type": "string", "pattern": {self.pattern_constant}}}]}}'
+            return (
+                f"Annotated[Decimal, decimal_input({self.pattern_constant}, {self.scale}), "
+                f"Field({self.constraints}), WithJsonSchema({schema})]"
+            )
         return f"Annotated[{self.annotation}, Field({self.constraints})]"
+
+    @property
+    def pattern_constant(self) -> str:
+        return self.name.upper() + "_PATTERN"
+
+    @property
+    def scale(self) -> int:
+        return int(self.sa_type.rstrip(")").split(",")[-1]) if self.kind == "decimal" else 0
 
     @property
     def type(self) -> str:
@@ -116,11 +135,30 @@ class FieldIR:
             return "list[RefId]"
         return self.alias or self.annotation
 
+    def decimal_pattern(self, *, signed: bool) -> str:
+        """A decimal as text: plain digits, as many as the column holds."""
+        digits, places = (int(x) for x in self.sa_type[len("sa.Numeric(") : -1].split(","))
+        sign = "-?" if signed else ""
+        return rf"^{sign}[0-9]{{1,{digits - places}}}(\.[0-9]{{1,{places}}})?$"
+
+    @property
+    def body_decimal_pattern(self) -> str:
+        low = _plain(_option(self.constraints, "ge"))
+        return self.decimal_pattern(signed=low is None or low < 0)
+
+    @property
+    def filter_decimal_pattern(self) -> str:
+        return self.decimal_pattern(signed=True)
+
     @property
     def query_type(self) -> str:
         """The annotation in query strings: the same constraints, without strict typing."""
         if self.kind == "ref":
             return "IdValue"
+        if self.kind == "decimal":
+            return self.alias.replace("Type", "Filter")  # type: ignore[union-attr]
+        if self.kind in ("int", "bigint"):
+            return f"Annotated[int, Field({self.constraints})]"
         if "strict=True" not in self.constraints:
             return self.type
         rest = ", ".join(c for c in self.constraints.split(", ") if c != "strict=True")
@@ -145,12 +183,19 @@ class FieldIR:
         """The annotation in response schemas (values come from the database, already valid)."""
         if self.kind == "enum":
             return self.annotation
+        if self.kind == "time":
+            return "TimeText"
         return _MAPPED.get(self.kind, "str") if self.kind != "many" else "list[int]"
 
     @property
     def factory(self) -> str:
         """A Python expression of ``n`` giving a valid, distinct value (generated tests)."""
         return _factory(self)
+
+    @property
+    def is_optional_ref(self) -> bool:
+        """An optional reference: factories leave it out (it could point at its own kind)."""
+        return self.kind == "ref" and not self.required
 
     @property
     def comparable(self) -> bool:
@@ -190,6 +235,9 @@ class ResourceIR:
         found += [(f"uq_{self.table}_{'_'.join(g)}", g) for g in self.unique_together]
         found += [(i["name"], i["columns"]) for i in self.indexes if i["unique"]]
         return found
+
+    def ref_named(self, name: str) -> FieldIR | None:
+        return next((f for f in self.refs if f.name == name), None)
 
     @property
     def columns(self) -> list[FieldIR]:
@@ -402,11 +450,11 @@ def _constraints(spec: FieldSpec, ftype: Any, options: dict[str, Any]) -> str:
             args.append(r"pattern=r'^https?://[^\s/?#]+[^\s]*$'")
         else:
             args.append(f"pattern={spec.pattern or NO_NUL!r}")
-    elif kind == "email":
-        args.append(f"max_length={max_length(ftype, options)}")
+    elif kind == "email" and spec.max_length:
+        args.append(f"max_length={spec.max_length}")
     elif kind in ("int", "bigint"):
-        low, high = ftype.bounds
-        args += ["strict=True", f"ge={_num(spec.min, low)}", f"le={_num(spec.max, high)}"]
+        low, high = ftype.bounds if kind == "int" else JSON_SAFE
+        args += [f"ge={_num(spec.min, low)}", f"le={_num(spec.max, high)}"]
     elif kind == "float":
         args += ["strict=True", "allow_inf_nan=False"]
         if spec.min is not None:
@@ -418,13 +466,7 @@ def _constraints(spec: FieldSpec, ftype: Any, options: dict[str, Any]) -> str:
         bound = Decimal(10) ** (precision - scale) - Decimal(1).scaleb(-scale)
         low = max(Decimal(str(spec.min)), -bound) if spec.min is not None else -bound
         high = min(Decimal(str(spec.max)), bound) if spec.max is not None else bound
-        args += [
-            f"max_digits={precision}",
-            f"decimal_places={scale}",
-            "allow_inf_nan=False",
-            f"ge=Decimal('{low}')",
-            f"le=Decimal('{high}')",
-        ]
+        args += [f"ge=Decimal('{low}')", f"le=Decimal('{high}')"]
     elif kind == "bool":
         args.append("strict=True")
     elif kind == "many":
@@ -538,6 +580,13 @@ def _option(constraints: str, name: str) -> str | None:
         if key == name:
             return value
     return None
+
+
+def _plain(value: str | None) -> float | int | None:
+    if value is None:
+        return None
+    number = Decimal(value.removeprefix("Decimal(").strip("')"))
+    return int(number) if number == number.to_integral_value() else float(number)
 
 
 def _filters(body: ResourceSpec, fields: dict[str, FieldIR]) -> list[FilterParam]:
