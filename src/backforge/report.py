@@ -1,0 +1,209 @@
+"""The delivery report (R1) and its status block (R2), built from a project and its check results.
+
+`backforge-report.json` is written with a fixed key order and 2-space indent. Everything in it is
+read from the project (manifest, openapi.json, requirements, migrations, tests) or measured by a
+check; nothing is estimated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from backforge import __version__
+from backforge.verify.facts import (
+    api_endpoints,
+    configuration,
+    database,
+    documentation,
+    files_count,
+    models,
+    resources,
+    services,
+    tests_summary,
+)
+
+if TYPE_CHECKING:
+    from backforge.verify.project import Project
+    from backforge.verify.result import CheckResult
+
+REPORT_FILE = "backforge-report.json"
+COMPLETE, BLOCKED, ERROR = "COMPLETE", "BLOCKED", "ERROR"
+BLOCKER_WIDTH = 240
+
+
+@dataclass(frozen=True)
+class Report:
+    """A built report: its JSON data and, once written, where it is."""
+
+    data: dict[str, Any]
+    path: Path | None = None
+
+    @property
+    def status(self) -> str:
+        return str(self.data["status"])
+
+    @property
+    def checks(self) -> list[dict[str, Any]]:
+        return list(self.data.get("checks", []))
+
+    def to_json(self) -> str:
+        return json.dumps(self.data, indent=2, ensure_ascii=False) + "\n"
+
+    def status_block(self) -> str:
+        return render_status_block(self)
+
+
+def overall_status(checks: Sequence[Mapping[str, Any]]) -> str:
+    """ERROR if verify could not run a check, BLOCKED if one failed, COMPLETE if all passed."""
+    statuses = [c["status"] for c in checks]
+    if not statuses or "error" in statuses:
+        return ERROR
+    if all(s == "passed" for s in statuses):
+        return COMPLETE
+    return BLOCKED
+
+
+def _first_problem(checks: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    for wanted in ("error", "failed"):
+        for check in checks:
+            if check["status"] == wanted:
+                return check
+    return None
+
+
+def _summary(name: str, version: str, facts: dict[str, Any], checks: list[dict[str, Any]]) -> str:
+    head = f"{name} {version}".strip()
+    shape = f"{facts['endpoints']} endpoints, {facts['resources']} resources"
+    passed = [c for c in checks if c["status"] == "passed"]
+    if len(passed) == len(checks):
+        verdict = f"all {len(checks)} checks passed"
+    else:
+        others = [f"{c['name']} {c['status']}" for c in checks if c["status"] != "passed"]
+        verdict = f"{len(passed)}/{len(checks)} checks passed; {', '.join(others)}"
+    by_name = {c["name"]: c["figures"] for c in checks}
+    measured = []
+    tests = by_name.get("tests") or {}
+    if "passed" in tests:
+        measured.append(f"tests {tests['passed']} passed")
+    if tests.get("coverage_percent") is not None:
+        measured.append(f"coverage {tests['coverage_percent']}%")
+    if "p95_ms" in (by_name.get("load") or {}):
+        measured.append(f"p95 {by_name['load']['p95_ms']} ms")
+    return f"{head}: {shape}; {verdict}" + (f" ({', '.join(measured)})" if measured else "")
+
+
+def _next(status: str, root: Path, package: str, problem: Mapping[str, Any] | None) -> str:
+    if status == COMPLETE:
+        return f"run it: cd {root} && uvicorn {package}.main:app"
+    assert problem is not None
+    if status == BLOCKED:
+        return f"fix the {problem['name']} failure, then run `backforge verify {root}` again"
+    return f"fix what stopped the {problem['name']} check, then run `backforge verify {root}` again"
+
+
+def build_report(
+    project: Project,
+    results: Sequence[CheckResult],
+    *,
+    started: dt.datetime,
+    finished: dt.datetime,
+    database: str = "sqlite",
+    notes: Sequence[str] = (),
+) -> Report:
+    """The full report for `project` after its checks ran."""
+    root, manifest, openapi = project.root, project.manifest, project.openapi or {}
+    checks = [r.as_dict() for r in results]
+    status = overall_status(checks)
+    endpoints = api_endpoints(root, openapi, manifest)
+    facts = {"endpoints": len(endpoints), "resources": len(resources(openapi, manifest))}
+    summary = _summary(project.service_name, project.service_version, facts, checks)
+    problem = _first_problem(checks)
+    data: dict[str, Any] = {
+        "status": status,
+        "summary": summary,
+        "status_block": "",
+        "next": _next(status, root, project.package, problem),
+        "blocker": _blocker(problem),
+        "project_dir": str(root),
+        "service": {"name": project.service_name, "version": project.service_version},
+        "generator": project.generator,
+        "verifier": {"name": "backforge", "version": __version__},
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": finished.isoformat(timespec="seconds"),
+        "seconds": round((finished - started).total_seconds(), 1),
+        "api_endpoints": endpoints,
+        "services": services(root, project.package, manifest),
+        "models": models(openapi),
+        "database": database_facts(root, manifest, database),
+        "middleware": list(manifest.get("middleware") or []),
+        "configuration": configuration(root, manifest),
+        "tests": tests_summary(root, checks),
+        "documentation": documentation(root, openapi),
+        "files_count": files_count(root),
+        "checks": checks,
+        "notes": list(notes),
+    }
+    report = Report(data)
+    data["status_block"] = render_status_block(report)
+    return report
+
+
+def database_facts(root: Path, manifest: Mapping[str, Any], engine: str) -> dict[str, Any]:
+    return {"verified_on": engine, **database(root, manifest)}
+
+
+def _blocker(problem: Mapping[str, Any] | None) -> str | None:
+    if problem is None:
+        return None
+    first = next((line for line in str(problem["detail"]).splitlines() if line.strip()), "")
+    if len(first) > BLOCKER_WIDTH:
+        first = first[: BLOCKER_WIDTH - 1] + "…"
+    return f"{problem['name']} {problem['status']}: {first}".rstrip(": ")
+
+
+def error_report(project_dir: Path, message: str) -> Report:
+    """The report for a run that could not start (not a project, unusable options)."""
+    first = message.strip().splitlines()[0] if message.strip() else "verify could not run"
+    data: dict[str, Any] = {
+        "status": ERROR,
+        "summary": f"verify could not run: {first}",
+        "status_block": "",
+        "next": "point `backforge verify` at a directory made by `backforge generate`",
+        "blocker": f"verify: {first}",
+        "project_dir": str(project_dir),
+        "files_count": files_count(project_dir) if Path(project_dir).is_dir() else 0,
+        "checks": [],
+    }
+    report = Report(data)
+    data["status_block"] = render_status_block(report)
+    return report
+
+
+def render_status_block(report: Report | Mapping[str, Any]) -> str:
+    """The R2 status block: STATUS, SUMMARY, FILES, NEXT and (unless COMPLETE) BLOCKER."""
+    data = report.data if isinstance(report, Report) else report
+    lines = [
+        f"STATUS: {data['status']}",
+        f"SUMMARY: {data['summary']}",
+        f"FILES: {data.get('files_count', 0)} files in {data.get('project_dir', '?')}",
+    ]
+    if data.get("next"):
+        lines.append(f"NEXT: {data['next']}")
+    if data["status"] != COMPLETE:
+        lines.append(f"BLOCKER: {data.get('blocker') or 'unknown'}")
+    return "\n".join(lines)
+
+
+def write_report(report: Report, project_dir: Path) -> Report:
+    """Write backforge-report.json into `project_dir` (atomically); the report with its path."""
+    path = Path(project_dir) / REPORT_FILE
+    partial = path.with_name(f".{REPORT_FILE}.partial")
+    partial.write_text(report.to_json(), encoding="utf-8")
+    partial.replace(path)
+    object.__setattr__(report, "path", path)
+    return report

@@ -1,0 +1,49 @@
+"""`backforge verify`: check a generated project for real and write its delivery report.
+
+    from backforge.verify import verify_project
+    report = verify_project(Path("out/shop"), progress=lambda event, data: print(event, data))
+    print(report.status_block())
+
+The checks, in order: environment, lint, tests, migrations, server, contract, load (see CHECKS in
+backforge.verify.runner; each lives in a module of its own here). Names are imported lazily so
+that backforge.report can use backforge.verify.facts without an import cycle.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from backforge.report import Report, render_status_block
+    from backforge.verify.result import CheckResult
+    from backforge.verify.runner import CHECKS, Check, Progress, verify_project
+    from backforge.verify.scratchdb import DatabaseUrlError
+
+_EXPORTS = {
+    "CHECKS": "backforge.verify.runner",
+    "Check": "backforge.verify.runner",
+    "Progress": "backforge.verify.runner",
+    "verify_project": "backforge.verify.runner",
+    "CheckResult": "backforge.verify.result",
+    "DatabaseUrlError": "backforge.verify.scratchdb",
+    "Report": "backforge.report",
+    "render_status_block": "backforge.report",
+}
+
+__all__ = [
+    "CHECKS",
+    "Check",
+    "CheckResult",
+    "DatabaseUrlError",
+    "Progress",
+    "Report",
+    "render_status_block",
+    "verify_project",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,193 @@
+"""The project's own pinned environment: one venv per distinct set of requirements, shared.
+
+The venv lives under $BACKFORGE_ENV_DIR (default ~/.cache/backforge/envs) at <hash16>, the first 16
+hex digits of the sha256 of requirements.txt + requirements-dev.txt (and the Python minor version).
+Building is serialised by an fcntl lock on <hash16>.lock; the venv is built in a directory of its
+own and published by atomically renaming a symlink onto <hash16>, so a reader never sees half an
+environment. (A venv cannot be renamed itself: its scripts name their interpreter by absolute path.)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from backforge.verify.context import VerifyContext
+from backforge.verify.proc import run
+from backforge.verify.project import REQUIREMENTS
+from backforge.verify.result import CheckError, Outcome
+
+MARKER = ".backforge-env.json"
+TOOLS = ("pytest", "coverage", "ruff", "schemathesis", "uvicorn", "alembic")
+_DROP = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "VIRTUAL_ENV",
+    "DATABASE_URL",
+    "TEST_DATABASE_URL",
+    "COVERAGE_FILE",
+)
+
+
+@dataclass(frozen=True)
+class ProjectEnv:
+    """A ready virtual environment holding the project's pinned requirements."""
+
+    path: Path
+    key: str
+    reused: bool
+    seconds: float
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python"
+
+    def bin(self, name: str) -> Path:
+        return self.path / "bin" / name
+
+    def environ(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The process environment for commands run in this venv."""
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in _DROP and not k.startswith(("PYTEST_", "COV_CORE_"))
+        }
+        env["VIRTUAL_ENV"] = str(self.path)
+        env["PATH"] = f"{self.path / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["PYTHONUNBUFFERED"] = "1"
+        env["NO_COLOR"] = "1"
+        for name in ("NO_PROXY", "no_proxy"):  # verify only talks to its own loopback servers
+            env[name] = ",".join(filter(None, ["127.0.0.1,localhost", env.get(name)]))
+        env.update(extra or {})
+        return env
+
+    def installed(self) -> set[str]:
+        """Normalised names of the distributions installed in the venv."""
+        names: set[str] = set()
+        for site in (self.path / "lib").glob("python*/site-packages"):
+            for info in site.glob("*.dist-info"):
+                name = info.name[: -len(".dist-info")].rsplit("-", 1)[0]
+                names.add(name.lower().replace("-", "_").replace(".", "_"))
+        return names
+
+
+def env_root() -> Path:
+    configured = os.environ.get("BACKFORGE_ENV_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".cache" / "backforge" / "envs"
+
+
+def env_key(project_root: Path) -> str:
+    """sha256 of the requirement files' contents and the Python minor version, 16 hex digits."""
+    digest = hashlib.sha256()
+    for name in REQUIREMENTS:
+        digest.update(name.encode() + b"\0" + (project_root / name).read_bytes() + b"\0")
+    digest.update(f"python{sys.version_info.major}.{sys.version_info.minor}".encode())
+    return digest.hexdigest()[:16]
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _complete(path: Path) -> bool:
+    return (path / MARKER).is_file() and (path / "bin" / "python").exists()
+
+
+def ensure_env(project_root: Path, *, root: Path | None = None, timeout: float = 900) -> ProjectEnv:
+    """Reuse the venv for these requirements, or build it; CheckError when pip fails."""
+    started = time.monotonic()
+    base = root or env_root()
+    base.mkdir(parents=True, exist_ok=True)
+    key = env_key(project_root)
+    final = base / key
+    with _locked(base / f"{key}.lock"):
+        if _complete(final):
+            return ProjectEnv(final, key, True, time.monotonic() - started)
+        _remove_leftovers(base, key)
+        build = Path(tempfile.mkdtemp(prefix=f"{key}.env-", dir=base))
+        build.chmod(0o755)
+        try:
+            _build(build, project_root, timeout)
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)
+            raise
+        (build / MARKER).write_text(json.dumps({"key": key, "python": sys.version}) + "\n")
+        link = base / f"{key}.link-{os.getpid()}"
+        link.unlink(missing_ok=True)
+        link.symlink_to(build.name)
+        os.replace(link, final)
+    return ProjectEnv(final, key, False, time.monotonic() - started)
+
+
+def _remove_leftovers(base: Path, key: str) -> None:
+    """Under the lock: drop a dangling link and builds that never got published."""
+    final = base / key
+    if final.is_symlink() or final.exists():
+        if final.is_dir() and not final.is_symlink():
+            shutil.rmtree(final, ignore_errors=True)
+        else:
+            final.unlink(missing_ok=True)
+    for stale in base.glob(f"{key}.env-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _build(target: Path, project_root: Path, timeout: float) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in _DROP}
+    steps = (
+        [sys.executable, "-m", "venv", "--clear", str(target)],
+        [
+            str(target / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            "-r",
+            str(project_root / "requirements-dev.txt"),
+        ],
+    )
+    for argv in steps:
+        done = run(argv, cwd=project_root, env=env, timeout=timeout)
+        if not done.ok:
+            raise CheckError(f"could not build the project environment\n{done.describe()}")
+
+
+def check(ctx: VerifyContext) -> Outcome:
+    """Build or reuse the venv and make sure it has the tools the other checks run."""
+    env = ensure_env(ctx.project.root)
+    ctx.env = env
+    installed = env.installed()
+    figures = {
+        "reused": env.reused,
+        "seconds": round(env.seconds, 2),
+        "key": env.key,
+        "path": str(env.path),
+        "packages": len(installed),
+    }
+    missing = [tool for tool in TOOLS if tool not in installed]
+    if missing:
+        detail = f"requirements-dev.txt does not install {', '.join(missing)}"
+        return Outcome(False, figures, "missing tools", detail)
+    how = "reused" if env.reused else f"built in {env.seconds:.0f} s"
+    return Outcome(True, figures, f"{how}, {len(installed)} packages")

@@ -1,0 +1,342 @@
+"""What the delivery report states about a project, read from its files (no check needed).
+
+Sources: openapi.json (endpoints, models), .backforge/manifest.json (middleware, settings, seeds,
+base path), requirements files, migrations/versions, the tests/ directory and the package source.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+PROBES = {"/healthz", "/readyz", "/livez", "/metrics", "/openapi.json"}
+METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
+SKIP_DIRS = {
+    ".git",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+    ".hypothesis",
+    ".schemathesis",
+    "schemathesis-report",
+    "htmlcov",
+}
+REPORT_FILE = "backforge-report.json"
+COUNTS = ("passed", "failed", "errors", "skipped")
+CONSTRAINTS = (
+    "format",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "enum",
+    "const",
+)
+
+
+def base_path(manifest: Mapping[str, Any], openapi: Mapping[str, Any] | None = None) -> str:
+    """The API's path prefix: the manifest's `base_path` (or api.base_path), else the common
+    prefix of the operation paths less any collection it names (/api/v1/notes -> /api/v1)."""
+    api = manifest.get("api")
+    value = manifest.get("base_path") or (api.get("base_path") if isinstance(api, dict) else "")
+    if value or openapi is None:
+        return str(value or "").rstrip("/")
+    paths = [path for path, _, _ in operations(openapi) if path not in PROBES]
+    prefix: list[str] = []
+    for parts in zip(*(path.strip("/").split("/") for path in paths), strict=False):
+        if len(set(parts)) != 1 or "{" in parts[0]:
+            break
+        prefix.append(parts[0])
+    while prefix and "/" + "/".join(prefix) in paths:
+        prefix.pop()
+    return "/" + "/".join(prefix) if prefix else ""
+
+
+def operations(openapi: Mapping[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    found = []
+    for path, item in (openapi.get("paths") or {}).items():
+        for method in METHODS:
+            if isinstance(item, dict) and isinstance(item.get(method), dict):
+                found.append((path, method, item[method]))
+    return found
+
+
+def resources(openapi: Mapping[str, Any], manifest: Mapping[str, Any]) -> list[str]:
+    """Resource names: manifest `resources`, else the first path segment under the base path."""
+    named = manifest.get("resources")
+    if isinstance(named, list) and named:
+        return [str(r["name"] if isinstance(r, dict) else r) for r in named]
+    base = base_path(manifest, openapi)
+    names = set()
+    for path, _, _ in operations(openapi):
+        if path in PROBES or (base and not path.startswith(base + "/")):
+            continue
+        segment = path[len(base) :].strip("/").split("/")[0]
+        if segment and "{" not in segment:
+            names.add(segment)
+    return sorted(names)
+
+
+def test_modules(root: Path) -> dict[str, str]:
+    tests = root / "tests"
+    return {
+        p.relative_to(root).as_posix(): p.read_text("utf-8", errors="replace")
+        for p in sorted(tests.rglob("test_*.py"))
+        if not SKIP_DIRS.intersection(p.parts)
+    }
+
+
+def _mentions(path: str) -> re.Pattern[str]:
+    """A path is mentioned by its literal text up to the first parameter."""
+    if "{" in path:
+        return re.compile(re.escape(path.split("{", 1)[0]))
+    return re.compile(re.escape(path) + r"(?![\w/-])")
+
+
+def api_endpoints(
+    root: Path, openapi: Mapping[str, Any], manifest: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Each operation with its handler, answers, app-wide middleware and the test modules that
+    mention its path (literal text up to the first path parameter)."""
+    sources = test_modules(root)
+    middleware = list(manifest.get("middleware") or [])
+    endpoints = []
+    for path, method, operation in operations(openapi):
+        pattern = _mentions(path)
+        endpoints.append(
+            {
+                "path": path,
+                "method": method.upper(),
+                "handler": operation.get("operationId"),
+                "summary": operation.get("summary"),
+                "responses": sorted(str(code) for code in operation.get("responses") or {}),
+                "middleware": middleware,
+                "tests": [name for name, text in sources.items() if pattern.search(text)],
+            }
+        )
+    return endpoints
+
+
+def _type(schema: Mapping[str, Any]) -> str:
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            return " | ".join(_type(s) for s in schema[key])
+    kind = schema.get("type", "any")
+    if kind == "array":
+        return f"array[{_type(schema.get('items') or {})}]"
+    return " | ".join(kind) if isinstance(kind, list) else str(kind)
+
+
+def _constraints(schema: Mapping[str, Any]) -> dict[str, Any]:
+    found = {key: schema[key] for key in CONSTRAINTS if key in schema}
+    for key in ("anyOf", "oneOf"):
+        for option in schema.get(key, []):
+            found.update(_constraints(option))
+    return found
+
+
+def models(openapi: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each component schema: its fields, types, constraints and the validations they make."""
+    schemas = (openapi.get("components") or {}).get("schemas") or {}
+    result = []
+    for name, schema in sorted(schemas.items()):
+        required = set(schema.get("required", []))
+        fields, validations = [], []
+        for field, prop in (schema.get("properties") or {}).items():
+            constraints = _constraints(prop)
+            fields.append(
+                {
+                    "name": field,
+                    "type": _type(prop),
+                    "required": field in required,
+                    "constraints": constraints,
+                }
+            )
+            validations += [f"{field}: {key} {value}" for key, value in constraints.items()]
+        if required:
+            validations.insert(0, f"required: {', '.join(sorted(required))}")
+        if schema.get("additionalProperties") is False:
+            validations.append("unknown fields rejected")
+        ref = f"openapi.json#/components/schemas/{name}"
+        result.append({"name": name, "schema": ref, "fields": fields, "validations": validations})
+    return result
+
+
+def _imports(path: Path, package: str) -> tuple[set[str], set[str]]:
+    """(sibling modules of `package`, third-party top-level names) that `path` imports."""
+    internal, external = set(), set()
+    try:
+        tree = ast.parse(path.read_text("utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return internal, external
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == package and len(parts) > 1:
+                internal.add(parts[1])
+            elif parts[0] != package and parts[0] not in sys.stdlib_module_names:
+                external.add(parts[0])
+    return internal, external
+
+
+def services(root: Path, package: str, manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The manifest's `services`, else one per module or subpackage of the package, with what it
+    imports: other parts of the package, and third-party libraries."""
+    named = manifest.get("services")
+    if isinstance(named, list):
+        return [dict(s) if isinstance(s, dict) else {"name": str(s)} for s in named]
+    base = root / package
+    parts = sorted(p for p in base.iterdir() if p.suffix == ".py" or (p / "__init__.py").is_file())
+    result = []
+    for part in parts:
+        name = part.stem
+        if name == "__init__":
+            continue
+        files = [part] if part.is_file() else sorted(part.rglob("*.py"))
+        internal: set[str] = set()
+        external: set[str] = set()
+        for file in files:
+            inner, outer = _imports(file, package)
+            internal |= inner
+            external |= outer
+        internal.discard(name)
+        result.append(
+            {
+                "name": name,
+                "module": f"{package}.{name}",
+                "dependencies": sorted(internal),
+                "libraries": sorted(external),
+            }
+        )
+    return result
+
+
+_MIGRATION_KEYS = ("revision", "down_revision")
+
+
+def _migration(path: Path, root: Path) -> dict[str, Any]:
+    info: dict[str, Any] = {"file": path.relative_to(root).as_posix()}
+    try:
+        tree = ast.parse(path.read_text("utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return info
+    for node in tree.body:
+        target = node.target if isinstance(node, ast.AnnAssign) else None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        value = getattr(node, "value", None)
+        if isinstance(target, ast.Name) and target.id in _MIGRATION_KEYS and value is not None:
+            try:
+                info[target.id] = ast.literal_eval(value)
+            except ValueError:
+                info[target.id] = ast.unparse(value)
+    doc = ast.get_docstring(tree)
+    info["message"] = doc.strip().splitlines()[0] if doc else None
+    return info
+
+
+def database(root: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    versions = root / "migrations" / "versions"
+    files = sorted(versions.glob("*.py")) if versions.is_dir() else []
+    migrations = [_migration(p, root) for p in files if p.name != "__init__.py"]
+    return {"migrations": migrations, "seeds": list(manifest.get("seeds") or [])}
+
+
+_REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?)\s*(.*)$")
+
+
+def requirements(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    found = []
+    for raw in path.read_text("utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        match = _REQUIREMENT.match(line) if line and not line.startswith("-") else None
+        if match:
+            found.append({"name": match.group(1), "version": match.group(2).strip()})
+    return found
+
+
+def configuration(root: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    settings = manifest.get("settings") or []
+    if isinstance(settings, dict):
+        settings = [
+            {"name": k, **(v if isinstance(v, dict) else {"default": v})}
+            for k, v in settings.items()
+        ]
+    environment = [s if isinstance(s, dict) else {"name": str(s)} for s in settings]
+    return {
+        "environment": environment,
+        "dependencies": requirements(root / "requirements.txt"),
+        "dev_dependencies": requirements(root / "requirements-dev.txt"),
+    }
+
+
+def tests_summary(root: Path, checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Test modules split into unit (test_unit_*) and integration, with measured counts."""
+    figures = next((c["figures"] for c in checks if c["name"] == "tests"), {})
+    measured = figures.get("modules") or {}
+    names = sorted(set(test_modules(root)) | set(measured))
+    groups: dict[str, dict[str, Any]] = {}
+    for kind in ("unit", "integration"):
+        chosen = [n for n in names if Path(n).name.startswith("test_unit_") == (kind == "unit")]
+        modules = [{"module": n, **measured.get(n, {})} for n in chosen]
+        totals = {k: sum(m.get(k, 0) for m in modules) for k in COUNTS}
+        groups[kind] = {"modules": modules, **totals}
+    return {
+        "measured": bool(measured),
+        "coverage_percent": figures.get("coverage_percent"),
+        **groups,
+    }
+
+
+def documentation(root: Path, openapi: Mapping[str, Any]) -> dict[str, Any]:
+    docs = root / "docs"
+    return {
+        "openapi": "openapi.json" if (root / "openapi.json").is_file() else None,
+        "openapi_version": openapi.get("openapi"),
+        "readme": "README.md" if (root / "README.md").is_file() else None,
+        "other": sorted(p.relative_to(root).as_posix() for p in docs.rglob("*.md"))
+        if docs.is_dir()
+        else [],
+    }
+
+
+def counted(name: str) -> bool:
+    return not (
+        name == REPORT_FILE
+        or name.endswith((".db", ".pyc"))
+        or name == ".coverage"
+        or name.startswith(".coverage.")
+    )
+
+
+def files_count(root: Path) -> int:
+    """Files in the project, leaving out caches, environments, databases and the report."""
+    total = 0
+    for _, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS]
+        total += sum(1 for name in files if counted(name))
+    return total

@@ -1,0 +1,142 @@
+"""tests: the project's own pytest suite under coverage, on a scratch database.
+
+Counts come from pytest's JUnit XML (xunit1, which names each test's file); line coverage of the
+generated package from `coverage json`. Fails on any failed or erroring test, on no test at all,
+and on line coverage under MIN_COVERAGE percent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from backforge.verify.context import VerifyContext
+from backforge.verify.proc import Completed, run
+from backforge.verify.result import Outcome
+from backforge.verify.scratchdb import engine_of, scratch_database
+
+MIN_COVERAGE = 80.0
+KINDS = ("passed", "failed", "errors", "skipped")
+
+
+def check(ctx: VerifyContext) -> Outcome:
+    env = ctx.need_env()
+    root, package = ctx.project.root, ctx.project.package
+    work = ctx.scratch("tests")
+    junit, cov_json = work / "junit.xml", work / "coverage.json"
+    py = str(env.python)
+    with scratch_database(ctx, "tests") as url:
+        # the contract names DATABASE_URL; generated suites also read TEST_DATABASE_URL
+        scratch = {"DATABASE_URL": url, "TEST_DATABASE_URL": url}
+        environ = env.environ({**scratch, "COVERAGE_FILE": str(work / ".coverage")})
+        coverage_run = [py, "-m", "coverage", "run", f"--source={package}"]
+        pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"]
+        argv = [*coverage_run, *pytest_args, "-o", "junit_family=xunit1"]
+        pytest = run(argv, cwd=root, env=environ, timeout=900)
+    if any(work.glob(".coverage.*")):
+        run([py, "-m", "coverage", "combine"], cwd=root, env=environ, timeout=120)
+    run([py, "-m", "coverage", "json", "-o", str(cov_json)], cwd=root, env=environ, timeout=120)
+
+    modules = junit_counts(junit, root) if junit.is_file() else {}
+    totals = Counter[str]()
+    for counts in modules.values():
+        totals.update(counts)
+    if not modules:
+        totals.update(summary_counts(pytest.output))
+    coverage = coverage_figures(cov_json)
+    figures: dict[str, Any] = {kind: totals[kind] for kind in KINDS}
+    figures["database"] = engine_of(ctx.database_url)
+    figures.update(coverage)
+    figures["modules"] = {name: dict(counts) for name, counts in sorted(modules.items())}
+    problems = _problems(pytest, totals, coverage, junit)
+    headline = f"{totals['passed']} passed, {totals['failed'] + totals['errors']} failed"
+    if coverage.get("coverage_percent") is not None:
+        headline += f", coverage {coverage['coverage_percent']}%"
+    return Outcome(not problems, figures, headline, "\n".join(problems))
+
+
+def _problems(
+    pytest: Completed, totals: Counter[str], coverage: dict[str, Any], junit: Path
+) -> list[str]:
+    problems = []
+    if totals["failed"] or totals["errors"]:
+        names = ", ".join(_failing(junit)[:8])
+        problems.append(f"{totals['failed']} failed, {totals['errors']} errors: {names}")
+    elif not pytest.ok:
+        problems.append(pytest.describe(15))
+    elif totals["passed"] == 0:
+        problems.append("no test passed")
+    percent = coverage.get("coverage_percent")
+    if percent is None:
+        problems.append("coverage was not measured")
+    elif percent < MIN_COVERAGE:
+        problems.append(f"line coverage {percent}% is under {MIN_COVERAGE:.0f}%")
+    if problems and pytest.output and not pytest.ok:
+        problems.append(pytest.describe(15))
+    return list(dict.fromkeys(problems))
+
+
+def _outcome(case: ET.Element) -> str:
+    for child, kind in (("failure", "failed"), ("error", "errors"), ("skipped", "skipped")):
+        if case.find(child) is not None:
+            return kind
+    return "passed"
+
+
+def _module(case: ET.Element, root: Path) -> str:
+    file = case.get("file")
+    if file:
+        return file
+    parts = (case.get("classname") or "").split(".")
+    for end in range(len(parts), 0, -1):
+        candidate = Path(*parts[:end]).with_suffix(".py")
+        if (root / candidate).is_file():
+            return candidate.as_posix()
+    return ".".join(parts) or "?"
+
+
+def junit_counts(path: Path, root: Path) -> dict[str, Counter[str]]:
+    modules: dict[str, Counter[str]] = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        counts = modules.setdefault(_module(case, root), Counter({k: 0 for k in KINDS}))
+        counts[_outcome(case)] += 1
+    return modules
+
+
+def _failing(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    names = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        if _outcome(case) in ("failed", "errors"):
+            names.append(f"{case.get('classname', '')}::{case.get('name', '')}")
+    return names
+
+
+_SUMMARY = re.compile(r"(\d+) (passed|failed|errors?|skipped)\b")
+
+
+def summary_counts(output: str) -> Counter[str]:
+    """Counts from pytest's closing line (the last line naming any), when no JUnit file exists."""
+    counts = Counter[str]()
+    for line in reversed(output.splitlines()):
+        found = _SUMMARY.findall(line)
+        if found:
+            for number, kind in found:
+                counts["errors" if kind.startswith("error") else kind] += int(number)
+            break
+    return counts
+
+
+def coverage_figures(path: Path) -> dict[str, Any]:
+    try:
+        totals = json.loads(path.read_text())["totals"]
+    except (OSError, ValueError, KeyError):
+        return {"coverage_percent": None}
+    statements, covered = int(totals["num_statements"]), int(totals["covered_lines"])
+    percent = round(100.0 * covered / statements, 1) if statements else 0.0
+    return {"coverage_percent": percent, "statements": statements, "covered_lines": covered}
