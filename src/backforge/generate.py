@@ -122,7 +122,10 @@ def _format(root: Path) -> None:
     from ruff.__main__ import find_ruff_bin
 
     ruff = find_ruff_bin()
-    for argv in ([ruff, "check", "--fix-only", "--quiet", "."], [ruff, "format", "--quiet", "."]):
+    for argv in (
+        [ruff, "check", "--no-cache", "--fix-only", "--quiet", "."],
+        [ruff, "format", "--no-cache", "--quiet", "."],
+    ):
         done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise ProjectError(
@@ -164,6 +167,8 @@ def _manifest(root: Path, ir: ServiceIR) -> dict[str, Any]:
         "service": ir.name,
         "version": ir.version,
         "package": ir.package,
+        "base_path": ir.base_path,
+        "resources": [r.name for r in ir.resources],
         "spec_hash": ir.spec_hash,
         "middleware": MIDDLEWARE,
         "settings": SETTINGS,
@@ -184,8 +189,12 @@ def _install(
         return sorted(manifest["files"])
     old = previous.get("files", {})
     changed = [p for p, digest in manifest["files"].items() if old.get(p) != digest]
-    for relative in [*manifest["files"], ".backforge/manifest.json", ".backforge/spec.yaml",
-                     ".backforge/ir.json"]:
+    for relative in [
+        *manifest["files"],
+        ".backforge/manifest.json",
+        ".backforge/spec.yaml",
+        ".backforge/ir.json",
+    ]:
         target = out_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(staging / relative, target)

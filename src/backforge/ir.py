@@ -447,7 +447,7 @@ def _constraints(spec: FieldSpec, ftype: Any, options: dict[str, Any]) -> str:
             args.append(f"min_length={spec.min_length}")
         args.append(f"max_length={max_length(ftype, options)}")
         if kind == "url":
-            args.append(r"pattern=r'^https?://[^\s/?#]+[^\s]*$'")
+            args.append(r"pattern=r'^https?://[^\s/?#\x00]+[^\s\x00]*$'")
         else:
             args.append(f"pattern={spec.pattern or NO_NUL!r}")
     elif kind == "email" and spec.max_length:

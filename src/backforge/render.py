@@ -7,6 +7,7 @@ every resource (with ``r`` bound to it).
 
 from __future__ import annotations
 
+import keyword
 from importlib import resources
 from pathlib import PurePosixPath
 from typing import Any
@@ -32,6 +33,7 @@ def render_project(ir: ServiceIR) -> dict[str, str]:
     env.filters["pyrepr"] = repr
     env.filters["toml"] = toml_string
     env.filters["pytext"] = python_text
+    env.filters["is_keyword"] = keyword.iskeyword
     files: dict[str, str] = {}
     for name in sorted(env.list_templates(extensions=["jinja"])):
         target = name.removesuffix(".jinja").replace("__package__", ir.package)

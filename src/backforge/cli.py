@@ -1,0 +1,238 @@
+"""The `backforge` command line: init, validate, schema, generate, verify and new.
+
+Exit codes: 0 success (verify: STATUS COMPLETE), 1 the service did not verify (BLOCKED or
+ERROR), 2 bad input (a spec with problems, an unusable directory or option).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from backforge import __version__
+from backforge.errors import BackforgeError, SpecError
+
+EXIT_OK, EXIT_NOT_VERIFIED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except SpecError as exc:
+        _problems(exc, args)
+        return exc.exit_code
+    except BackforgeError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"ok": False, "error": str(exc)}, indent=2))
+        print(f"backforge: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="backforge",
+        description="From a service spec to a verified, production-ready FastAPI backend.",
+    )
+    parser.add_argument("--version", action="version", version=f"backforge {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = commands.add_parser("init", help="write a commented starter spec")
+    init.add_argument("name", nargs="?", default="my_service", help="the service name")
+    init.add_argument("-o", "--output", type=Path, help="spec file to write (default NAME.yaml)")
+    init.set_defaults(handler=_init)
+
+    validate = commands.add_parser("validate", help="check a spec and explain every problem")
+    validate.add_argument("spec", type=Path)
+    validate.add_argument("--json", action="store_true", help="machine-readable output")
+    validate.set_defaults(handler=_validate)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of the spec language")
+    schema.set_defaults(handler=_schema)
+
+    generate = commands.add_parser("generate", help="write the project for a spec")
+    _generate_options(generate)
+    generate.set_defaults(handler=_generate)
+
+    verify = commands.add_parser("verify", help="check a generated project and report")
+    verify.add_argument("directory", type=Path)
+    _verify_options(verify)
+    verify.set_defaults(handler=_verify)
+
+    new = commands.add_parser("new", help="generate, then verify: the whole job")
+    _generate_options(new)
+    _verify_options(new, json_flag=False)
+    new.set_defaults(handler=_new)
+    return parser
+
+
+def _generate_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", type=Path)
+    parser.add_argument("-o", "--output", type=Path, required=True, help="project directory")
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite hand-edited generated files"
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _verify_options(parser: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="run tests and migrations against this server (e.g. postgresql://…) "
+        "in a scratch database; default: SQLite",
+    )
+    parser.add_argument("--seed", type=int, default=20261122, help="contract-fuzzing seed")
+    parser.add_argument(
+        "--fuzz-examples", type=int, default=30, help="examples per operation when fuzzing"
+    )
+    parser.add_argument(
+        "--load-requests", type=int, default=300, help="requests in the smoke load"
+    )
+    if json_flag:
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _init(args: argparse.Namespace) -> int:
+    from backforge.starter import starter_spec
+
+    text = starter_spec(args.name)
+    target: Path = args.output or Path(f"{args.name}.yaml")
+    if target.exists():
+        print(f"backforge: {target} already exists; choose another name or -o", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}; next: backforge new {target} -o {args.name}")
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from backforge.spec import load_spec
+
+    spec = load_spec(args.spec)
+    notes = spec.accepted_but_not_generated()
+    fields = sum(len(r.fields) for r in spec.resources.values())
+    if args.json:
+        print(json.dumps({"ok": True, "problems": [], "notes": notes}, indent=2))
+    else:
+        print(
+            f"{args.spec}: valid — service {spec.service.name}, "
+            f"{len(spec.resources)} resources, {fields} fields"
+        )
+        for note in notes:
+            print(f"note: {note}")
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from backforge.spec.jsonschema import schema_text
+
+    sys.stdout.write(schema_text())
+    return EXIT_OK
+
+
+def _generate(args: argparse.Namespace) -> int:
+    generated = _run_generate(args)
+    if args.json:
+        print(json.dumps(_generated_json(generated), indent=2))
+    return EXIT_OK
+
+
+def _run_generate(args: argparse.Namespace) -> Any:
+    from backforge.generate import generate
+
+    _say(args, f"generating {args.output} from {args.spec} …")
+    generated = generate(args.spec, args.output, force=args.force)
+    _say(
+        args,
+        f"generated {len(generated.files)} files in {generated.directory} "
+        f"({len(generated.changed)} changed) in {generated.seconds:.1f} s",
+    )
+    for note in generated.ir.notes:
+        _say(args, f"note: {note}")
+    return generated
+
+
+def _generated_json(generated: Any) -> dict[str, Any]:
+    return {
+        "ok": True,
+        "directory": str(generated.directory),
+        "files": generated.files,
+        "changed": generated.changed,
+        "seconds": round(generated.seconds, 3),
+        "notes": generated.ir.notes,
+    }
+
+
+def _verify(args: argparse.Namespace) -> int:
+    return _run_verify(args, args.directory)
+
+
+def _new(args: argparse.Namespace) -> int:
+    _run_generate(args)
+    return _run_verify(args, args.output)
+
+
+def _run_verify(args: argparse.Namespace, directory: Path) -> int:
+    from backforge.verify import verify_project
+
+    report = verify_project(
+        directory,
+        database_url=args.database,
+        progress=_progress_printer(args),
+        seed=args.seed,
+        fuzz_examples=args.fuzz_examples,
+        load_requests=args.load_requests,
+    )
+    if args.json:
+        print(report.to_json(), end="")
+    else:
+        print(report.status_block())
+    return EXIT_OK if report.status == "COMPLETE" else EXIT_NOT_VERIFIED
+
+
+def _progress_printer(args: argparse.Namespace) -> Any:
+    def show(event: str, data: dict[str, Any]) -> None:
+        if args.json:
+            safe = {k: v for k, v in data.items() if k != "report"}
+            print(json.dumps({"event": event, **safe}, default=str), file=sys.stderr)
+        elif event == "check_started":
+            print(
+                f"[{data['index']}/{data['total']}] {data['name']} …", file=sys.stderr, flush=True
+            )
+        elif event == "check_finished":
+            figure = f" — {data['figure']}" if data.get("figure") else ""
+            print(
+                f"      {data['name']}: {data['status']} in {data['seconds']:.1f} s{figure}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return show
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if args.json:
+        print(json.dumps({"event": "message", "text": text}), file=sys.stderr)
+    else:
+        print(text, file=sys.stderr)
+
+
+def _problems(exc: SpecError, args: argparse.Namespace) -> None:
+    if getattr(args, "json", False):
+        problems = [p.as_dict() for p in exc.problems]
+        print(json.dumps({"ok": False, "problems": problems}, indent=2))
+    count = len(exc.problems)
+    print(f"{count} problem{'s' if count != 1 else ''} in the spec:", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  {problem}".replace("\n", "\n  "), file=sys.stderr)
+    print("nothing was written.", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""The intermediate representation: names, query parameters, indexes and ordering."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from backforge.ir import build_ir
+from backforge.names import module_name, plural, python_name, snake
+from backforge.render import python_text, toml_string
+from backforge.samples import samples
+from backforge.spec import load_spec_text
+
+SPEC = """
+service: {name: shop}
+resources:
+  Category:
+    fields:
+      name: {type: string, required: true, unique: true}
+      parent: {type: ref, to: Category, on_delete: set_null}
+  Order:
+    fields:
+      limit: int
+      class: {type: enum, values: [a, b], default: a}
+      metadata: json
+      price: {type: decimal, precision: 8, scale: 2, min: 0}
+      placed_on: date
+      category: {type: ref, to: Category, required: true}
+      code: {type: string, pattern: '^[A-Z]{3}-[0-9]{4}$', unique: true}
+    filter: [limit, class, price, category]
+    sort: [placed_on]
+    indexes: [[class, placed_on]]
+"""
+
+
+@pytest.fixture
+def ir():  # type: ignore[no-untyped-def]
+    return build_ir(load_spec_text(SPEC), SPEC)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("Book", "book"), ("BookReview", "book_review"), ("HTTPLog", "http_log")],
+)
+def test_snake(name: str, expected: str) -> None:
+    assert snake(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [("book", "books"), ("category", "categories"), ("class", "classes"), ("day", "days")],
+)
+def test_plural(word: str, expected: str) -> None:
+    assert plural(word) == expected
+
+
+def test_reserved_words_get_safe_python_names() -> None:
+    assert python_name("class") == "class_"
+    assert python_name("type") == "type"  # a builtin, but a legal attribute
+    assert python_name("metadata") == "metadata_"  # would shadow SQLAlchemy's metadata
+    assert python_name("title") == "title"
+    assert module_name("core") == "core_"  # the package's own core module
+    assert module_name("from") == "from_"
+
+
+def test_keyword_fields_keep_their_wire_and_column_names(ir) -> None:  # type: ignore[no-untyped-def]
+    order = ir.resource("Order")
+    field = next(f for f in order.fields if f.name == "class")
+    assert (field.name, field.attr, field.column) == ("class", "class_", "class")
+
+
+def test_a_filter_on_a_control_parameter_name_is_renamed(ir) -> None:  # type: ignore[no-untyped-def]
+    names = {p.name for p in ir.resource("Order").filters}
+    assert "limit__eq" in names and "limit" not in names
+    assert {"limit__gte", "limit__lte", "class", "class__in", "price__gte"} <= names
+
+
+def test_refs_filter_sort_columns_are_indexed(ir) -> None:  # type: ignore[no-untyped-def]
+    order = ir.resource("Order")
+    indexed = {f.column for f in order.fields if f.indexed}
+    assert {"category_id", "limit", "price", "placed_on"} <= indexed
+    # `class` leads the declared composite index, so it needs no index of its own
+    assert "class" not in indexed
+    assert order.indexes == [
+        {"name": "ix_order_class_placed_on", "columns": ["class", "placed_on"], "unique": False}
+    ]
+
+
+def test_tables_are_ordered_by_reference(ir) -> None:  # type: ignore[no-untyped-def]
+    assert [r.name for r in ir.tables_in_order] == ["Category", "Order"]
+    assert ir.resource("Category").referenced_by == ["Category.parent", "Order.category"]
+
+
+def test_pattern_fields_get_matching_samples(ir) -> None:  # type: ignore[no-untyped-def]
+    code = next(f for f in ir.resource("Order").fields if f.name == "code")
+    assert len(code.samples) >= 10
+    assert all(re.fullmatch(r"[A-Z]{3}-[0-9]{4}", s) for s in code.samples)
+
+
+def test_samples_respect_alternation_and_length() -> None:
+    found = samples(r"^(red|green)-[a-f]{2,3}$", 6, max_length=8)
+    assert found and all(re.fullmatch(r"(red|green)-[a-f]{2,3}", s) for s in found)
+    assert all(len(s) <= 8 for s in found)
+
+
+def test_the_ir_serialises_deterministically(ir) -> None:  # type: ignore[no-untyped-def]
+    again = build_ir(load_spec_text(SPEC), SPEC)
+    assert ir.to_json() == again.to_json()
+
+
+def test_toml_strings_keep_unicode_and_escape_quotes() -> None:
+    import tomllib
+
+    text = 'Zürich "quoted" \\ 🚀'
+    assert tomllib.loads(f"x = {toml_string(text)}")["x"] == text
+
+
+def test_long_user_text_becomes_short_string_literals() -> None:
+    text = "word " * 40
+    literal = python_text(text.strip(), width=30)
+    assert eval(literal) == text.strip()  # noqa: S307 - our own literal
+    assert all(len(line) < 40 for line in literal.split("' '"))
