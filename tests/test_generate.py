@@ -32,7 +32,9 @@ def tree_hash(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def bookstore(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate(EXAMPLES / "bookstore.yaml", tmp_path_factory.mktemp("g") / "bookstore").directory
+    return generate(
+        EXAMPLES / "bookstore.yaml", tmp_path_factory.mktemp("g") / "bookstore"
+    ).directory
 
 
 def test_layout_is_package_by_feature(bookstore: Path) -> None:
@@ -42,9 +44,18 @@ def test_layout_is_package_by_feature(bookstore: Path) -> None:
             assert (package / resource / f"{module}.py").is_file(), f"{resource}/{module}"
     for core in ("settings", "db", "errors", "types", "schemas", "listing", "repository"):
         assert (package / "core" / f"{core}.py").is_file()
-    for top in ("README.md", "alembic.ini", "requirements.txt", "requirements-dev.txt",
-                ".env.example", "openapi.json", "schemathesis.toml",
-                "migrations/versions/0001_initial.py", "tests/conftest.py", "tests/test_book.py"):
+    for top in (
+        "README.md",
+        "alembic.ini",
+        "requirements.txt",
+        "requirements-dev.txt",
+        ".env.example",
+        "openapi.json",
+        "schemathesis.toml",
+        "migrations/versions/0001_initial.py",
+        "tests/conftest.py",
+        "tests/test_book.py",
+    ):
         assert (bookstore / top).is_file(), top
 
 
@@ -97,9 +108,18 @@ def test_generating_twice_gives_identical_trees(tmp_path: Path, bookstore: Path)
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = tmp_path / "again"
     subprocess.run(
-        [sys.executable, "-m", "backforge.cli", "generate", str(EXAMPLES / "bookstore.yaml"),
-         "-o", str(out)],
-        check=True, env=env, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "backforge.cli",
+            "generate",
+            str(EXAMPLES / "bookstore.yaml"),
+            "-o",
+            str(out),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
     )
     assert tree_hash(out) == tree_hash(bookstore)
 
@@ -145,8 +165,9 @@ def test_a_changed_spec_is_not_applied_silently(
 ) -> None:
     first = write_spec("service: {name: shop}\nresources:\n  Thing:\n    fields: {x: int}\n")
     out = generate(first, tmp_path / "shop").directory
-    second = write_spec("service: {name: shop}\nresources:\n  Thing:\n    fields: {y: int}\n",
-                        "v2.yaml")
+    second = write_spec(
+        "service: {name: shop}\nresources:\n  Thing:\n    fields: {y: int}\n", "v2.yaml"
+    )
     with pytest.raises(ProjectError, match="different spec"):
         generate(second, out)
     assert "x" in (out / "shop" / "thing" / "schemas.py").read_text()

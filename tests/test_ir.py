@@ -119,5 +119,5 @@ def test_toml_strings_keep_unicode_and_escape_quotes() -> None:
 def test_long_user_text_becomes_short_string_literals() -> None:
     text = "word " * 40
     literal = python_text(text.strip(), width=30)
-    assert eval(literal) == text.strip()  # noqa: S307 - our own literal
+    assert eval(literal) == text.strip()
     assert all(len(line) < 40 for line in literal.split("' '"))

@@ -91,9 +91,7 @@ def _verify_options(parser: argparse.ArgumentParser, *, json_flag: bool = True) 
     parser.add_argument(
         "--fuzz-examples", type=int, default=30, help="examples per operation when fuzzing"
     )
-    parser.add_argument(
-        "--load-requests", type=int, default=300, help="requests in the smoke load"
-    )
+    parser.add_argument("--load-requests", type=int, default=300, help="requests in the smoke load")
     if json_flag:
         parser.add_argument("--json", action="store_true", help="machine-readable output")
 

@@ -17,7 +17,13 @@ from decimal import Decimal
 from typing import Any
 
 from backforge import __version__
-from backforge.fieldtypes import DEFAULT_STRING_MAX, FIELD_TYPES, JSON_SAFE, decimal_shape, max_length
+from backforge.fieldtypes import (
+    DEFAULT_STRING_MAX,
+    FIELD_TYPES,
+    JSON_SAFE,
+    decimal_shape,
+    max_length,
+)
 from backforge.names import kebab, module_name, plural, python_name, snake
 from backforge.samples import samples
 from backforge.spec.model import FieldSpec, ResourceSpec, ServiceSpec
@@ -111,7 +117,8 @@ class FieldIR:
             low = _option(self.constraints, "ge")
             high = _option(self.constraints, "le")
             number = {"type": "number", "minimum": _plain(low), "maximum": _plain(high)}
-            schema = f'{{"anyOf": [{number!r}, {{"type": "string", "pattern": {self.pattern_constant}}}]}}'
+            text = f'{{"type": "string", "pattern": {self.pattern_constant}}}'
+            schema = f'{{"anyOf": [{number!r}, {text}]}}'
             return (
                 f"Annotated[Decimal, decimal_input({self.pattern_constant}, {self.scale}), "
                 f"Field({self.constraints}), WithJsonSchema({schema})]"
