@@ -173,8 +173,23 @@ def _manifest(root: Path, ir: ServiceIR) -> dict[str, Any]:
         "middleware": MIDDLEWARE,
         "settings": SETTINGS,
         "notes": ir.notes,
+        "tests": _tests_by_operation(ir),
         "files": files,
     }
+
+
+def _tests_by_operation(ir: ServiceIR) -> dict[str, list[str]]:
+    """Which generated test module exercises each operation (by operationId)."""
+    found = {"liveness": ["tests/test_health.py"], "readiness": ["tests/test_health.py"]}
+    for r in ir.resources:
+        module = [f"tests/test_{r.module}.py"]
+        for action in ("create", "get", "replace", "update", "delete"):
+            found[f"{action}_{r.singular}"] = module
+        found[f"list_{r.plural_name}"] = module
+        for f in r.many:
+            for action in ("list", "add", "remove"):
+                found[f"{action}_{r.singular}_{f.name}"] = module
+    return dict(sorted(found.items()))
 
 
 def _install(

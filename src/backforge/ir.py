@@ -278,6 +278,7 @@ class ServiceIR:
     spec_hash: str
     generator_version: str = __version__
     notes: list[str] = field(default_factory=list)
+    flags: list[dict[str, Any]] = field(default_factory=list)  # name, default, description
 
     @property
     def tables_in_order(self) -> list[ResourceIR]:
@@ -327,6 +328,10 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
         resources=resources,
         spec_hash=hashlib.sha256(spec_text.encode()).hexdigest(),
         notes=spec.accepted_but_not_generated(),
+        flags=[
+            {"name": name, "default": flag.default, "description": flag.description or ""}
+            for name, flag in spec.feature_flags().items()
+        ],
     )
 
 

@@ -109,6 +109,13 @@ class LimitsSpec(Strict):
     authenticated: RateLimit | None = Field(None, description="Per identity, e.g. 600/minute.")
 
 
+class FlagSpec(Strict):
+    """A feature flag: a boolean setting read from FLAG_<NAME>, visible in code and report."""
+
+    default: bool = Field(False, description="The value when FLAG_<NAME> is not set.")
+    description: str | None = Field(None, description="What turning the flag on changes.")
+
+
 class FieldSpec(Strict):
     """One field of a resource. `name: type` is shorthand for `name: {type: type}`."""
 
@@ -219,9 +226,20 @@ class ServiceSpec(Strict):
     api: ApiSpec = Field(ApiSpec(), description="Base path and pagination.")
     auth: AuthSpec | None = Field(None, description="Accounts and roles (not generated yet).")
     limits: LimitsSpec | None = Field(None, description="Rate limits (not generated yet).")
+    flags: dict[Identifier, FlagSpec | bool] = Field(
+        default_factory=dict,
+        description="Feature flags by snake_case name; `name: true` is shorthand for a default.",
+    )
     resources: dict[str, ResourceSpec] = Field(
         min_length=1, description="The resources, by PascalCase name."
     )
+
+    def feature_flags(self) -> dict[str, FlagSpec]:
+        """Every flag in its long form."""
+        return {
+            name: flag if isinstance(flag, FlagSpec) else FlagSpec(default=flag)
+            for name, flag in sorted(self.flags.items())
+        }
 
     def accepted_but_not_generated(self) -> list[str]:
         """Spec parts this version validates but does not generate code for yet."""

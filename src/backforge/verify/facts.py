@@ -111,9 +111,10 @@ def _mentions(path: str) -> re.Pattern[str]:
 def api_endpoints(
     root: Path, openapi: Mapping[str, Any], manifest: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    """Each operation with its handler, answers, app-wide middleware and the test modules that
-    mention its path (literal text up to the first path parameter)."""
+    """Each operation with its handler, answers, app-wide middleware and its test modules: those
+    the manifest names for the operation, plus those that mention its path literally."""
     sources = test_modules(root)
+    declared: Mapping[str, list[str]] = manifest.get("tests") or {}
     middleware = list(manifest.get("middleware") or [])
     endpoints = []
     for path, method, operation in operations(openapi):
@@ -126,7 +127,14 @@ def api_endpoints(
                 "summary": operation.get("summary"),
                 "responses": sorted(str(code) for code in operation.get("responses") or {}),
                 "middleware": middleware,
-                "tests": [name for name, text in sources.items() if pattern.search(text)],
+                "tests": sorted(
+                    {name for name, text in sources.items() if pattern.search(text)}
+                    | {
+                        name
+                        for name in declared.get(operation.get("operationId") or "", [])
+                        if name in sources
+                    }
+                ),
             }
         )
     return endpoints
