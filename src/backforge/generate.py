@@ -173,6 +173,7 @@ def _manifest(root: Path, ir: ServiceIR) -> dict[str, Any]:
         "middleware": MIDDLEWARE,
         "settings": SETTINGS,
         "notes": ir.notes,
+        "flags": ir.flags,
         "tests": _tests_by_operation(ir),
         "files": files,
     }

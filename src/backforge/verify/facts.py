@@ -295,8 +295,15 @@ def configuration(root: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
             for k, v in settings.items()
         ]
     environment = [s if isinstance(s, dict) else {"name": str(s)} for s in settings]
+    flags = [
+        {"name": f["name"], "env": f"FLAG_{f['name'].upper()}", "default": f.get("default")}
+        | ({"description": f["description"]} if f.get("description") else {})
+        for f in manifest.get("flags") or []
+        if isinstance(f, dict) and "name" in f
+    ]
     return {
         "environment": environment,
+        "feature_flags": flags,
         "dependencies": requirements(root / "requirements.txt"),
         "dev_dependencies": requirements(root / "requirements-dev.txt"),
     }
