@@ -17,7 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from backforge.report import Report, build_report, write_report
-from backforge.verify import contract, environment, lint, load, migrations, server, testsuite
+from backforge.verify import (
+    contract,
+    environment,
+    lint,
+    load,
+    migrations,
+    observability,
+    resilience,
+    server,
+    testsuite,
+)
 from backforge.verify.context import VerifyContext
 from backforge.verify.proc import tail
 from backforge.verify.project import load_project
@@ -42,6 +52,8 @@ CHECKS: tuple[Check, ...] = (
     Check("server", server.check, ("environment",)),
     Check("contract", contract.check, ("server",)),
     Check("load", load.check, ("server",)),
+    Check("observability", observability.check, ("load",)),
+    Check("resilience", resilience.check, ("environment",)),
 )
 
 

@@ -32,6 +32,7 @@ class RunningServer:
     proc: subprocess.Popen[bytes]
     url: str
     log: Path
+    port: int = 0
 
     def log_tail(self, lines: int = 25) -> str:
         try:
@@ -77,11 +78,36 @@ def check(ctx: VerifyContext) -> Outcome:
     if not migrate.ok:
         detail = f"alembic upgrade head failed\n{migrate.describe(15)}"
         return Outcome(False, figures, "not migrated", detail)
-    port = free_port()
-    log = ctx.scratch("server") / "server.log"
-    app = f"{ctx.project.package}.main:app"
-    argv = [str(env.python), "-m", "uvicorn", app, "--host", HOST, "--port", str(port)]
     started = time.monotonic()
+    server = launch(ctx, environ, "server")
+    log = server.log
+    ctx.server_log = log
+    ctx.stack.callback(_stop, ctx, server)
+    figures["port"] = server.port
+    problem = wait_ready(server, started, figures)
+    if problem:
+        return Outcome(False, figures, "not ready", f"{problem}\n{server.log_tail()}".strip())
+    ctx.server_url = server.url
+    return Outcome(True, figures, f"ready in {figures['startup_seconds']} s")
+
+
+def launch(ctx: VerifyContext, environ: dict[str, str], label: str) -> RunningServer:
+    """Start the project's server on a free loopback port, its output in a log file.
+
+    It runs through the project's own entrypoint (`python -m <package>.serve`, graceful on
+    SIGTERM) when the project has one, else plain uvicorn; logs are JSON lines either way.
+    """
+    env = ctx.need_env()
+    root = ctx.project.root
+    port = free_port()
+    log = ctx.scratch(label) / "server.log"
+    package = ctx.project.package
+    if (root / package / "serve.py").is_file():
+        argv = [str(env.python), "-m", f"{package}.serve"]
+    else:
+        app = f"{package}.main:app"
+        argv = [str(env.python), "-m", "uvicorn", app, "--host", HOST, "--port", str(port)]
+    environ = {**environ, "HOST": HOST, "PORT": str(port), "LOG_FORMAT": "json"}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             argv,
@@ -92,18 +118,10 @@ def check(ctx: VerifyContext) -> Outcome:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = RunningServer(proc, f"http://{HOST}:{port}", log)
-    ctx.server_log = log
-    ctx.stack.callback(_stop, ctx, server)
-    figures["port"] = port
-    problem = _wait_ready(server, started, figures)
-    if problem:
-        return Outcome(False, figures, "not ready", f"{problem}\n{server.log_tail()}".strip())
-    ctx.server_url = server.url
-    return Outcome(True, figures, f"ready in {figures['startup_seconds']} s")
+    return RunningServer(proc, f"http://{HOST}:{port}", log, port)
 
 
-def _wait_ready(server: RunningServer, started: float, figures: dict[str, Any]) -> str:
+def wait_ready(server: RunningServer, started: float, figures: dict[str, Any]) -> str:
     """Poll /healthz, then /readyz, until both answer 200; an empty string when they did."""
     deadline = started + STARTUP_LIMIT
     last = "no answer"
