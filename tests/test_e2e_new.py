@@ -1,7 +1,9 @@
 """The main job end to end: `backforge new` on every example gives a COMPLETE delivery.
 
 Each run generates the project, then verifies it for real: ruff, the generated tests with
-coverage, migrations up/down/up and `alembic check`, the server, schemathesis and a smoke load.
+coverage, migrations up/down/up and `alembic check`, the server, schemathesis, a smoke load,
+metrics and request-id logs, and resilience: SIGTERM with a request in flight, and (on
+PostgreSQL) a database outage with readiness flipping to 503 and recovering by itself.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ def assert_delivered(report: dict) -> None:  # type: ignore[type-arg]
     assert contract["failures"] == 0 and contract["server_errors"] == 0
     assert contract["requests"] > 500
     assert checks["load"]["figures"]["p95_ms"] > 0
+    observability = checks["observability"]["figures"]
+    assert observability["request_id_echoed"] and observability["request_id_logged"]
+    assert observability["requests_counted"] >= checks["load"]["figures"]["requests"]
+    resilience = checks["resilience"]["figures"]
+    assert resilience["exit_code"] == 0 and resilience["in_flight_status"] < 500
+    assert resilience["new_connections_refused"] is True
     assert report["files_count"] > 40
     assert report["status_block"].startswith("STATUS: COMPLETE")
 
@@ -49,7 +57,13 @@ def test_new_delivers_every_example_on_sqlite(tmp_path: Path, example: str) -> N
 
 
 @pytest.mark.postgres
-def test_new_delivers_on_postgresql(tmp_path: Path) -> None:
-    report = run_new(EXAMPLES / "bookstore.yaml", tmp_path / "bookstore", "--database", POSTGRES)
+@pytest.mark.parametrize("example", ["bookstore", "projects", "inventory"])
+def test_new_delivers_every_example_on_postgresql(tmp_path: Path, example: str) -> None:
+    spec = EXAMPLES / f"{example}.yaml"
+    report = run_new(spec, tmp_path / example, "--database", POSTGRES, "--fuzz-examples", "15")
     assert_delivered(report)
     assert report["database"]["verified_on"] == "postgresql"
+    outage = {c["name"]: c for c in report["checks"]}["resilience"]["figures"]
+    assert outage["readiness_flip_seconds"] <= 2.0
+    assert outage["status_during_outage"] == 503
+    assert outage["recovery_seconds"] is not None

@@ -55,8 +55,14 @@ def make(tmp_path: Path, project_env: ProjectEnv) -> Make:
     return build
 
 
+# The mini project is a plain FastAPI app: no /metrics, no request-id logs, no graceful
+# entrypoint. Those checks are shown to pass on generated projects (test_e2e_new.py) and to
+# fail here, for the right reasons (the tests at the end of this module).
+CORE = ("environment", "lint", "tests", "migrations", "server", "contract", "load")
+
+
 def run(root: Path, *names: str, **options: Any) -> tuple[Report, dict[str, dict[str, Any]]]:
-    checks = tuple(c for c in CHECKS if c.name in names) if names else CHECKS
+    checks = tuple(c for c in CHECKS if c.name in (names or CORE))
     report = verify_project(root, checks=checks, **options)
     return report, {c["name"]: c for c in report.checks}
 
@@ -68,7 +74,7 @@ def test_a_sound_project_passes_every_check(make: Make) -> None:
 
     assert report.status == COMPLETE, report.status_block()
     assert all(c["status"] == "passed" for c in checks.values())
-    assert [d["name"] for e, d in events if e == "check_finished"] == [c.name for c in CHECKS]
+    assert [d["name"] for e, d in events if e == "check_finished"] == list(CORE)
     assert checks["environment"]["figures"]["reused"] is True  # shared, not installed again
     tests = checks["tests"]["figures"]
     assert (tests["passed"], tests["failed"], tests["errors"]) == (5, 0, 0)
@@ -270,3 +276,22 @@ def test_a_sound_project_passes_on_postgresql(make: Make, project_env: ProjectEn
         [str(project_env.python), "-c", SCRATCH_DATABASES], capture_output=True, text=True
     )
     assert done.stdout.strip() == "0", done.stderr  # every scratch database was dropped
+
+
+def test_a_project_without_metrics_or_request_ids_fails_observability(make: Make) -> None:
+    report, checks = run(make(), "environment", "server", "load", "observability")
+    assert report.status == BLOCKED
+    observability = checks["observability"]
+    assert observability["status"] == "failed"
+    assert "/metrics answered 404" in observability["detail"]
+    assert "does not echo X-Request-ID" in observability["detail"]
+
+
+def test_a_server_killed_by_sigterm_fails_resilience(make: Make) -> None:
+    # plain uvicorn drains, then re-raises SIGTERM: the process does not exit 0
+    report, checks = run(make(), "environment", "resilience")
+    resilience = checks["resilience"]
+    assert resilience["status"] == "failed", report.status_block()
+    assert resilience["figures"]["in_flight_status"] is not None
+    assert resilience["figures"]["exit_code"] != 0
+    assert "exited with status" in resilience["detail"]

@@ -51,9 +51,13 @@ def test_the_standard_checks_and_their_order() -> None:
         "server",
         "contract",
         "load",
+        "observability",
+        "resilience",
     ]
     needs = {c.name: c.needs for c in CHECKS}
     assert needs["contract"] == needs["load"] == ("server",)
+    assert needs["observability"] == ("load",)
+    assert needs["resilience"] == ("environment",)
 
 
 def test_all_passing_is_complete(root: Path) -> None:
