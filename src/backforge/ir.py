@@ -25,6 +25,7 @@ from backforge.fieldtypes import (
     max_length,
 )
 from backforge.names import kebab, module_name, plural, python_name, snake
+from backforge.render_text import python_text
 from backforge.samples import samples
 from backforge.spec.model import FieldSpec, ResourceSpec, ServiceSpec
 
@@ -181,6 +182,23 @@ class FieldIR:
         return "sa.DateTime(timezone=True)" if self.sa_type == "UTCDateTime()" else self.sa_type
 
     @property
+    def column_args(self) -> str:
+        """Arguments of ``mapped_column``; nullability follows from the ``Mapped`` type."""
+        args = [f'"{self.column}"'] if self.attr != self.column and self.kind != "ref" else []
+        args.append(self.sa_type)
+        if self.kind == "ref":
+            args.append(f'sa.ForeignKey("{self.ref_table}.id", ondelete="{self.on_delete}")')
+        if self.unique:
+            args.append("unique=True")
+        if self.indexed:
+            args.append("index=True")
+        if self.default_py is not None:
+            args += [f"default={self.default_py}", f"server_default={self.server_default}"]
+        if self.description:
+            args.append(f"comment={python_text(self.description)}")
+        return ", ".join(args)
+
+    @property
     def mapped_type(self) -> str:
         """The Python type of the ORM column."""
         return _MAPPED.get(self.kind, "str")
@@ -299,6 +317,11 @@ class ServiceIR:
 
     def resource(self, name: str) -> ResourceIR:
         return next(r for r in self.resources if r.name == name)
+
+    @property
+    def redacted_fields(self) -> list[str]:
+        """Fields never returned (write-only or hidden): log lines redact their values too."""
+        return sorted({f.name for r in self.resources for f in r.fields if not f.readable})
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True, default=str) + "\n"

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from backforge.ir import ServiceIR
+from backforge.render_text import python_text, toml_string
 
 _HEADER_SUFFIXES = (
     ".py",
@@ -50,29 +51,6 @@ def render_project(ir: ServiceIR) -> dict[str, str]:
         else:
             files[target] = _render(template, ir, target)
     return files
-
-
-def python_text(text: str, width: int = 72) -> str:
-    """A Python string literal for user text, split into parenthesised pieces when long."""
-    if len(text) <= width:
-        return repr(text)
-    pieces, line = [], ""
-    for word in text.split(" "):
-        candidate = f"{line} {word}" if line else word
-        if len(candidate) > width and line:
-            pieces.append(line + " ")
-            line = word
-        else:
-            line = candidate
-    pieces.append(line)
-    return "(" + " ".join(repr(piece) for piece in pieces) + ")"
-
-
-def toml_string(text: str) -> str:
-    """A TOML basic string; unlike JSON escaping it keeps non-BMP characters valid."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = "".join(ch if ch >= " " or ch == "\t" else f"\\u{ord(ch):04x}" for ch in escaped)
-    return f'"{escaped}"'
 
 
 def _render(template: jinja2.Template, ir: ServiceIR, path: str, **extra: Any) -> str:
