@@ -294,6 +294,7 @@ class ServiceIR:
     max_limit: int
     resources: list[ResourceIR]
     spec_hash: str
+    require_if_match: bool = False
     generator_version: str = __version__
     notes: list[str] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)  # name, default, description
@@ -349,6 +350,7 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
         default_limit=spec.api.pagination.default_limit,
         max_limit=spec.api.pagination.max_limit,
         resources=resources,
+        require_if_match=spec.api.require_if_match,
         spec_hash=hashlib.sha256(spec_text.encode()).hexdigest(),
         notes=spec.accepted_but_not_generated(),
         flags=[

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from backforge.names import SERVICE_NAME
+from backforge.names import FIELD_NAME, SERVICE_NAME
 
 FieldTypeName = Literal[
     "string",
@@ -35,6 +35,7 @@ Duration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(s|m|h|d)$")]
 RateLimit = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$")]
 ServiceName = Annotated[str, StringConstraints(pattern=SERVICE_NAME.pattern)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+FieldName = Annotated[str, StringConstraints(pattern=FIELD_NAME.pattern)]
 Scalar = str | int | float | bool | Decimal | dt.date | dt.datetime | dt.time | None
 
 
@@ -81,6 +82,11 @@ class ApiSpec(Strict):
         "'' for none).",
     )
     pagination: Pagination = Field(Pagination(), description="How list endpoints page.")
+    require_if_match: bool = Field(
+        False,
+        description="Refuse changes (PUT, PATCH, DELETE) without If-Match with 428, so that no "
+        "client overwrites a change it has not seen.",
+    )
 
 
 class TokenTtl(Strict):
@@ -159,6 +165,11 @@ class FieldSpec(Strict):
     to: str | None = Field(None, description="The resource a ref or many field points to.")
     on_delete: OnDelete | None = Field(
         None, description="What deleting the target does to a ref (default restrict)."
+    )
+    renamed_from: FieldName | None = Field(
+        None,
+        description="The field's previous name: regenerating an existing project renames the "
+        "column and keeps its data (instead of dropping one field and adding another).",
     )
 
     def given(self) -> set[str]:
