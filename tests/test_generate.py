@@ -168,9 +168,13 @@ def test_a_changed_spec_is_not_applied_silently(
     second = write_spec(
         "service: {name: shop}\nresources:\n  Thing:\n    fields: {y: int}\n", "v2.yaml"
     )
-    with pytest.raises(ProjectError, match="different spec"):
+    with pytest.raises(ProjectError, match=r"drop column thing\.x") as refused:
         generate(second, out)
+    assert "--allow-destructive" in str(refused.value)
     assert "x" in (out / "shop" / "thing" / "schemas.py").read_text()
+    assert not (out / "migrations" / "versions" / "0002_drop_thing_x_and_add_thing_y.py").exists()
+    done = generate(second, out, allow_destructive=True)
+    assert done.revision == "migrations/versions/0002_drop_thing_x_and_add_thing_y.py"
 
 
 def test_awkward_names_generate_an_importable_app(

@@ -1,7 +1,8 @@
-"""The `backforge` command line: init, validate, schema, generate, verify and new.
+"""The `backforge` command line: init, validate, schema, plan, generate, verify and new.
 
-Exit codes: 0 success (verify: STATUS COMPLETE), 1 the service did not verify (BLOCKED or
-ERROR), 2 bad input (a spec with problems, an unusable directory or option).
+Exit codes: 0 success (verify: STATUS COMPLETE; plan: also when it reports breaking or
+destructive changes), 1 the service did not verify (BLOCKED or ERROR), 2 bad input (a spec with
+problems, an unusable directory or option, a destructive change without --allow-destructive).
 """
 
 from __future__ import annotations
@@ -55,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the JSON Schema of the spec language")
     schema.set_defaults(handler=_schema)
 
+    plan = commands.add_parser(
+        "plan", help="show what regenerating a project from a spec would change (writes nothing)"
+    )
+    plan.add_argument("spec", type=Path)
+    plan.add_argument("directory", type=Path, help="the project directory")
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.set_defaults(handler=_plan)
+
     generate = commands.add_parser("generate", help="write the project for a spec")
     _generate_options(generate)
     generate.set_defaults(handler=_generate)
@@ -76,6 +85,12 @@ def _generate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True, help="project directory")
     parser.add_argument(
         "--force", action="store_true", help="overwrite hand-edited generated files"
+    )
+    parser.add_argument(
+        "--allow-destructive",
+        action="store_true",
+        help="apply a spec change that loses data (drops a table or column, narrows a type, "
+        "removes enum values); see `backforge plan`",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -134,6 +149,17 @@ def _schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from backforge.evolve.plan import make_plan
+
+    plan = make_plan(args.spec, args.directory)
+    if args.json:
+        print(json.dumps(plan.as_dict(), indent=2))
+    else:
+        sys.stdout.write(plan.text())
+    return EXIT_OK
+
+
 def _generate(args: argparse.Namespace) -> int:
     generated = _run_generate(args)
     if args.json:
@@ -145,12 +171,22 @@ def _run_generate(args: argparse.Namespace) -> Any:
     from backforge.generate import generate
 
     _say(args, f"generating {args.output} from {args.spec} …")
-    generated = generate(args.spec, args.output, force=args.force)
+    generated = generate(
+        args.spec, args.output, force=args.force, allow_destructive=args.allow_destructive
+    )
     _say(
         args,
         f"generated {len(generated.files)} files in {generated.directory} "
         f"({len(generated.changed)} changed) in {generated.seconds:.1f} s",
     )
+    if generated.evolution is not None:
+        changes = generated.evolution.diff
+        if generated.revision:
+            _say(args, f"new migration {generated.revision}: run `alembic upgrade head`")
+        for op in changes.destructive:
+            _say(args, f"destructive: {op.summary} (loses {op.loses})")
+        for change in changes.breaking:
+            _say(args, f"breaking API change: {change.where}: {change.summary}")
     for note in generated.ir.notes:
         _say(args, f"note: {note}")
     return generated
@@ -164,6 +200,14 @@ def _generated_json(generated: Any) -> dict[str, Any]:
         "changed": generated.changed,
         "seconds": round(generated.seconds, 3),
         "notes": generated.ir.notes,
+        "migration": generated.revision,
+        "breaking": [
+            c.as_dict() for c in (generated.evolution.diff.breaking if generated.evolution else [])
+        ],
+        "destructive": [
+            {"summary": op.summary, "loses": op.loses}
+            for op in (generated.evolution.diff.destructive if generated.evolution else [])
+        ],
     }
 
 

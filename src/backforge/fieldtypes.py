@@ -241,6 +241,7 @@ COMMON_OPTIONS = frozenset(
         "hidden",
         "description",
         "example",
+        "renamed_from",
     }
 )
 

@@ -2,6 +2,12 @@
 
 Everything is built in a staging directory beside the target and moved in only when complete,
 so a failure at any step leaves the target as it was.
+
+Regenerating an existing project applies a changed spec (``backforge.evolve``): the generated
+files are rendered from the new IR, the migration revisions already in ``migrations/versions``
+are history and stay as they are, and the difference between the recorded IR
+(``.backforge/ir.json``) and the new one becomes the next revision. A change that loses data is
+refused unless ``allow_destructive``; hand-edited generated files unless ``force``.
 """
 
 from __future__ import annotations
@@ -13,15 +19,19 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from backforge import __version__
 from backforge.errors import ProjectError
+from backforge.evolve import Evolution, destructive_refusal, evolve, is_revision, refusal
 from backforge.ir import ServiceIR, build_ir
 from backforge.render import render_project
 from backforge.spec.load import load_spec
+from backforge.spec.model import ServiceSpec
 
 MANIFEST = Path(".backforge") / "manifest.json"
 SETTINGS = [
@@ -33,9 +43,19 @@ SETTINGS = [
     "DB_CONNECT_TIMEOUT",
     "DB_STATEMENT_TIMEOUT_MS",
     "LOG_LEVEL",
+    "LOG_FORMAT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_SERVICE_NAME",
+    "PROMETHEUS_MULTIPROC_DIR",
     "TEST_DATABASE_URL",
 ]
 MIDDLEWARE = [
+    "request context (outermost, pure ASGI): X-Request-ID in and out, request id bound to "
+    "every log line, one JSON access log line per request",
+    "Prometheus metrics (pure ASGI): requests, 5xx errors, duration and in-flight by route "
+    "template; GET /metrics",
+    "OpenTelemetry tracing of requests, SQL and outgoing httpx calls when "
+    "OTEL_EXPORTER_OTLP_ENDPOINT is set",
     "problem+json exception handlers (RFC 9457) for HTTP, validation and unexpected errors",
     "JSON content-type guard (415) on request bodies",
 ]
@@ -48,19 +68,95 @@ class Generated:
     files: list[str]
     seconds: float
     changed: list[str] = field(default_factory=list)
+    evolution: Evolution | None = None  # set when an existing project was regenerated
+
+    @property
+    def revision(self) -> str | None:
+        """The migration revision this generation wrote, if any."""
+        revision = self.evolution.revision if self.evolution else None
+        return revision.path if revision else None
 
 
-def generate(spec_path: str | Path, out_dir: str | Path, *, force: bool = False) -> Generated:
-    started = time.monotonic()
+@dataclass
+class Prepared:
+    """A spec resolved against its target directory, before anything is written."""
+
+    spec_text: str
+    spec: ServiceSpec
+    ir: ServiceIR
+    out_dir: Path
+    previous: dict[str, Any] | None  # the manifest of the existing project
+    edited: list[str]  # generated files changed by hand since (revisions excepted)
+    evolution: Evolution | None  # the schema and API changes of an existing project
+
+
+def prepare(spec_path: str | Path, out_dir: str | Path) -> Prepared:
+    """Load the spec and compare it with what ``out_dir`` holds; writes nothing."""
     spec_path, out_dir = Path(spec_path), Path(out_dir)
     spec_text = spec_path.read_text(encoding="utf-8") if spec_path.is_file() else ""
     spec = load_spec(spec_path)
     ir = build_ir(spec, spec_text)
-    previous = _previous_manifest(out_dir, ir, force)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+    previous = _previous_manifest(out_dir)
+    edited: list[str] = []
+    evolution = None
+    if previous is not None:
+        edited = sorted(
+            p
+            for p, digest in previous.get("files", {}).items()
+            if not is_revision(p) and _edited(out_dir / p, digest)
+        )
+        evolution = evolve(out_dir, ir, spec, previous.get("spec_hash"))
+    return Prepared(spec_text, spec, ir, out_dir, previous, edited, evolution)
+
+
+def generate(
+    spec_path: str | Path,
+    out_dir: str | Path,
+    *,
+    force: bool = False,
+    allow_destructive: bool = False,
+) -> Generated:
+    started = time.monotonic()
+    prepared = prepare(spec_path, out_dir)
+    if prepared.edited and not force:
+        raise ProjectError(
+            f"{len(prepared.edited)} generated file(s) in {prepared.out_dir} were changed by "
+            "hand and would be overwritten: " + ", ".join(prepared.edited) + ". Move your "
+            "changes out of them or pass --force to overwrite"
+        )
+    evolution = prepared.evolution
+    if evolution and evolution.diff.refusals:
+        raise ProjectError(refusal(evolution.diff))
+    if evolution and evolution.diff.destructive and not allow_destructive:
+        raise ProjectError(destructive_refusal(evolution.diff))
+    with staged(prepared) as (staging, manifest):
+        changed = _install(staging, prepared.out_dir, prepared.previous, manifest)
+    return Generated(
+        prepared.out_dir,
+        prepared.ir,
+        sorted(manifest["files"]),
+        time.monotonic() - started,
+        changed,
+        evolution,
+    )
+
+
+@contextmanager
+def staged(prepared: Prepared, *, beside: bool = True) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """The complete project in a staging directory and its manifest; the directory is beside
+    the target (so that installing it is a rename), or a temporary one (``beside=False``)."""
+    ir, out_dir = prepared.ir, prepared.out_dir
+    if beside:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+    where = out_dir.parent if beside else None
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=where))
     try:
         files = render_project(ir)
+        if prepared.previous is not None:  # revisions are history: only a new project gets one
+            files = {p: text for p, text in files.items() if not is_revision(p)}
+        revision = prepared.evolution.revision if prepared.evolution else None
+        if revision is not None:
+            files[revision.path] = revision.text
         for relative, text in files.items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -68,17 +164,27 @@ def generate(spec_path: str | Path, out_dir: str | Path, *, force: bool = False)
         _format(staging)
         _write_openapi(staging, ir)
         (staging / ".backforge").mkdir(exist_ok=True)
-        (staging / ".backforge" / "spec.yaml").write_text(spec_text, encoding="utf-8")
+        (staging / ".backforge" / "spec.yaml").write_text(prepared.spec_text, encoding="utf-8")
         (staging / ".backforge" / "ir.json").write_text(ir.to_json(), encoding="utf-8")
         manifest = _manifest(staging, ir)
+        manifest["files"] = dict(sorted({**_history(prepared), **manifest["files"]}.items()))
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        changed = _install(staging, out_dir, previous, manifest)
+        yield staging, manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return Generated(out_dir, ir, sorted(manifest["files"]), time.monotonic() - started, changed)
 
 
-def _previous_manifest(out_dir: Path, ir: ServiceIR, force: bool) -> dict[str, Any] | None:
+def _history(prepared: Prepared) -> dict[str, str]:
+    """The revisions of the existing project, as its manifest recorded them (kept as they are)."""
+    old = (prepared.previous or {}).get("files", {})
+    return {
+        p: digest
+        for p, digest in old.items()
+        if is_revision(p) and (prepared.out_dir / p).is_file()
+    }
+
+
+def _previous_manifest(out_dir: Path) -> dict[str, Any] | None:
     """The manifest of an earlier generation into ``out_dir``, after checking it is safe."""
     if not out_dir.exists():
         return None
@@ -92,20 +198,7 @@ def _previous_manifest(out_dir: Path, ir: ServiceIR, force: bool) -> dict[str, A
                 "generate into a new or empty directory"
             )
         return None
-    manifest = json.loads(manifest_path.read_text())
-    if manifest.get("spec_hash") != ir.spec_hash and not force:
-        raise ProjectError(
-            f"{out_dir} was generated from a different spec; regenerating would rewrite its "
-            "initial migration. Generate into a new directory, or pass --force if no database "
-            "depends on this project yet"
-        )
-    edited = [p for p, digest in manifest.get("files", {}).items() if _edited(out_dir / p, digest)]
-    if edited and not force:
-        raise ProjectError(
-            f"{len(edited)} generated file(s) in {out_dir} were changed by hand and would be "
-            "overwritten: " + ", ".join(sorted(edited)) + ". Move your changes out of them "
-            "or pass --force to overwrite"
-        )
+    manifest: dict[str, Any] = json.loads(manifest_path.read_text())
     return manifest
 
 
@@ -211,9 +304,12 @@ def _install(
         ".backforge/spec.yaml",
         ".backforge/ir.json",
     ]:
+        if not (staging / relative).is_file():
+            continue  # an existing revision: history, never rewritten
         target = out_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(staging / relative, target)
     for relative in set(old) - set(manifest["files"]):
-        (out_dir / relative).unlink(missing_ok=True)
+        if not is_revision(relative):
+            (out_dir / relative).unlink(missing_ok=True)
     return sorted(changed)

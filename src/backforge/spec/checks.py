@@ -185,6 +185,7 @@ def _check_resource(
                 "remove this field or rename it",
             )
         columns[column] = field_name
+        _check_renamed_from(field_name, spec, fields, path, report)
         _check_field(name, field_name, spec, all_fields, path, report)
     _check_field_lists(name, body, fields, report)
     _check_permissions(body, roles, base, report)
@@ -203,6 +204,35 @@ def _check_field_name(field_name: str, path: tuple[Any, ...], report: Any) -> No
             f"field name {field_name!r} is not a lowercase snake_case name",
             "use lowercase letters, digits and single underscores, starting with a letter "
             f"(at most {MAX_FIELD_NAME} characters)",
+        )
+
+
+def _check_renamed_from(
+    field_name: str,
+    spec: FieldSpec,
+    fields: dict[str, FieldSpec | None],
+    path: tuple[Any, ...],
+    report: Any,
+) -> None:
+    old = spec.renamed_from
+    if old is None:
+        return
+    if old == field_name:
+        report((*path, "renamed_from"), "a field cannot be renamed from itself", "remove it")
+    elif old in fields:
+        report(
+            (*path, "renamed_from"),
+            f"renamed_from: {old} names a field that is still in the spec",
+            f"remove `renamed_from` or the field {old!r}",
+        )
+    elif any(
+        (other := fields[earlier]) is not None and other.renamed_from == old
+        for earlier in list(fields)[: list(fields).index(field_name)]
+    ):
+        report(
+            (*path, "renamed_from"),
+            f"another field is already renamed from {old!r}",
+            "a field can be renamed into one field only",
         )
 
 

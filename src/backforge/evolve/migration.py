@@ -1,0 +1,225 @@
+"""From operations to an Alembic revision file: ``migrations/versions/NNNN_<slug>.py``.
+
+The revision revises the project's current head and is numbered after the highest revision
+file. Its ``upgrade()`` runs the diff's operations, its ``downgrade()`` the reverse ones. The
+changes to an existing table go through ``op.batch_alter_table`` (plain ``ALTER TABLE`` on
+PostgreSQL, a copy of the table on SQLite) in three blocks: constraints and indexes that go,
+then the columns, then the constraints and indexes that come; rows are fixed or checked in
+between. The text comes from ``templates/evolve/revision.py.jinja``; the generator formats it
+with ruff like every other file. Once written, a revision is history: it is never rendered again.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+from backforge import __version__
+from backforge.errors import ProjectError
+from backforge.evolve.diff import (
+    AddColumn,
+    ApiChange,
+    CreateTable,
+    DropTable,
+    FixRows,
+    Guard,
+    MoveLinkTable,
+    Operation,
+    Refusal,
+    columns_of,
+    phase_of,
+)
+from backforge.ir import ServiceIR
+from backforge.render import python_text
+
+VERSIONS = Path("migrations") / "versions"
+_REVISION = re.compile(r"^revision\b[^=\n]*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
+_DOWN = re.compile(r"^down_revision\b[^=\n]*=(.*)$", re.MULTILINE)
+_NUMBERED = re.compile(r"^(\d+)_")
+_TABLE_OPS = (CreateTable, DropTable, MoveLinkTable)
+_STATEMENTS = (FixRows, Guard)
+
+
+def is_revision(path: str) -> bool:
+    """Whether a project path is a migration revision (history, never regenerated)."""
+    return path.startswith(VERSIONS.as_posix() + "/") and path.endswith(".py")
+
+
+@dataclass(frozen=True)
+class History:
+    """The revisions already in a project."""
+
+    files: dict[str, str]  # revision id → file name
+    head: str | None
+    next_number: int
+
+
+def history(project: Path) -> History:
+    versions = project / VERSIONS
+    files: dict[str, str] = {}
+    downs: set[str] = set()
+    highest = 0
+    for path in sorted(versions.glob("*.py")) if versions.is_dir() else []:
+        text = path.read_text(encoding="utf-8")
+        found = _REVISION.search(text)
+        if not found:
+            continue
+        files[found.group(1)] = path.name
+        down = _DOWN.search(text)
+        if down:
+            downs.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+        for candidate in (path.name, found.group(1) + "_"):
+            numbered = _NUMBERED.match(candidate)
+            if numbered:
+                highest = max(highest, int(numbered.group(1)))
+    heads = sorted(set(files) - downs)
+    if not files:
+        raise ProjectError(
+            f"{project / VERSIONS} holds no migration revision, so the database schema of this "
+            "project is unknown; restore the revisions (e.g. from version control) first"
+        )
+    if len(heads) != 1:
+        raise ProjectError(
+            f"the migrations in {project / VERSIONS} have {len(heads)} heads "
+            f"({', '.join(heads) or 'a cycle'}); merge them (`alembic merge heads`) before "
+            "regenerating"
+        )
+    return History(files, heads[0], highest + 1)
+
+
+@dataclass(frozen=True)
+class Revision:
+    id: str
+    down_revision: str
+    path: str  # relative to the project
+    text: str
+
+
+@dataclass(frozen=True)
+class Block:
+    """What the template writes as one unit: a table operation, a statement, or a batch."""
+
+    table: str
+    operations: tuple[Operation, ...]
+    batch: bool
+
+
+def blocks(operations: list[Operation]) -> list[Block]:
+    """Group the changes to one table and phase into one ``batch_alter_table`` block."""
+    found: list[Block] = []
+    current: list[Operation] = []
+
+    def flush() -> None:
+        if current:
+            found.append(Block(current[0].table, tuple(current), True))
+            current.clear()
+
+    for op in operations:
+        if isinstance(op, Refusal):
+            continue  # never rendered: generation stops before
+        if isinstance(op, _TABLE_OPS + _STATEMENTS):
+            flush()
+            found.append(Block(op.table, (op,), False))
+            continue
+        if current and (current[0].table != op.table or phase_of(current[0]) != phase_of(op)):
+            flush()
+        current.append(op)
+    flush()
+    return found
+
+
+def slug(operations: list[Operation]) -> str:
+    """The revision's name: its table and column changes, then the constraint and index
+    changes on columns those do not mention already."""
+    words: list[str] = []
+    covered = set()
+    for op in operations:
+        if op.slug:
+            covered.update((op.table, c) for c in columns_of(op))
+            if op.slug not in words:
+                words.append(op.slug)
+    for op in operations:
+        for column in columns_of(op):
+            word = f"alter_{op.table}_{column}"
+            if (op.table, column) not in covered and word not in words:
+                covered.add((op.table, column))
+                words.append(word)
+    if not words:
+        words = [f"alter_{op.table}" for op in operations[:1]] or ["evolve"]
+    text = words[0] if len(words) == 1 else f"{words[0]}_and_{len(words) - 1}_more"
+    if len(words) == 2:
+        text = f"{words[0]}_and_{words[1]}"
+    text = re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_")
+    return text[:60].rstrip("_") or "evolve"
+
+
+def render_revision(
+    project: Path,
+    ir: ServiceIR,
+    upgrade: list[Operation],
+    downgrade: list[Operation],
+    api: list[ApiChange],
+) -> Revision:
+    """The next revision of ``project`` for these operations (not written: the caller stages it)."""
+    past = history(project)
+    number = f"{past.next_number:04d}"
+    name = f"{number}_{slug(upgrade)}"
+    template = _environment().get_template("revision.py.jinja")
+    everything = [*upgrade, *downgrade]
+    text = template.render(
+        header=f"# Generated by backforge {__version__} from spec sha256:{ir.spec_hash[:12]}.",
+        ir=ir,
+        revision=number,
+        down_revision=past.head,
+        title=_wrap(f"{ir.name}: {slug(upgrade).replace('_', ' ')}."),
+        changes=[_wrap(f"- {op.summary}", indent="  ") for op in upgrade],
+        destructive=[_wrap(f"- {op.loses}", indent="  ") for op in upgrade if op.loses],
+        api=[
+            _wrap(f"- {'BREAKING ' if c.breaking else ''}{c.where}: {c.summary}", indent="  ")
+            for c in api
+        ],
+        upgrade=blocks(upgrade),
+        downgrade=blocks(downgrade),
+        uses_id_type=any(_uses_id_type(op) for op in everything),
+        uses_guard=any(isinstance(op, Guard) for op in everything),
+    )
+    return Revision(number, past.head or "", (VERSIONS / f"{name}.py").as_posix(), text)
+
+
+def _uses_id_type(op: Operation) -> bool:
+    if isinstance(op, CreateTable | DropTable):
+        return op.definition.uses_id_type
+    if isinstance(op, MoveLinkTable):
+        return True
+    return isinstance(op, AddColumn) and op.column.type == "IdType"
+
+
+def _wrap(text: str, indent: str = "") -> str:
+    return "\n".join(
+        textwrap.wrap(text, width=92, subsequent_indent=indent, break_on_hyphens=False)
+    )
+
+
+def _environment() -> jinja2.Environment:
+    root = resources.files("backforge") / "templates" / "evolve"
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["pytext"] = python_text
+    env.filters["sqltext"] = lambda sql: python_text(sql.replace(":", "\\:"))
+    env.filters["pyrepr"] = repr
+    env.filters["comment"] = lambda text: "\n".join(
+        "    # " + line for line in textwrap.wrap(text, width=90, break_on_hyphens=False)
+    )
+    env.filters["docstring"] = lambda text: text.replace("\\", "\\\\").replace('"""', '\\"""')
+    return env
