@@ -45,6 +45,8 @@ def assert_delivered(report: dict) -> None:  # type: ignore[type-arg]
     resilience = checks["resilience"]["figures"]
     assert resilience["exit_code"] == 0 and resilience["in_flight_status"] < 500
     assert resilience["new_connections_refused"] is True
+    assert any("SIGTERM" in note for note in report["operations"]["observability"])
+    assert "Dockerfile" in report["operations"]["deployment"]["files"]
     assert report["files_count"] > 40
     assert report["status_block"].startswith("STATUS: COMPLETE")
 

@@ -26,6 +26,7 @@ from backforge.verify.facts import (
     services,
     tests_summary,
 )
+from backforge.verify.operations import operations
 
 if TYPE_CHECKING:
     from backforge.verify.project import Project
@@ -146,6 +147,7 @@ def build_report(
         "documentation": documentation(root, openapi),
         "files_count": files_count(root),
         "checks": checks,
+        "operations": operations(root, manifest, checks),
         "notes": list(notes),
     }
     report = Report(data)
