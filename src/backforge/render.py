@@ -25,9 +25,9 @@ _HEADER_SUFFIXES = (
 )  # not requirements: their hash keys the shared env
 
 
-def render_project(ir: ServiceIR) -> dict[str, str]:
-    """Every generated file: relative POSIX path → text."""
-    root = resources.files("backforge") / "templates" / "project"
+def template_environment(folder: str) -> jinja2.Environment:
+    """Jinja for one folder of ``templates/``: strict about undefined names, newlines kept."""
+    root = resources.files("backforge") / "templates" / folder
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(root)),
         undefined=jinja2.StrictUndefined,
@@ -37,8 +37,14 @@ def render_project(ir: ServiceIR) -> dict[str, str]:
         autoescape=False,
     )
     env.filters["pyrepr"] = repr
-    env.filters["toml"] = toml_string
     env.filters["pytext"] = python_text
+    return env
+
+
+def render_project(ir: ServiceIR) -> dict[str, str]:
+    """Every generated file: relative POSIX path → text."""
+    env = template_environment("project")
+    env.filters["toml"] = toml_string
     env.filters["is_keyword"] = keyword.iskeyword
     files: dict[str, str] = {}
     for name in sorted(env.list_templates(extensions=["jinja"])):

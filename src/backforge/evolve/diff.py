@@ -408,12 +408,11 @@ class ApiChange:
 # --- the diff ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Diff:
+class Changes:
+    """What a set of database operations and API changes amounts to (mixed into Diff, Plan)."""
+
     operations: list[Operation]
-    reverse: list[Operation]
     api: list[ApiChange]
-    notes: list[str] = field(default_factory=list)
 
     @property
     def destructive(self) -> list[Operation]:
@@ -427,6 +426,14 @@ class Diff:
     def refusals(self) -> list[str]:
         """Changes that are not migrated whatever the options (see ``Refusal``)."""
         return [op.message for op in self.operations if isinstance(op, Refusal)]
+
+
+@dataclass
+class Diff(Changes):
+    operations: list[Operation]
+    reverse: list[Operation]
+    api: list[ApiChange]
+    notes: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import jinja2
@@ -35,7 +34,8 @@ from backforge.evolve.diff import (
     phase_of,
 )
 from backforge.ir import ServiceIR
-from backforge.render import python_text
+from backforge.render import template_environment
+from backforge.render_text import python_text
 
 VERSIONS = Path("migrations") / "versions"
 _REVISION = re.compile(r"^revision\b[^=\n]*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
@@ -206,18 +206,8 @@ def _wrap(text: str, indent: str = "") -> str:
 
 
 def _environment() -> jinja2.Environment:
-    root = resources.files("backforge") / "templates" / "evolve"
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(root)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
-    env.filters["pytext"] = python_text
+    env = template_environment("evolve")
     env.filters["sqltext"] = lambda sql: python_text(sql.replace(":", "\\:"))
-    env.filters["pyrepr"] = repr
     env.filters["comment"] = lambda text: "\n".join(
         "    # " + line for line in textwrap.wrap(text, width=90, break_on_hyphens=False)
     )
