@@ -29,7 +29,7 @@ from backforge import __version__
 from backforge.errors import ProjectError
 from backforge.evolve import Evolution, destructive_refusal, evolve, is_revision, refusal
 from backforge.ir import ServiceIR, build_ir
-from backforge.render import render_project
+from backforge.render import render_project, user_owned
 from backforge.spec.load import load_spec
 from backforge.spec.model import ServiceSpec
 
@@ -154,6 +154,10 @@ def staged(prepared: Prepared, *, beside: bool = True) -> Iterator[tuple[Path, d
         files = render_project(ir)
         if prepared.previous is not None:  # revisions are history: only a new project gets one
             files = {p: text for p, text in files.items() if not is_revision(p)}
+        mine = user_owned(ir)
+        kept = {p for p in mine if (out_dir / p).is_file()}
+        for path in kept:  # the user's version of a hook or custom module wins
+            files[path] = (out_dir / path).read_text(encoding="utf-8")
         revision = prepared.evolution.revision if prepared.evolution else None
         if revision is not None:
             files[revision.path] = revision.text
@@ -161,13 +165,15 @@ def staged(prepared: Prepared, *, beside: bool = True) -> Iterator[tuple[Path, d
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-        _format(staging)
+        _format(staging, skip=sorted(kept))
         _write_openapi(staging, ir)
         (staging / ".backforge").mkdir(exist_ok=True)
         (staging / ".backforge" / "spec.yaml").write_text(prepared.spec_text, encoding="utf-8")
         (staging / ".backforge" / "ir.json").write_text(ir.to_json(), encoding="utf-8")
         manifest = _manifest(staging, ir)
-        manifest["files"] = dict(sorted({**_history(prepared), **manifest["files"]}.items()))
+        generated = {p: d for p, d in manifest["files"].items() if p not in mine}
+        manifest["files"] = dict(sorted({**_history(prepared), **generated}.items()))
+        manifest["user_files"] = sorted(mine)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         yield staging, manifest
     finally:
@@ -210,14 +216,16 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _format(root: Path) -> None:
-    """ruff fixes imports and formats, with the project's own configuration."""
+def _format(root: Path, skip: list[str] | None = None) -> None:
+    """ruff fixes imports and formats, with the project's own configuration; the user's own
+    files (``skip``) are left exactly as they are."""
     from ruff.__main__ import find_ruff_bin
 
     ruff = find_ruff_bin()
+    excluded = [option for path in skip or [] for option in ("--extend-exclude", path)]
     for argv in (
-        [ruff, "check", "--no-cache", "--fix-only", "--quiet", "."],
-        [ruff, "format", "--no-cache", "--quiet", "."],
+        [ruff, "check", "--no-cache", "--fix-only", "--quiet", *excluded, "."],
+        [ruff, "format", "--no-cache", "--quiet", *excluded, "."],
     ):
         done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
@@ -309,6 +317,12 @@ def _install(
         target = out_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(staging / relative, target)
+    for relative in manifest.get("user_files", []):
+        target = out_dir / relative
+        if not target.exists():  # created once; after that it is the user's
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(staging / relative, target)
+            changed.append(relative)
     for relative in set(old) - set(manifest["files"]):
         if not is_revision(relative):
             (out_dir / relative).unlink(missing_ok=True)

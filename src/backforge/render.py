@@ -41,14 +41,23 @@ def template_environment(folder: str) -> jinja2.Environment:
     return env
 
 
+USER_OWNED = ".once"  # a template named x.py.once.jinja writes x.py once: then it is the user's
+
+
+def is_user_owned(template: str) -> bool:
+    return template.removesuffix(".jinja").endswith(USER_OWNED)
+
+
 def render_project(ir: ServiceIR) -> dict[str, str]:
-    """Every generated file: relative POSIX path → text."""
+    """Every generated file: relative POSIX path → text (see ``user_owned`` for which of them
+    are written only when missing)."""
     env = template_environment("project")
     env.filters["toml"] = toml_string
     env.filters["is_keyword"] = keyword.iskeyword
     files: dict[str, str] = {}
     for name in sorted(env.list_templates(extensions=["jinja"])):
-        target = name.removesuffix(".jinja").replace("__package__", ir.package)
+        target = name.removesuffix(".jinja").removesuffix(USER_OWNED)
+        target = target.replace("__package__", ir.package)
         template = env.get_template(name)
         if "__resource__" in target:
             for r in ir.resources:
@@ -57,6 +66,19 @@ def render_project(ir: ServiceIR) -> dict[str, str]:
         else:
             files[target] = _render(template, ir, target)
     return files
+
+
+def user_owned(ir: ServiceIR) -> set[str]:
+    """The paths written once, for the user to own: hooks and custom routes."""
+    env = template_environment("project")
+    found = set()
+    for name in env.list_templates(extensions=["jinja"]):
+        if is_user_owned(name):
+            target = name.removesuffix(".jinja").removesuffix(USER_OWNED)
+            target = target.replace("__package__", ir.package)
+            modules = [r.module for r in ir.resources] if "__resource__" in target else [""]
+            found |= {target.replace("__resource__", module) for module in modules}
+    return found
 
 
 def _render(template: jinja2.Template, ir: ServiceIR, path: str, **extra: Any) -> str:
