@@ -8,8 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from backforge.generate import generate
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="session")
+def bookstore(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/bookstore.yaml generated once for every test that only reads the project."""
+    return generate(
+        EXAMPLES / "bookstore.yaml", tmp_path_factory.mktemp("g") / "bookstore"
+    ).directory
 
 
 @pytest.fixture

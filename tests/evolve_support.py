@@ -3,7 +3,6 @@ and scratch PostgreSQL databases named bf_evolve_<random>, dropped afterwards.""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import subprocess
@@ -14,7 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from support import tree_hash
+
 from backforge.verify.environment import ProjectEnv, ensure_env
+from backforge.verify.scratchdb import ADMIN_SCRIPT
+
+__all__ = ["Database", "postgres_database", "tree_hash"]
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -35,31 +39,6 @@ async def main() -> None:
 
 asyncio.run(main())
 """
-
-_ADMIN = """
-import asyncio, sys
-import asyncpg
-
-async def main(action: str, name: str) -> None:
-    conn = await asyncpg.connect(sys.argv[3])
-    try:
-        if action == "create":
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        else:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-asyncio.run(main(sys.argv[1], sys.argv[2]))
-"""
-
-
-def tree_hash(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
-    }
 
 
 @dataclass
@@ -116,8 +95,8 @@ def postgres_database(project: Path) -> Iterator[str]:
 
     def admin(action: str) -> None:
         subprocess.run(
-            [str(env.python), "-c", _ADMIN, action, name, POSTGRES],
-            env=env.environ(),
+            [str(env.python), "-c", ADMIN_SCRIPT, action, name],
+            env=env.environ({"BF_ADMIN_DSN": POSTGRES}),
             check=True,
             capture_output=True,
             timeout=60,

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from backforge.generate import generate
 from backforge.ir import build_ir
 from backforge.render import render_project
 from backforge.spec.load import load_spec
@@ -36,13 +35,6 @@ KIT = [
     "RUNBOOK.md",
     "tests/test_deployment.py",
 ]
-
-
-@pytest.fixture(scope="module")
-def bookstore(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate(
-        EXAMPLES / "bookstore.yaml", tmp_path_factory.mktemp("kit") / "bookstore"
-    ).directory
 
 
 def rendered(spec: Path) -> dict[str, str]:

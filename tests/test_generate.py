@@ -6,7 +6,6 @@ shared project environment (built once, reused by every test).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -15,26 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support import tree_hash
 
 from backforge.errors import ProjectError, SpecError
 from backforge.generate import MANIFEST, generate
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def tree_hash(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-@pytest.fixture(scope="module")
-def bookstore(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate(
-        EXAMPLES / "bookstore.yaml", tmp_path_factory.mktemp("g") / "bookstore"
-    ).directory
 
 
 def test_layout_is_package_by_feature(bookstore: Path) -> None:

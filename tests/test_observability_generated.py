@@ -9,11 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
+from backforge.generate import MANIFEST
 
-from backforge.generate import MANIFEST, generate
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PINNED = (
     "structlog",
     "prometheus-client",
@@ -42,22 +39,15 @@ VARIABLES = (
 )
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate(
-        EXAMPLES / "bookstore.yaml", tmp_path_factory.mktemp("o") / "bookstore"
-    ).directory
-
-
-def test_the_observability_modules_and_their_tests_are_generated(project: Path) -> None:
-    core = project / "bookstore" / "core"
+def test_the_observability_modules_and_their_tests_are_generated(bookstore: Path) -> None:
+    core = bookstore / "bookstore" / "core"
     for module in ("logging", "middleware", "metrics", "tracing"):
         assert (core / f"{module}.py").is_file(), module
-    assert (project / "tests" / "test_observability.py").is_file()
+    assert (bookstore / "tests" / "test_observability.py").is_file()
 
 
-def test_the_app_wires_logging_middleware_metrics_and_tracing(project: Path) -> None:
-    main = (project / "bookstore" / "main.py").read_text()
+def test_the_app_wires_logging_middleware_metrics_and_tracing(bookstore: Path) -> None:
+    main = (bookstore / "bookstore" / "main.py").read_text()
     for wiring in (
         "configure_logging(settings",
         "app.add_middleware(MetricsMiddleware)",
@@ -67,29 +57,29 @@ def test_the_app_wires_logging_middleware_metrics_and_tracing(project: Path) -> 
         "install_request_context(app)",
     ):
         assert wiring in main, wiring
-    service = (project / "bookstore" / "core" / "service.py").read_text()
+    service = (bookstore / "bookstore" / "core" / "service.py").read_text()
     for action in ("created", "updated", "deleted"):
         assert f'RESOURCE_CHANGES.labels(self.resource, "{action}").inc()' in service
 
 
-def test_tracing_imports_opentelemetry_only_inside_functions(project: Path) -> None:
-    tracing = (project / "bookstore" / "core" / "tracing.py").read_text()
+def test_tracing_imports_opentelemetry_only_inside_functions(bookstore: Path) -> None:
+    tracing = (bookstore / "bookstore" / "core" / "tracing.py").read_text()
     top_level = [line for line in tracing.splitlines() if line.startswith(("import ", "from "))]
     assert not [line for line in top_level if "opentelemetry" in line]
 
 
-def test_the_metric_names_are_the_documented_ones(project: Path) -> None:
-    metrics = (project / "bookstore" / "core" / "metrics.py").read_text()
-    readme = (project / "README.md").read_text()
+def test_the_metric_names_are_the_documented_ones(bookstore: Path) -> None:
+    metrics = (bookstore / "bookstore" / "core" / "metrics.py").read_text()
+    readme = (bookstore / "README.md").read_text()
     for name in METRICS:
         assert f'"{name}"' in metrics, name
         assert f"`{name}`" in readme, name
 
 
-def test_the_libraries_are_pinned_at_runtime(project: Path) -> None:
+def test_the_libraries_are_pinned_at_runtime(bookstore: Path) -> None:
     pins = dict(
         line.split("==", 1)
-        for line in (project / "requirements.txt").read_text().splitlines()
+        for line in (bookstore / "requirements.txt").read_text().splitlines()
         if "==" in line
     )
     for name in PINNED:
@@ -100,10 +90,10 @@ def test_the_libraries_are_pinned_at_runtime(project: Path) -> None:
     assert len({pins[name] for name in instrumentations}) == 1  # and of its contrib line
 
 
-def test_settings_are_documented_and_in_the_manifest(project: Path) -> None:
-    manifest = json.loads((project / MANIFEST).read_text())
-    env_example = (project / ".env.example").read_text()
-    readme = (project / "README.md").read_text()
+def test_settings_are_documented_and_in_the_manifest(bookstore: Path) -> None:
+    manifest = json.loads((bookstore / MANIFEST).read_text())
+    env_example = (bookstore / ".env.example").read_text()
+    readme = (bookstore / "README.md").read_text()
     for variable in VARIABLES:
         assert variable in manifest["settings"], variable
         assert variable in env_example, variable

@@ -14,7 +14,9 @@ from backforge.verify.result import CheckError
 
 _PG_SCHEMES = ("postgresql", "postgresql+asyncpg", "postgres")
 
-_ADMIN = """
+# Run as `python -c ADMIN_SCRIPT create|drop NAME` in an environment with asyncpg, with the
+# server's admin DSN in BF_ADMIN_DSN.
+ADMIN_SCRIPT = """
 import asyncio, os, sys
 import asyncpg
 
@@ -75,7 +77,7 @@ def scratch_database(ctx: VerifyContext, label: str) -> Iterator[str]:
 def _admin(ctx: VerifyContext, dsn: str, action: str, name: str) -> None:
     env = ctx.need_env()
     done = run(
-        [env.python, "-c", _ADMIN, action, name],
+        [env.python, "-c", ADMIN_SCRIPT, action, name],
         cwd=ctx.workdir,
         env=env.environ({"BF_ADMIN_DSN": dsn}),
         timeout=60,
