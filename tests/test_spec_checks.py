@@ -423,7 +423,7 @@ CASES = [
     ),
     (
         "owner without owned",
-        "Book:\n  fields: {title: string}\n  permissions: {update: owner}\n",
+        "Book:\n  fields: {title: string}\n  permissions: {update: [admin, owner]}\n",
         5,
         "resources.Book.permissions.update",
         "`owner` is used but the resource is not `owned: true`",
@@ -449,7 +449,7 @@ def test_each_problem_names_its_place_and_a_fix(
     resources: str, line: int, path: str, message: str, fix: str
 ) -> None:
     head = HEAD.replace("resources:", "auth: {roles: [admin]}\nresources:", 1)
-    head = head if "admin" in resources else HEAD
+    head = head if "admin" in resources or "owned" in resources else HEAD
     text = spec(resources, head)
     if head != HEAD:
         line += 1
@@ -495,6 +495,52 @@ def test_default_limit_above_max_limit() -> None:
     assert (problem.line, problem.path) == (3, "api.pagination.default_limit")
     assert problem.message == "default_limit 200 is larger than max_limit 100"
     assert "at most max_limit" in problem.fix
+
+
+AUTH_CASES = {
+    "owned without accounts": (
+        "service: {name: shop}\nresources:\n  Book:\n    owned: true\n    fields: {a: int}\n",
+        (4, "resources.Book.owned", "needs accounts"),
+    ),
+    "roles without accounts": (
+        "service: {name: shop}\nresources:\n  Book:\n    fields: {a: int}\n"
+        "    permissions: {delete: authenticated}\n",
+        (5, "resources.Book.permissions.delete", "need accounts"),
+    ),
+    "api keys without users": (
+        "service: {name: shop}\nauth:\n  api_keys: true\n  roles: [admin]\n"
+        "resources:\n  Book:\n    fields: {a: int}\n",
+        (3, "auth.api_keys", "belong to accounts"),
+    ),
+    "admin role not declared": (
+        "service: {name: shop}\nauth:\n  users: true\n  roles: [member]\n"
+        "resources:\n  Book:\n    fields: {a: int}\n",
+        (2, "auth", "the admin role 'admin' is not one of auth.roles"),
+    ),
+    "no role for new accounts": (
+        "service: {name: shop}\nauth:\n  users: true\n  roles: [admin]\n"
+        "resources:\n  Book:\n    fields: {a: int}\n",
+        (4, "auth.roles", "no role is left for new accounts"),
+    ),
+    "new accounts as admins": (
+        "service: {name: shop}\nauth:\n  users: true\n  roles: [admin, member]\n"
+        "  default_role: admin\nresources:\n  Book:\n    fields: {a: int}\n",
+        (5, "auth.default_role", "would get the admin role"),
+    ),
+    "owner may create": (
+        "service: {name: shop}\nauth: {users: true, roles: [admin, member]}\nresources:\n"
+        "  Book:\n    owned: true\n    fields: {a: int}\n    permissions: {create: owner}\n",
+        (7, "resources.Book.permissions.create", "nobody owns a record before"),
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), AUTH_CASES.values(), ids=AUTH_CASES.keys())
+def test_auth_problems(text: str, expected: tuple[int, str, str]) -> None:
+    (problem,) = problems(text)
+    assert (problem.line, problem.path) == expected[:2]
+    assert expected[2] in problem.message
+    assert problem.fix
 
 
 def test_default_role_must_be_a_role() -> None:

@@ -46,6 +46,7 @@ CONTROL_PARAMS = frozenset({"limit", "cursor", "offset", "sort", "q"})
 NO_NUL = r"^[^\x00]*$"
 MAX_IN_VALUES = 50
 MAX_MANY_IDS = 100
+OWNER_MODULE = "auth"  # the package of accounts, which owners refer to
 
 
 @dataclass
@@ -173,6 +174,11 @@ class FieldIR:
         return f"Annotated[{self.annotation}, Field({rest})]" if rest else self.annotation
 
     @property
+    def is_owner(self) -> bool:
+        """The implicit owner of an owned resource: a reference to an account."""
+        return self.ref_module == OWNER_MODULE
+
+    @property
     def is_relation(self) -> bool:
         return self.kind in ("ref", "many")
 
@@ -237,6 +243,24 @@ class FieldIR:
         return doc or self.name.replace("_", " ").capitalize() + "."
 
 
+ACTIONS = ("list", "read", "create", "update", "delete")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass
+class AuthIR:
+    """Accounts and access: what the `auth` section of the spec turns into."""
+
+    users: bool
+    registration: bool
+    api_keys: bool
+    roles: list[str]
+    admin_role: str
+    default_role: str
+    access_ttl: int  # seconds
+    refresh_ttl: int  # seconds
+
+
 @dataclass
 class ResourceIR:
     name: str  # PascalCase class name
@@ -252,6 +276,15 @@ class ResourceIR:
     indexes: list[dict[str, Any]]
     unique_together: list[list[str]]
     referenced_by: list[str] = field(default_factory=list)
+    owned: bool = False
+    permissions: dict[str, list[str]] = field(default_factory=dict)  # action → principals
+
+    def allows(self, action: str, principal: str) -> bool:
+        return principal in self.permissions.get(action, [])
+
+    @property
+    def owner_rules(self) -> bool:
+        return any("owner" in who for who in self.permissions.values())
 
     @property
     def unique_constraints(self) -> list[tuple[str, list[str]]]:
@@ -298,6 +331,11 @@ class ServiceIR:
     generator_version: str = __version__
     notes: list[str] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)  # name, default, description
+    auth: AuthIR | None = None
+
+    @property
+    def owned_resources(self) -> list[ResourceIR]:
+        return [r for r in self.resources if r.owned]
 
     @property
     def tables_in_order(self) -> list[ResourceIR]:
@@ -335,7 +373,7 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
     ]
     for resource in resources:
         for f in resource.fields:
-            if f.kind == "ref":
+            if f.kind == "ref" and not f.is_owner:
                 target = next(r for r in resources if r.name == f.ref)
                 target.referenced_by.append(f"{resource.name}.{f.name}")
     info = spec.service
@@ -352,11 +390,71 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
         resources=resources,
         require_if_match=spec.api.require_if_match,
         spec_hash=hashlib.sha256(spec_text.encode()).hexdigest(),
+        auth=_auth(spec),
         notes=spec.accepted_but_not_generated(),
         flags=[
             {"name": name, "default": flag.default, "description": flag.description or ""}
             for name, flag in spec.feature_flags().items()
         ],
+    )
+
+
+def _auth(spec: ServiceSpec) -> AuthIR | None:
+    auth = spec.auth
+    if auth is None or not auth.users:
+        return None
+    return AuthIR(
+        users=auth.users,
+        registration=auth.registration,
+        api_keys=auth.api_keys,
+        roles=list(auth.roles),
+        admin_role=auth.admin_role,
+        default_role=auth.role_for_new_accounts() or auth.admin_role,
+        access_ttl=_seconds(auth.tokens.access_ttl),
+        refresh_ttl=_seconds(auth.tokens.refresh_ttl),
+    )
+
+
+def _seconds(duration: str) -> int:
+    return int(duration[:-1]) * UNITS[duration[-1]]
+
+
+def _permissions(body: ResourceSpec, spec: ServiceSpec) -> dict[str, list[str]]:
+    """Who may do what; without accounts everybody may do everything (nobody can log in)."""
+    if _auth(spec) is None:
+        return {action: ["anyone"] for action in ACTIONS}
+    given = {a: who if isinstance(who, list) else [who] for a, who in body.permissions.items()}
+    return {action: sorted(set(given.get(action, []))) for action in ACTIONS}
+
+
+def _owner_field() -> FieldIR:
+    """The implicit `owner` of an owned resource: set from the caller's token, never written."""
+    return FieldIR(
+        name="owner",
+        attr="owner",
+        column="owner_id",
+        kind="ref",
+        description="Id of the account that owns this record.",
+        required=True,
+        nullable=False,
+        unique=False,
+        indexed=False,
+        searchable=False,
+        sortable=False,
+        readable=True,
+        writable=False,
+        annotation="int",
+        constraints="",
+        sa_type="IdType",
+        default_py=None,
+        server_default=None,
+        example=1,
+        check=None,
+        ref="User",
+        ref_table="users",
+        ref_module=OWNER_MODULE,
+        ref_class="User",
+        on_delete="RESTRICT",
     )
 
 
@@ -368,13 +466,14 @@ def _resource(
         _field(name, fname, fspec, spec, modules, fname in body.sort)
         for fname, fspec in body.fields.items()
     ]
+    owned = body.owned and _auth(spec) is not None
+    if owned:
+        fields.append(_owner_field())
     by_name = {f.name: f for f in fields}
     indexed = {f.name for f in fields if f.indexed}
     indexes = []
     for entry in body.indexes:
         names = entry if isinstance(entry, list) else entry.fields
-        if "owner" in names:  # the owner column comes with `owned`, not generated yet
-            continue
         unique = False if isinstance(entry, list) else entry.unique
         columns = [by_name[n].column if n in by_name else n for n in names]
         index_name = None if isinstance(entry, list) else entry.name
@@ -413,8 +512,9 @@ def _resource(
         unique_together=[
             [by_name[n].column if n in by_name else n for n in group]
             for group in body.unique_together
-            if "owner" not in group
         ],
+        owned=owned,
+        permissions=_permissions(body, spec),
     )
 
 

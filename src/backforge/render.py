@@ -44,6 +44,18 @@ def template_environment(folder: str) -> jinja2.Environment:
 USER_OWNED = ".once"  # a template named x.py.once.jinja writes x.py once: then it is the user's
 
 
+# Templates generated only when the service has a part: template path prefix → the IR attribute.
+OPTIONAL = {
+    "__package__/auth/": "auth",
+    "tests/test_auth.py": "auth",
+    "tests/test_access.py": "auth",
+}
+
+
+def wanted(template: str, ir: ServiceIR) -> bool:
+    return all(getattr(ir, part) for prefix, part in OPTIONAL.items() if template.startswith(prefix))
+
+
 def is_user_owned(template: str) -> bool:
     return template.removesuffix(".jinja").endswith(USER_OWNED)
 
@@ -56,6 +68,8 @@ def render_project(ir: ServiceIR) -> dict[str, str]:
     env.filters["is_keyword"] = keyword.iskeyword
     files: dict[str, str] = {}
     for name in sorted(env.list_templates(extensions=["jinja"])):
+        if not wanted(name, ir):
+            continue
         target = name.removesuffix(".jinja").removesuffix(USER_OWNED)
         target = target.replace("__package__", ir.package)
         template = env.get_template(name)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from backforge.errors import ProjectError
-from backforge.ir import FieldIR, FilterParam, ResourceIR, ServiceIR
+from backforge.ir import AuthIR, FieldIR, FilterParam, ResourceIR, ServiceIR
 
 T = TypeVar("T")
 
@@ -33,7 +33,8 @@ def ir_from_json(text: str) -> ServiceIR:
     try:
         data = json.loads(text)
         resources = [_resource(r) for r in data.get("resources", [])]
-        return _build(ServiceIR, {**data, "resources": resources})
+        auth = _build(AuthIR, data["auth"]) if data.get("auth") else None
+        return _build(ServiceIR, {**data, "resources": resources, "auth": auth})
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ProjectError(f".backforge/ir.json cannot be read back: {exc}") from None
 

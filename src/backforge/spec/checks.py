@@ -80,14 +80,71 @@ def _check_api(data: dict[str, Any], report: Any) -> None:
 
 def _check_auth(data: dict[str, Any], report: Any) -> None:
     auth = data.get("auth")
-    default = auth.get("default_role") if isinstance(auth, dict) else None
+    if not isinstance(auth, dict):
+        _check_no_auth_needed(data, report)
+        return
     roles = _roles(data)
+    default = auth.get("default_role")
+    admin = auth.get("admin_role", "admin")
     if isinstance(default, str) and default not in roles:
         report(
             ("auth", "default_role"),
             f"default_role {default!r} is not one of auth.roles",
             f"add {default!r} to auth.roles or choose one of: {', '.join(roles) or 'none yet'}",
         )
+    if default == admin:
+        report(
+            ("auth", "default_role"),
+            "new accounts would get the admin role",
+            "choose a default_role with fewer rights than admin_role",
+        )
+    if not auth.get("users") and auth.get("api_keys"):
+        report(
+            ("auth", "api_keys"),
+            "API keys belong to accounts, and `users` is not on",
+            "add `users: true` to auth",
+        )
+    if not auth.get("users"):
+        return
+    if isinstance(admin, str) and admin not in roles:
+        where = ("auth", "admin_role") if "admin_role" in auth else ("auth",)
+        report(
+            where,
+            f"the admin role {admin!r} is not one of auth.roles",
+            f"add {admin!r} to auth.roles, or set admin_role to one of: "
+            f"{', '.join(roles) or 'none yet'}",
+        )
+    elif default is None and not [r for r in roles if r != admin]:
+        report(
+            ("auth", "roles"),
+            "no role is left for new accounts besides the admin role",
+            "add a role such as `member` to auth.roles",
+        )
+
+
+def _check_no_auth_needed(data: dict[str, Any], report: Any) -> None:
+    """Without accounts, nobody is authenticated: owners and roles cannot be checked."""
+    resources = data.get("resources")
+    if not isinstance(resources, dict):
+        return
+    for name, body in resources.items():
+        if not isinstance(body, dict):
+            continue
+        if body.get("owned") is True:
+            report(
+                ("resources", name, "owned"),
+                "an owned resource needs accounts to own it",
+                "add `auth: {users: true, roles: [admin, member]}` or remove `owned`",
+            )
+        permissions = body.get("permissions")
+        for action, who in (permissions or {}).items() if isinstance(permissions, dict) else []:
+            entries = who if isinstance(who, list) else [who]
+            if any(isinstance(e, str) and e != "anyone" for e in entries):
+                report(
+                    ("resources", name, "permissions", action),
+                    "permissions other than `anyone` need accounts",
+                    "add `auth: {users: true, roles: [...]}` to the spec",
+                )
 
 
 def _roles(data: dict[str, Any]) -> list[str]:
@@ -528,7 +585,13 @@ def _check_permissions(
         return
     for action, who in permissions.items():
         for entry in who if isinstance(who, list) else [who]:
-            if entry == "owner" and not body.get("owned"):
+            if entry == "owner" and action == "create":
+                report(
+                    (*base, "permissions", action),
+                    "nobody owns a record before it is created",
+                    "use `authenticated` or a role for create",
+                )
+            elif entry == "owner" and not body.get("owned"):
                 report(
                     (*base, "permissions", action),
                     "`owner` is used but the resource is not `owned: true`",

@@ -97,15 +97,38 @@ class TokenTtl(Strict):
 
 
 class AuthSpec(Strict):
-    """Authentication and roles. Accepted and checked; not generated yet."""
+    """Accounts, tokens, API keys and roles."""
 
-    users: bool = Field(False, description="Accounts: register, token, refresh, me.")
+    users: bool = Field(
+        False,
+        description="Accounts: register, token (OAuth2 password flow), refresh, logout, me; "
+        "passwords hashed with argon2id.",
+    )
+    registration: bool = Field(
+        True,
+        description="Anyone may register an account (with default_role); false: only the "
+        "admin role creates accounts.",
+    )
     tokens: TokenTtl = Field(TokenTtl(), description="Access and refresh token lifetimes.")
-    api_keys: bool = Field(False, description="API keys, stored hashed.")
+    api_keys: bool = Field(
+        False, description="API keys (X-API-Key): shown once, stored hashed, scoped to a role."
+    )
     roles: list[Identifier] = Field(
         default_factory=list, description="Role names that permissions may name."
     )
-    default_role: Identifier | None = Field(None, description="Role of a new account.")
+    admin_role: Identifier = Field(
+        "admin",
+        description="The role that may do everything, manage accounts and read the audit log "
+        "(must be one of roles).",
+    )
+    default_role: Identifier | None = Field(
+        None, description="Role of a new account (default: the first role other than admin_role)."
+    )
+
+    def role_for_new_accounts(self) -> str | None:
+        if self.default_role:
+            return self.default_role
+        return next((r for r in self.roles if r != self.admin_role), None)
 
 
 class LimitsSpec(Strict):
@@ -217,12 +240,14 @@ class ResourceSpec(Strict):
         default_factory=list, description="Fields a list can be sorted by (?sort=-field)."
     )
     owned: bool = Field(
-        False, description="Rows belong to the account that created them (not generated yet)."
+        False,
+        description="Rows belong to the account that created them: an `owner` field set from "
+        "the caller's token, never from the body; the principal `owner` refers to it.",
     )
     permissions: dict[Action, Permission] = Field(
         default_factory=dict,
-        description="Who may do each action: anyone, authenticated, owner, a role, or a list "
-        "(not generated yet).",
+        description="Who may do each action: anyone, authenticated, owner, a role, or a list. "
+        "With auth, an action not listed is denied (except to the admin role).",
     )
     events: list[Literal["created", "updated", "deleted"]] = Field(
         default_factory=list, description="Domain events to publish (not generated yet)."
@@ -235,7 +260,7 @@ class ServiceSpec(Strict):
 
     service: ServiceInfo = Field(description="Name, title, version and description.")
     api: ApiSpec = Field(ApiSpec(), description="Base path and pagination.")
-    auth: AuthSpec | None = Field(None, description="Accounts and roles (not generated yet).")
+    auth: AuthSpec | None = Field(None, description="Accounts, tokens, API keys and roles.")
     limits: LimitsSpec | None = Field(None, description="Rate limits (not generated yet).")
     flags: dict[Identifier, FlagSpec | bool] = Field(
         default_factory=dict,
@@ -255,12 +280,10 @@ class ServiceSpec(Strict):
     def accepted_but_not_generated(self) -> list[str]:
         """Spec parts this version validates but does not generate code for yet."""
         notes = []
-        if self.auth is not None:
-            notes.append("auth: accepted and checked; accounts and tokens are not generated yet")
         if self.limits is not None:
             notes.append("limits: accepted and checked; rate limiting is not generated yet")
         for name, resource in self.resources.items():
-            for option in ("owned", "permissions", "events", "cache"):
+            for option in ("events", "cache"):
                 if option in resource.model_fields_set:
                     notes.append(
                         f"resources.{name}.{option}: accepted and checked; not generated yet"
