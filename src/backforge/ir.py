@@ -282,9 +282,48 @@ class ResourceIR:
     def allows(self, action: str, principal: str) -> bool:
         return principal in self.permissions.get(action, [])
 
-    @property
-    def owner_rules(self) -> bool:
-        return any("owner" in who for who in self.permissions.values())
+    def access_matrix(self, auth: AuthIR) -> list[dict[str, Any]]:
+        """Every caller × action with the status the rules give it (generated matrix tests).
+
+        Callers: `anonymous`, each role acting on a record somebody else owns, and, for owned
+        resources, `owner` (an account with the default role that owns the record)."""
+        callers = ["anonymous", *auth.roles] + (["owner"] if self.owned else [])
+        return [
+            {
+                "action": action,
+                "caller": caller,
+                "status": self._status(action, caller, auth),
+                # whether a list shows the record (somebody else's, unless the caller owns it)
+                "sees": action == "list" and self._sees(caller, auth),
+            }
+            for action in ACTIONS
+            for caller in callers
+        ]
+
+    def _sees(self, caller: str, auth: AuthIR) -> bool:
+        if self._status("list", caller, auth) != 200:
+            return False
+        who = self.permissions.get("list", [])
+        role = auth.default_role if caller == "owner" else caller
+        everything = "anyone" in who or "authenticated" in who or role in who
+        return everything or role == auth.admin_role or caller == "owner"
+
+    def _status(self, action: str, caller: str, auth: AuthIR) -> int:
+        success = {"list": 200, "read": 200, "create": 201, "update": 200, "delete": 204}[action]
+        who = self.permissions.get(action, [])
+        role = auth.default_role if caller == "owner" else caller
+        if "anyone" in who:
+            return success
+        if caller == "anonymous":
+            return 401
+        if role == auth.admin_role or "authenticated" in who or role in who:
+            return success
+        if "owner" in who and action != "create":
+            if caller == "owner" or action == "list":
+                return success  # a list shows the caller's own records only
+            readable = action != "read" and self._status("read", caller, auth) == 200
+            return 403 if readable else 404
+        return 403
 
     @property
     def unique_constraints(self) -> list[tuple[str, list[str]]]:
@@ -332,6 +371,15 @@ class ServiceIR:
     notes: list[str] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)  # name, default, description
     auth: AuthIR | None = None
+
+    @property
+    def write_only_field(self) -> tuple[ResourceIR, FieldIR] | None:
+        """The first field accepted but never returned (the audit log must redact it)."""
+        for r in self.resources:
+            for f in r.fields:
+                if f.writable and not f.readable:
+                    return r, f
+        return None
 
     @property
     def owned_resources(self) -> list[ResourceIR]:
