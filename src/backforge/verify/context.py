@@ -30,6 +30,7 @@ class VerifyContext:
     env: ProjectEnv | None = None
     server_url: str | None = None
     server_log: Path | None = None
+    auth_headers: dict[str, str] = field(default_factory=dict)  # an admin's, with accounts
 
     def need_env(self) -> ProjectEnv:
         if self.env is None:

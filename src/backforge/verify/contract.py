@@ -26,9 +26,19 @@ TIME_LIMIT = 600.0
 
 
 def command(
-    executable: Path, url: str, config: Path, work: Path, *, seed: int, examples: int
+    executable: Path,
+    url: str,
+    config: Path,
+    work: Path,
+    *,
+    seed: int,
+    examples: int,
+    headers: dict[str, str] | None = None,
 ) -> list[str]:
-    """The schemathesis command line verify runs."""
+    """The schemathesis command line verify runs (as the admin, for a service with accounts)."""
+    sent = [
+        part for name, value in (headers or {}).items() for part in ("--header", f"{name}: {value}")
+    ]
     return [
         str(executable),
         "--config-file",
@@ -58,6 +68,7 @@ def command(
         "--report-ndjson-path",
         str(work / "events.ndjson"),
         "--no-color",
+        *sent,
     ]
 
 
@@ -74,7 +85,16 @@ def check(ctx: VerifyContext) -> Outcome:
         config = work / "empty-schemathesis.toml"
         config.write_text("")
     executable = env.bin("schemathesis")
-    argv = command(executable, url, config, work, seed=ctx.seed, examples=ctx.fuzz_examples)
+    argv = command(
+        executable,
+        url,
+        config,
+        work,
+        seed=ctx.seed,
+        examples=ctx.fuzz_examples,
+        headers=ctx.auth_headers,
+    )
+    figures["authenticated"] = bool(ctx.auth_headers)
     done = run(argv, cwd=work, env=env.environ(), timeout=TIME_LIMIT)
     figures["seed"] = ctx.seed
     figures["max_examples"] = ctx.fuzz_examples

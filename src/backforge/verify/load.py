@@ -47,7 +47,12 @@ def percentile(ordered: list[float], fraction: float) -> float:
 
 
 async def hammer(
-    url: str, paths: list[str], total: int, concurrency: int, cap: float
+    url: str,
+    paths: list[str],
+    total: int,
+    concurrency: int,
+    cap: float,
+    headers: dict[str, str] | None = None,
 ) -> tuple[list[tuple[str, float]], float, bool]:
     """Send up to `total` GETs; each answer as (status or error name, seconds)."""
     results: list[tuple[str, float]] = []
@@ -55,7 +60,9 @@ async def hammer(
     started = time.perf_counter()
     deadline = started + cap
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    client = httpx.AsyncClient(base_url=url, timeout=10.0, limits=limits, trust_env=False)
+    client = httpx.AsyncClient(
+        base_url=url, timeout=10.0, limits=limits, trust_env=False, headers=headers
+    )
     async with client:
 
         async def worker() -> None:
@@ -84,7 +91,7 @@ def check(ctx: VerifyContext) -> Outcome:
         detail = "openapi.json has no GET collection endpoint to load"
         return Outcome(False, {"endpoints": []}, "no list endpoint", detail)
     results, elapsed, capped = asyncio.run(
-        hammer(url, paths, ctx.load_requests, LOAD_CONCURRENCY, TIME_CAP)
+        hammer(url, paths, ctx.load_requests, LOAD_CONCURRENCY, TIME_CAP, ctx.auth_headers)
     )
     statuses = Counter(outcome for outcome, _ in results)
     latencies = sorted(seconds * 1000 for _, seconds in results)

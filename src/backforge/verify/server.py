@@ -17,7 +17,9 @@ from typing import Any
 
 import httpx
 
+from backforge.verify import signin
 from backforge.verify.context import VerifyContext
+from backforge.verify.facts import base_path
 from backforge.verify.proc import kill_group, run, tail
 from backforge.verify.result import Outcome
 from backforge.verify.scratchdb import engine_of, scratch_database
@@ -70,7 +72,8 @@ def check(ctx: VerifyContext) -> Outcome:
     env = ctx.need_env()
     root = ctx.project.root
     url = ctx.stack.enter_context(scratch_database(ctx, "server"))
-    environ = env.environ({"DATABASE_URL": url})
+    package = ctx.project.package
+    environ = env.environ({"DATABASE_URL": url, **signin.auth_environ(root, package)})
     figures: dict[str, Any] = {"database": engine_of(ctx.database_url)}
     migrate = run(
         [env.python, "-m", "alembic", "upgrade", "head"], cwd=root, env=environ, timeout=300
@@ -78,6 +81,12 @@ def check(ctx: VerifyContext) -> Outcome:
     if not migrate.ok:
         detail = f"alembic upgrade head failed\n{migrate.describe(15)}"
         return Outcome(False, figures, "not migrated", detail)
+    password = None
+    if signin.has_accounts(root, package):
+        try:
+            password = signin.bootstrap_admin(env.python, root, package, environ)
+        except RuntimeError as exc:
+            return Outcome(False, figures, "no admin account", str(exc))
     started = time.monotonic()
     server = launch(ctx, environ, "server")
     log = server.log
@@ -88,6 +97,13 @@ def check(ctx: VerifyContext) -> Outcome:
     if problem:
         return Outcome(False, figures, "not ready", f"{problem}\n{server.log_tail()}".strip())
     ctx.server_url = server.url
+    if password is not None:
+        token_path = base_path(ctx.project.manifest, ctx.project.openapi) + "/auth/token"
+        try:
+            ctx.auth_headers = signin.sign_in(server.url, token_path, password)
+        except httpx.HTTPError as exc:
+            return Outcome(False, figures, "admin cannot sign in", f"{exc}\n{server.log_tail()}")
+        figures["signed_in_as"] = signin.ADMIN_EMAIL
     return Outcome(True, figures, f"ready in {figures['startup_seconds']} s")
 
 
