@@ -51,7 +51,7 @@ def assert_delivered(report: dict) -> None:  # type: ignore[type-arg]
     assert report["status_block"].startswith("STATUS: COMPLETE")
 
 
-@pytest.mark.parametrize("example", ["bookstore", "projects", "inventory"])
+@pytest.mark.parametrize("example", ["bookstore", "projects", "inventory", "bookclub"])
 def test_new_delivers_every_example_on_sqlite(tmp_path: Path, example: str) -> None:
     report = run_new(EXAMPLES / f"{example}.yaml", tmp_path / example)
     assert_delivered(report)
@@ -59,7 +59,7 @@ def test_new_delivers_every_example_on_sqlite(tmp_path: Path, example: str) -> N
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("example", ["bookstore", "projects", "inventory"])
+@pytest.mark.parametrize("example", ["bookstore", "projects", "bookclub"])
 def test_new_delivers_every_example_on_postgresql(tmp_path: Path, example: str) -> None:
     spec = EXAMPLES / f"{example}.yaml"
     report = run_new(spec, tmp_path / example, "--database", POSTGRES, "--fuzz-examples", "15")

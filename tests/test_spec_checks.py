@@ -527,6 +527,11 @@ AUTH_CASES = {
         "  default_role: admin\nresources:\n  Book:\n    fields: {a: int}\n",
         (5, "auth.default_role", "would get the admin role"),
     ),
+    "resource named like the auth package": (
+        "service: {name: shop}\nauth: {users: true, roles: [admin, member]}\nresources:\n"
+        "  Auth:\n    fields: {a: int}\n",
+        (4, "resources.Auth", "clashes with the generated `auth` package"),
+    ),
     "owner may create": (
         "service: {name: shop}\nauth: {users: true, roles: [admin, member]}\nresources:\n"
         "  Book:\n    owned: true\n    fields: {a: int}\n    permissions: {create: owner}\n",

@@ -49,6 +49,34 @@ SETTINGS = [
     "PROMETHEUS_MULTIPROC_DIR",
     "TEST_DATABASE_URL",
 ]
+AUTH_OPERATIONS = (
+    "register",
+    "issue_token",
+    "refresh_token",
+    "logout",
+    "read_me",
+    "list_users",
+    "create_user",
+    "get_user",
+    "update_user",
+    "create_api_key",
+    "list_api_keys",
+    "revoke_api_key",
+    "list_audit_events",
+)
+AUTH_SETTINGS = [
+    "JWT_SECRET",
+    "JWT_KEY_ID",
+    "JWT_PREVIOUS_SECRET",
+    "JWT_PREVIOUS_KEY_ID",
+    "JWT_LEEWAY_SECONDS",
+    "ACCESS_TOKEN_TTL",
+    "REFRESH_TOKEN_TTL",
+    "PASSWORD_HASH_TIME_COST",
+    "PASSWORD_HASH_MEMORY_KIB",
+    "LOGIN_RATE_LIMIT",
+]
+
 MIDDLEWARE = [
     "request context (outermost, pure ASGI): X-Request-ID in and out, request id bound to "
     "every log line, one JSON access log line per request",
@@ -272,7 +300,7 @@ def _manifest(root: Path, ir: ServiceIR) -> dict[str, Any]:
         "resources": [r.name for r in ir.resources],
         "spec_hash": ir.spec_hash,
         "middleware": MIDDLEWARE,
-        "settings": SETTINGS,
+        "settings": SETTINGS + (AUTH_SETTINGS if ir.auth else []),
         "notes": ir.notes,
         "flags": ir.flags,
         "tests": _tests_by_operation(ir),
@@ -288,9 +316,17 @@ def _tests_by_operation(ir: ServiceIR) -> dict[str, list[str]]:
         for action in ("create", "get", "replace", "update", "delete"):
             found[f"{action}_{r.singular}"] = module
         found[f"list_{r.plural_name}"] = module
+        if ir.auth:
+            module = [*module, "tests/test_access.py"]
+            for operation in ("create", "get", "replace", "update", "delete"):
+                found[f"{operation}_{r.singular}"] = module
+            found[f"list_{r.plural_name}"] = module
         for f in r.many:
             for action in ("list", "add", "remove"):
                 found[f"{action}_{r.singular}_{f.name}"] = module
+    if ir.auth:
+        for operation in AUTH_OPERATIONS:
+            found[operation] = ["tests/test_auth.py"]
     return dict(sorted(found.items()))
 
 

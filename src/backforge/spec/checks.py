@@ -106,6 +106,13 @@ def _check_auth(data: dict[str, Any], report: Any) -> None:
         )
     if not auth.get("users"):
         return
+    for name in data.get("resources") or {}:
+        if isinstance(name, str) and module_for(name) == "auth":
+            report(
+                ("resources", name),
+                f"the resource name {name!r} clashes with the generated `auth` package",
+                "rename the resource (e.g. Authorization)",
+            )
     if isinstance(admin, str) and admin not in roles:
         where = ("auth", "admin_role") if "admin_role" in auth else ("auth",)
         report(
