@@ -144,3 +144,24 @@ def test_refresh_token_reuse_revokes_the_family(live: Live) -> None:
         assert anonymous.post("/auth/refresh", json={"refresh_token": second}).status_code == 401
     with http(live, rotated.json()["access_token"]) as still_valid:
         assert still_valid.get("/auth/me").status_code == 200  # access tokens live out their ttl
+
+
+def test_unknown_account_and_wrong_password_take_alike(live: Live) -> None:
+    """Both do one argon2id verification (production cost): timing does not tell accounts apart.
+    Without the decoy hash an unknown account would answer ~100 times faster."""
+    alice = member(live, "alice")
+
+    def timed(username: str) -> float:
+        form = {"grant_type": "password", "username": username, "password": "wrong password!"}
+        with http(live) as client:
+            started = time.perf_counter()
+            assert client.post("/auth/token", data=form).status_code == 401
+            return time.perf_counter() - started
+
+    wrong = sorted(timed(alice["email"]) for _ in range(7))[3]
+    unknown = sorted(timed(f"nobody-{i}@example.com") for i in range(7))[3]
+    print(
+        f"median sign-in refusal: wrong password {wrong * 1000:.1f} ms, "
+        f"unknown account {unknown * 1000:.1f} ms"
+    )
+    assert 0.5 < unknown / wrong < 2.0
