@@ -111,16 +111,20 @@ def api1(facts: Mapping[str, Any]) -> dict[str, Any]:
         guards = ["owned records are looked up with their owner: another user's record is 404"]
         return _entry(facts, "API1", name, "guarded", guards, ["tests/test_access.py"])
     guards = ["ids are validated integers (1..2^53-1); unknown ids are 404"]
-    gaps = ["no owned resources (or no authentication) in this service: every caller may read "
-            "every record the permissions open; object-level checks do not apply"]
+    gaps = [
+        "no owned resources (or no authentication) in this service: every caller may read "
+        "every record the permissions open; object-level checks do not apply"
+    ]
     return _entry(facts, "API1", name, "not covered", guards, ["tests/test_hostile.py"], gaps)
 
 
 def api2(facts: Mapping[str, Any]) -> dict[str, Any]:
     name = "Broken Authentication"
     if facts["auth"]:
-        guards = ["token authentication (see tests): tampered, expired and alg=none tokens are "
-                  "401; refresh tokens rotate and reuse is refused"]
+        guards = [
+            "token authentication (see tests): tampered, expired and alg=none tokens are "
+            "401; refresh tokens rotate and reuse is refused"
+        ]
         if facts["rate_limits"]:
             guards.append("log-in attempts are rate limited (core/ratelimit.py hit())")
         return _entry(facts, "API2", name, "guarded", guards, ["tests/test_auth.py"])
@@ -144,8 +148,20 @@ def api3(facts: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _resource_test(name: str) -> bool:
-    generic = {"hostile", "transport", "health", "queries", "conditional", "deployment",
-               "hooks", "observability", "serve", "unit_core", "auth", "access"}
+    generic = {
+        "hostile",
+        "transport",
+        "health",
+        "queries",
+        "conditional",
+        "deployment",
+        "hooks",
+        "observability",
+        "serve",
+        "unit_core",
+        "auth",
+        "access",
+    }
     stem = name.removeprefix("tests/test_").removesuffix(".py")
     return name.startswith("tests/test_") and stem not in generic
 
@@ -178,8 +194,10 @@ def api4(facts: Mapping[str, Any]) -> dict[str, Any]:
 def api5(facts: Mapping[str, Any]) -> dict[str, Any]:
     name = "Broken Function Level Authorization"
     if facts["auth"] and facts["roles"]:
-        guards = ["each action checks the caller's role against the spec's permissions; "
-                  "routes are closed unless the spec opens them"]
+        guards = [
+            "each action checks the caller's role against the spec's permissions; "
+            "routes are closed unless the spec opens them"
+        ]
         return _entry(facts, "API5", name, "guarded", guards, ["tests/test_access.py"])
     gaps = ["no roles or authentication in this service: every function is open to every caller"]
     return _entry(facts, "API5", name, "not covered", [], [], gaps)
@@ -187,8 +205,10 @@ def api5(facts: Mapping[str, Any]) -> dict[str, Any]:
 
 def api6(facts: Mapping[str, Any]) -> dict[str, Any]:
     name = "Unrestricted Access to Sensitive Business Flows"
-    gaps = ["no flow-specific protection (captcha, per-flow quotas, device checks) is generated;"
-            " add them in hooks for flows that need them"]
+    gaps = [
+        "no flow-specific protection (captcha, per-flow quotas, device checks) is generated;"
+        " add them in hooks for flows that need them"
+    ]
     if facts["rate_limits"]:
         guards = ["generic per-address and per-identity rate limits slow automated abuse"]
         return _entry(facts, "API6", name, "partial", guards, ["tests/test_transport.py"], gaps)
@@ -200,8 +220,10 @@ def api7(facts: Mapping[str, Any]) -> dict[str, Any]:
     if facts["outbound"]:
         gaps = ["outbound HTTP calls found, not checked for SSRF: " + ", ".join(facts["outbound"])]
         return _entry(facts, "API7", name, "not covered", [], [], gaps)
-    guards = ["the generated service fetches no URL: url fields are validated and stored, never "
-              "requested (no outbound HTTP client call in the package)"]
+    guards = [
+        "the generated service fetches no URL: url fields are validated and stored, never "
+        "requested (no outbound HTTP client call in the package)"
+    ]
     return _entry(facts, "API7", name, "not applicable", guards, [])
 
 
@@ -225,7 +247,11 @@ def api8(facts: Mapping[str, Any]) -> dict[str, Any]:
             f"bandit: {bandit['high']} high, {bandit['medium']} medium, {bandit['low']} low "
             "findings in the package"
         )
-    status = "guarded" if facts["headers"] and facts["statuses"].get("security") == "passed" else "partial"
+    status = (
+        "guarded"
+        if facts["headers"] and facts["statuses"].get("security") == "passed"
+        else "partial"
+    )
     return _entry(facts, "API8", name, status, guards, tests)
 
 
@@ -237,8 +263,10 @@ def api9(facts: Mapping[str, Any]) -> dict[str, Any]:
     ]
     contract = facts["figures"].get("contract") or {}
     if contract.get("openapi_matches_served"):
-        guards.append("verified: the served /openapi.json equals the committed openapi.json, and "
-                      "schemathesis exercised every documented operation")
+        guards.append(
+            "verified: the served /openapi.json equals the committed openapi.json, and "
+            "schemathesis exercised every documented operation"
+        )
     return _entry(facts, "API9", name, "guarded", guards, [])
 
 

@@ -54,7 +54,9 @@ def check(ctx: VerifyContext) -> Outcome:
         ctx.stack.callback(proxy.close)
         netloc = parts.netloc.rsplit("@", 1)[0] + f"@{HOST}:{proxy.start()}"
         url = urlunsplit(parts._replace(netloc=netloc))
-    server = launch(ctx, env.environ({"DATABASE_URL": url, "DB_CONNECT_TIMEOUT": "1", **UNLIMITED}), "resil")
+    server = launch(
+        ctx, env.environ({"DATABASE_URL": url, "DB_CONNECT_TIMEOUT": "1", **UNLIMITED}), "resil"
+    )
     ctx.stack.callback(server.stop)
     problem = wait_ready(server, time.monotonic(), {})
     if problem:
