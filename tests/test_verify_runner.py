@@ -46,6 +46,7 @@ def test_the_standard_checks_and_their_order() -> None:
     assert [c.name for c in CHECKS] == [
         "environment",
         "lint",
+        "security",
         "tests",
         "migrations",
         "server",

@@ -48,6 +48,16 @@ SETTINGS = [
     "OTEL_SERVICE_NAME",
     "PROMETHEUS_MULTIPROC_DIR",
     "TEST_DATABASE_URL",
+    "REDIS_URL",
+    "RATE_LIMIT_ENABLED",
+    "RATE_LIMIT_ANONYMOUS",
+    "RATE_LIMIT_AUTHENTICATED",
+    "RATE_LIMIT_PREFIX",
+    "CORS_ORIGINS",
+    "CORS_ALLOW_CREDENTIALS",
+    "HSTS_SECONDS",
+    "MAX_BODY_BYTES",
+    "MAX_JSON_DEPTH",
 ]
 AUTH_OPERATIONS = (
     "register",
@@ -84,6 +94,14 @@ MIDDLEWARE = [
     "template; GET /metrics",
     "OpenTelemetry tracing of requests, SQL and outgoing httpx calls when "
     "OTEL_EXPORTER_OTLP_ENDPOINT is set",
+    "security headers (pure ASGI, around the last-resort 500 too): nosniff, X-Frame-Options, "
+    "Referrer-Policy, Content-Security-Policy (a relaxed one for /docs), "
+    "Cross-Origin-Resource-Policy, HSTS when HSTS_SECONDS is set, no-store on errors",
+    "CORS for CORS_ORIGINS (none by default: no CORS headers)",
+    "rate limits (pure ASGI, limits library, Redis when REDIS_URL is set): 429 problem+json "
+    "with Retry-After and RateLimit-* headers; probes exempt",
+    "request body limit (pure ASGI): 413 over MAX_BODY_BYTES counted while streaming, 400 for "
+    "JSON nested deeper than MAX_JSON_DEPTH",
     "problem+json exception handlers (RFC 9457) for HTTP, validation and unexpected errors",
     "JSON content-type guard (415) on request bodies",
 ]

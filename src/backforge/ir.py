@@ -27,7 +27,7 @@ from backforge.fieldtypes import (
 from backforge.names import kebab, module_name, plural, python_name, snake
 from backforge.render_text import python_text
 from backforge.samples import samples
-from backforge.spec.model import FieldSpec, ResourceSpec, ServiceSpec
+from backforge.spec.model import FieldSpec, LimitsSpec, ResourceSpec, ServiceSpec
 
 _MAPPED = {
     "int": "int",
@@ -42,6 +42,8 @@ _MAPPED = {
     "json": "Any",
     "ref": "int",
 }
+DEFAULT_ANONYMOUS_LIMIT = "120/minute"  # per client address: a person clicking never meets it
+DEFAULT_AUTHENTICATED_LIMIT = "1200/minute"  # per identity: scripts and integrations
 CONTROL_PARAMS = frozenset({"limit", "cursor", "offset", "sort", "q"})
 NO_NUL = r"^[^\x00]*$"
 MAX_IN_VALUES = 50
@@ -384,6 +386,9 @@ class ServiceIR:
     @property
     def owned_resources(self) -> list[ResourceIR]:
         return [r for r in self.resources if r.owned]
+    # Rate limits (count/period): the spec's `limits:`, else these defaults.
+    limit_anonymous: str = DEFAULT_ANONYMOUS_LIMIT
+    limit_authenticated: str = DEFAULT_AUTHENTICATED_LIMIT
 
     @property
     def tables_in_order(self) -> list[ResourceIR]:
@@ -425,6 +430,7 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
                 target = next(r for r in resources if r.name == f.ref)
                 target.referenced_by.append(f"{resource.name}.{f.name}")
     info = spec.service
+    limits = spec.limits or LimitsSpec()
     return ServiceIR(
         name=info.name,
         package=info.name,
@@ -440,6 +446,8 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
         spec_hash=hashlib.sha256(spec_text.encode()).hexdigest(),
         auth=_auth(spec),
         notes=spec.accepted_but_not_generated(),
+        limit_anonymous=limits.anonymous or DEFAULT_ANONYMOUS_LIMIT,
+        limit_authenticated=limits.authenticated or DEFAULT_AUTHENTICATED_LIMIT,
         flags=[
             {"name": name, "default": flag.default, "description": flag.description or ""}
             for name, flag in spec.feature_flags().items()

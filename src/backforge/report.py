@@ -27,6 +27,7 @@ from backforge.verify.facts import (
     tests_summary,
 )
 from backforge.verify.operations import operations
+from backforge.verify.owasp import owasp_top10
 
 if TYPE_CHECKING:
     from backforge.verify.project import Project
@@ -148,6 +149,7 @@ def build_report(
         "files_count": files_count(root),
         "checks": checks,
         "operations": operations(root, manifest, checks),
+        "owasp_api_top10": owasp_top10(root, manifest, openapi, checks),
         "notes": list(notes),
     }
     report = Report(data)

@@ -132,7 +132,7 @@ class AuthSpec(Strict):
 
 
 class LimitsSpec(Strict):
-    """Rate limits, as count/period. Accepted and checked; not generated yet."""
+    """Rate limits, as count/period; unset: 120/minute anonymous, 1200/minute authenticated."""
 
     anonymous: RateLimit | None = Field(None, description="Per client address, e.g. 60/minute.")
     authenticated: RateLimit | None = Field(None, description="Per identity, e.g. 600/minute.")
@@ -280,8 +280,6 @@ class ServiceSpec(Strict):
     def accepted_but_not_generated(self) -> list[str]:
         """Spec parts this version validates but does not generate code for yet."""
         notes = []
-        if self.limits is not None:
-            notes.append("limits: accepted and checked; rate limiting is not generated yet")
         for name, resource in self.resources.items():
             for option in ("events", "cache"):
                 if option in resource.model_fields_set:

@@ -20,6 +20,7 @@ import httpx
 from backforge.verify.context import VerifyContext
 from backforge.verify.proc import run
 from backforge.verify.result import Outcome
+from backforge.verify.server import RATE_LIMITS_NOTE
 
 CONFIG = "schemathesis.toml"
 TIME_LIMIT = 600.0
@@ -97,6 +98,7 @@ def check(ctx: VerifyContext) -> Outcome:
     figures["authenticated"] = bool(ctx.auth_headers)
     done = run(argv, cwd=work, env=env.environ(), timeout=TIME_LIMIT)
     figures["seed"] = ctx.seed
+    figures["rate_limits"] = RATE_LIMITS_NOTE
     figures["max_examples"] = ctx.fuzz_examples
     figures.update(run_report(work / "run.json"))
     figures.update(traffic(work / "events.ndjson"))

@@ -19,6 +19,7 @@ import httpx
 from backforge.verify.context import VerifyContext
 from backforge.verify.facts import PROBES, base_path
 from backforge.verify.result import Outcome
+from backforge.verify.server import RATE_LIMITS_NOTE
 
 LOAD_CONCURRENCY = 16
 TIME_CAP = 30.0
@@ -99,6 +100,7 @@ def check(ctx: VerifyContext) -> Outcome:
     transport = sum(n for code, n in statuses.items() if not code.isdigit())
     ok = sum(n for code, n in statuses.items() if code.startswith("2"))
     figures = {
+        "rate_limits": RATE_LIMITS_NOTE,
         "endpoints": paths,
         "concurrency": LOAD_CONCURRENCY,
         "requests": len(results),

@@ -25,7 +25,7 @@ from backforge.verify.load import list_paths
 from backforge.verify.proc import run
 from backforge.verify.result import Outcome
 from backforge.verify.scratchdb import engine_of, scratch_database
-from backforge.verify.server import HOST, launch, wait_ready
+from backforge.verify.server import HOST, UNLIMITED, launch, wait_ready
 from backforge.verify.tcpproxy import TcpProxy
 
 READINESS_LIMIT = 2.0
@@ -54,7 +54,9 @@ def check(ctx: VerifyContext) -> Outcome:
         ctx.stack.callback(proxy.close)
         netloc = parts.netloc.rsplit("@", 1)[0] + f"@{HOST}:{proxy.start()}"
         url = urlunsplit(parts._replace(netloc=netloc))
-    server = launch(ctx, env.environ({"DATABASE_URL": url, "DB_CONNECT_TIMEOUT": "1"}), "resil")
+    server = launch(
+        ctx, env.environ({"DATABASE_URL": url, "DB_CONNECT_TIMEOUT": "1", **UNLIMITED}), "resil"
+    )
     ctx.stack.callback(server.stop)
     problem = wait_ready(server, time.monotonic(), {})
     if problem:

@@ -25,6 +25,7 @@ from backforge.verify import (
     migrations,
     observability,
     resilience,
+    security,
     server,
     testsuite,
 )
@@ -47,6 +48,7 @@ class Check:
 CHECKS: tuple[Check, ...] = (
     Check("environment", environment.check),
     Check("lint", lint.check, ("environment",)),
+    Check("security", security.check, ("environment",)),
     Check("tests", testsuite.check, ("environment",)),
     Check("migrations", migrations.check, ("environment",)),
     Check("server", server.check, ("environment",)),

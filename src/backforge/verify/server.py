@@ -25,6 +25,11 @@ from backforge.verify.result import Outcome
 from backforge.verify.scratchdb import engine_of, scratch_database
 
 HOST = "127.0.0.1"
+# The contract fuzzer, the load run and the resilience probes send bursts from one address:
+# verify turns the service's rate limits off for them, explicitly (tests/test_transport.py in the
+# generated test suite checks the limits themselves).
+UNLIMITED = {"RATE_LIMIT_ENABLED": "false"}
+RATE_LIMITS_NOTE = "off (RATE_LIMIT_ENABLED=false) for contract, load and resilience runs"
 STARTUP_LIMIT = 30.0
 STOP_LIMIT = 15.0
 
@@ -73,8 +78,11 @@ def check(ctx: VerifyContext) -> Outcome:
     root = ctx.project.root
     url = ctx.stack.enter_context(scratch_database(ctx, "server"))
     package = ctx.project.package
-    environ = env.environ({"DATABASE_URL": url, **signin.auth_environ(root, package)})
-    figures: dict[str, Any] = {"database": engine_of(ctx.database_url)}
+    environ = env.environ({"DATABASE_URL": url, **UNLIMITED, **signin.auth_environ(root, package)})
+    figures: dict[str, Any] = {
+        "database": engine_of(ctx.database_url),
+        "rate_limits": RATE_LIMITS_NOTE,
+    }
     migrate = run(
         [env.python, "-m", "alembic", "upgrade", "head"], cwd=root, env=environ, timeout=300
     )

@@ -32,7 +32,10 @@ def check(ctx: VerifyContext) -> Outcome:
     with scratch_database(ctx, "tests") as url:
         # the contract names DATABASE_URL; generated suites also read TEST_DATABASE_URL
         scratch = {"DATABASE_URL": url, "TEST_DATABASE_URL": url}
-        environ = env.environ({**scratch, "COVERAGE_FILE": str(work / ".coverage")})
+        hostile = work / "hostile.json"
+        environ = env.environ(
+            {**scratch, "COVERAGE_FILE": str(work / ".coverage"), "HOSTILE_REPORT": str(hostile)}
+        )
         coverage_run = [py, "-m", "coverage", "run", f"--source={package}"]
         pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"]
         argv = [*coverage_run, *pytest_args, "-o", "junit_family=xunit1"]
@@ -52,11 +55,32 @@ def check(ctx: VerifyContext) -> Outcome:
     figures["database"] = engine_of(ctx.database_url)
     figures.update(coverage)
     figures["modules"] = {name: dict(counts) for name, counts in sorted(modules.items())}
+    figures["hostile"] = hostile_figures(hostile)
     problems = _problems(pytest, totals, coverage, junit)
+    if figures["hostile"].get("server_errors"):
+        problems.append(f"{figures['hostile']['server_errors']} hostile request(s) got a 5xx")
     headline = f"{totals['passed']} passed, {totals['failed'] + totals['errors']} failed"
     if coverage.get("coverage_percent") is not None:
         headline += f", coverage {coverage['coverage_percent']}%"
+    if figures["hostile"]:
+        hostile_counts = figures["hostile"]
+        headline += (
+            f"; {hostile_counts['requests']} hostile requests, "
+            f"{hostile_counts['server_errors']} 5xx"
+        )
     return Outcome(not problems, figures, headline, "\n".join(problems))
+
+
+def hostile_figures(path: Path) -> dict[str, Any]:
+    """What tests/test_hostile.py counted: requests sent, 5xx among them, statuses."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or "requests" not in data:
+        return {}
+    keys = ("requests", "cases", "server_errors", "statuses")
+    return {key: data.get(key) for key in keys}
 
 
 def _problems(
