@@ -49,7 +49,7 @@ def _facts(
     return {
         "auth": bool(schemes) or "tests/test_auth.py" in tests,
         "owned": any(r.get("owned") for r in resources),
-        "roles": bool(ir.get("roles")),
+        "roles": bool((ir.get("auth") or {}).get("roles")),
         "rate_limits": (core / "ratelimit.py").is_file(),
         "limits": (ir.get("limit_anonymous"), ir.get("limit_authenticated")),
         "headers": (core / "security.py").is_file(),
