@@ -51,7 +51,10 @@ def test_auth_and_ownership_change_the_answers(bookstore: Path, tmp_path: Path) 
     (project / ".backforge").mkdir()
     for name in ("test_auth.py", "test_access.py"):
         (project / "tests" / name).write_text("")
-    ir = {"roles": ["admin"], "resources": [{"name": "Book", "owned": True, "fields": []}]}
+    ir = {
+        "auth": {"roles": ["admin"]},
+        "resources": [{"name": "Book", "owned": True, "fields": []}],
+    }
     (project / ".backforge" / "ir.json").write_text(json.dumps(ir))
     items = by_id(owasp_top10(project, {"package": "p"}, openapi, []))
     assert items["API1"]["status"] == "guarded"
