@@ -1,0 +1,339 @@
+"""Speed of a generated service's read path on PostgreSQL, against a raw baseline in the same run.
+
+Creates a scratch PostgreSQL database, migrates it with the project's own migrations, inserts
+a few hundred books (with authors and tags), then starts side by side on 127.0.0.1:
+
+- the generated service, as production runs it (`python -m <package>.serve`: one uvicorn worker,
+  ENVIRONMENT=production, JSON logs at WARNING), in the project's pinned environment;
+- a raw baseline (benchmarks/baseline_app.py: Starlette + asyncpg pool + orjson, one process,
+  the same SQL statements), in a small venv of its own with the same starlette, uvicorn and
+  asyncpg versions (orjson stays out of the generated project's pins).
+
+Both endpoints (GET one book by id, a random one each request; GET a page of books filtered by
+status and sorted by price) are loaded with wrk (64 connections, fixed duration) in alternating
+rounds, so that the noise of a shared machine hits both sides alike. Prints req/s and
+p50/p95/p99 per round and their medians, the ratio service/baseline per endpoint, and a JSON
+summary. Processes and the database are removed at the end, also on Ctrl-C. A benchmark, not a
+test; wrk must be installed (`apt-get install wrk`), and wrk shares the cores with both servers.
+
+    python benchmarks/read_path.py [PROJECT] [--database postgresql://postgres@127.0.0.1:5432/postgres]
+        [--rounds 3] [--duration 10] [--connections 64] [--books 500] [--json OUT]
+
+Without PROJECT it generates examples/bookstore.yaml into a temporary directory first. The
+project must be a bookstore (it needs the book, author, tag and book_tags tables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from backforge.verify.environment import ProjectEnv, ensure_env
+from backforge.verify.scratchdb import ADMIN_SCRIPT
+from backforge.verify.server import free_port
+
+HERE = Path(__file__).resolve().parent
+BASELINE_VENV = Path.home() / ".cache" / "backforge" / "bench"
+SHARED = ("starlette", "uvicorn", "asyncpg")
+ENDPOINTS = {
+    "get_by_id": "/api/v1/books/{id}",
+    "list": "/api/v1/books?status=published&sort=-price&limit=20",
+}
+
+SEED_SCRIPT = """
+import asyncio, os, sys
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+import asyncpg
+
+async def main(books: int) -> None:
+    conn = await asyncpg.connect(os.environ["BF_DSN"])
+    now = datetime.now(UTC)
+    try:
+        await conn.copy_records_to_table("author", columns=[
+            "id", "name", "bio", "born_on", "created_at", "updated_at", "version"],
+            records=[(i, f"Author {i}", "A writer." * 20, None, now, now, 1)
+                     for i in range(1, 51)])
+        await conn.copy_records_to_table("tag", columns=[
+            "id", "label", "created_at", "updated_at", "version"],
+            records=[(i, f"tag-{i}", now, now, 1) for i in range(1, 11)])
+        statuses = ("draft", "published", "retired")
+        await conn.copy_records_to_table("book", columns=[
+            "id", "title", "isbn", "price", "status", "published_at", "author_id",
+            "created_at", "updated_at", "version"],
+            records=[(i, f"Book number {i}", f"978{i:010d}", Decimal(i % 97) + Decimal("0.99"),
+                      statuses[i % 3], now - timedelta(days=i), i % 50 + 1, now, now, 1)
+                     for i in range(1, books + 1)])
+        await conn.copy_records_to_table("book_tags", columns=["book_id", "tag_id"],
+            records=[(i, t) for i in range(1, books + 1) for t in (i % 10 + 1, (i + 3) % 10 + 1)])
+        for table in ("author", "tag", "book"):
+            await conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))")
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+WRK_SCRIPT = """
+local template, books = "%s", %d
+math.randomseed(os.time())
+request = function()
+  local path = template:gsub("{id}", tostring(math.random(1, books)))
+  return wrk.format("GET", path)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\\nRESULT {"requests":%%d,"duration_us":%%d,"non2xx":%%d,"socket_errors":%%d,' ..
+    '"p50_us":%%d,"p95_us":%%d,"p99_us":%%d}\\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
+class Cleanup:
+    """Processes started and a database created here, undone in reverse order at the end."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, object]] = []
+
+    def process(self, label: str, process: subprocess.Popen[bytes]) -> None:
+        self.steps.append((label, process))
+
+    def call(self, label: str, function: object) -> None:
+        self.steps.append((label, function))
+
+    def run(self) -> None:
+        for _label, step in reversed(self.steps):
+            try:
+                if isinstance(step, subprocess.Popen):
+                    stop(step)
+                else:
+                    step()  # type: ignore[operator]
+            except Exception as exc:  # keep cleaning up
+                print(f"cleanup: {_label}: {exc}", file=sys.stderr)
+        self.steps.clear()
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)  # its own session: the server and nothing else
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def generate(workdir: Path) -> Path:
+    project = workdir / "bookstore-project"
+    subprocess.run(
+        [sys.executable, "-m", "backforge", "generate",
+         str(HERE.parent / "examples" / "bookstore.yaml"), "-o", str(project)],
+        check=True,
+    )
+    return project
+
+
+def baseline_env(project_env: ProjectEnv) -> Path:
+    """A venv with the project's starlette, uvicorn and asyncpg versions, and orjson."""
+    versions = subprocess.run(
+        [project_env.python, "-c",
+         "import importlib.metadata as m; print(' '.join("
+         f"f'{{n}}=={{m.version(n)}}' for n in {SHARED!r}))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    venv = BASELINE_VENV / ("baseline-" + "-".join(v.replace("==", "") for v in versions))
+    python = venv / "bin" / "python"
+    if not (venv / ".ready").exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", *versions, "orjson"], check=True)
+        (venv / ".ready").touch()
+    return python
+
+
+def admin(env: ProjectEnv, admin_dsn: str, action: str, name: str) -> None:
+    subprocess.run(
+        [env.python, "-c", ADMIN_SCRIPT, action, name],
+        env=env.environ({"BF_ADMIN_DSN": admin_dsn}), check=True, timeout=60,
+    )
+
+
+def start(command: list[object], cwd: Path, environ: dict[str, str], log: Path,
+          cleanup: Cleanup, label: str) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(part) for part in command], cwd=cwd, env=environ,
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    cleanup.process(label, process)
+    return process
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{url} exited:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer within 60 s:\n{log.read_text()[-3000:]}")
+
+
+def wrk(url: str, template: str, books: int, seconds: float, connections: int,
+        scratch: Path) -> dict[str, float]:
+    script = scratch / "load.lua"
+    script.write_text(WRK_SCRIPT % (template, books))
+    done = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", "5s",
+         "-s", str(script), url],
+        capture_output=True, text=True, timeout=seconds + 60,
+    )
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"wrk failed:\n{done.stdout}\n{done.stderr}")
+    raw = json.loads(line.removeprefix("RESULT "))
+    return {
+        "rps": raw["requests"] / (raw["duration_us"] / 1e6),
+        "p50_ms": raw["p50_us"] / 1000,
+        "p95_ms": raw["p95_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "errors": raw["non2xx"] + raw["socket_errors"],
+    }
+
+
+def interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def summarise(rounds: list[dict[str, float]]) -> dict[str, float]:
+    return {key: round(statistics.median(r[key] for r in rounds), 2) for key in rounds[0]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("project", nargs="?", type=Path)
+    parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--books", type=int, default=500)
+    parser.add_argument("--json", type=Path, help="also write the summary to this file")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+
+    cleanup = Cleanup()
+    signal.signal(signal.SIGTERM, interrupt)
+    scratch = Path(tempfile.mkdtemp(prefix="bf-bench-"))
+    cleanup.call("scratch directory", lambda: shutil.rmtree(scratch, ignore_errors=True))
+    try:
+        project = (args.project or generate(scratch)).resolve()
+        manifest = json.loads((project / ".backforge" / "manifest.json").read_text())
+        package = manifest["package"]
+        env = ensure_env(project)
+        baseline_python = baseline_env(env)
+
+        parts = urlsplit(args.database)
+        admin_dsn = urlunsplit(parts._replace(scheme="postgresql"))
+        name = f"bench_{secrets.token_hex(5)}"
+        admin(env, admin_dsn, "create", name)
+        cleanup.call(f"database {name}", lambda: admin(env, admin_dsn, "drop", name))
+        dsn = urlunsplit(parts._replace(scheme="postgresql", path=f"/{name}"))
+        app_url = urlunsplit(parts._replace(scheme="postgresql+asyncpg", path=f"/{name}"))
+
+        service_port, baseline_port = free_port(), free_port()
+        environ = env.environ({
+            "DATABASE_URL": app_url, "ENVIRONMENT": "production", "LOG_LEVEL": "WARNING",
+            "LOG_FORMAT": "json", "HOST": "127.0.0.1", "PORT": str(service_port),
+        })
+        subprocess.run([env.python, "-m", "alembic", "upgrade", "head"], cwd=project,
+                       env=environ, check=True, capture_output=True)
+        subprocess.run([env.python, "-c", SEED_SCRIPT, str(args.books)],
+                       env=env.environ({"BF_DSN": dsn}), check=True)
+
+        service_log, baseline_log = scratch / "service.log", scratch / "baseline.log"
+        service = start([env.python, "-m", f"{package}.serve"], project, environ,
+                        service_log, cleanup, "service")
+        baseline = start(
+            [baseline_python, "-m", "uvicorn", "baseline_app:app", "--app-dir", HERE,
+             "--host", "127.0.0.1", "--port", baseline_port, "--log-level", "warning",
+             "--no-access-log"],
+            HERE, {"PATH": os.environ.get("PATH", ""), "BASELINE_DSN": dsn},
+            baseline_log, cleanup, "baseline")
+        sides = {
+            "service": f"http://127.0.0.1:{service_port}",
+            "baseline": f"http://127.0.0.1:{baseline_port}",
+        }
+        wait_ready(sides["service"] + "/readyz", service, service_log)
+        wait_ready(sides["baseline"] + "/api/v1/books/1", baseline, baseline_log)
+
+        for endpoint, template in ENDPOINTS.items():  # warm-up: caches, pools, JIT-free Python
+            for url in sides.values():
+                wrk(url, template, args.books, 2, args.connections, scratch)
+
+        results: dict[str, dict[str, list[dict[str, float]]]] = {
+            e: {s: [] for s in sides} for e in ENDPOINTS
+        }
+        for number in range(args.rounds):
+            for endpoint, template in ENDPOINTS.items():
+                order = list(sides) if number % 2 == 0 else list(reversed(sides))
+                for side in order:
+                    figures = wrk(sides[side], template, args.books, args.duration,
+                                  args.connections, scratch)
+                    results[endpoint][side].append(figures)
+                    print(f"round {number + 1} {endpoint:9} {side:8} "
+                          f"{figures['rps']:8.0f} req/s  p50 {figures['p50_ms']:6.1f} ms  "
+                          f"p95 {figures['p95_ms']:6.1f} ms  p99 {figures['p99_ms']:6.1f} ms"
+                          f"  errors {figures['errors']:.0f}", flush=True)
+
+        summary: dict[str, object] = {
+            "connections": args.connections, "duration_s": args.duration,
+            "rounds": args.rounds, "books": args.books, "endpoints": {},
+        }
+        print()
+        for endpoint in ENDPOINTS:
+            medians = {side: summarise(results[endpoint][side]) for side in sides}
+            ratio = round(medians["service"]["rps"] / medians["baseline"]["rps"], 3)
+            summary["endpoints"][endpoint] = {**medians, "ratio": ratio}  # type: ignore[index]
+            for side in sides:
+                m = medians[side]
+                print(f"median {endpoint:9} {side:8} {m['rps']:8.0f} req/s  "
+                      f"p50 {m['p50_ms']:6.1f} ms  p95 {m['p95_ms']:6.1f} ms  "
+                      f"p99 {m['p99_ms']:6.1f} ms")
+            print(f"ratio  {endpoint:9} service/baseline {ratio:.3f}")
+        print(json.dumps(summary))
+        if args.json:
+            args.json.write_text(json.dumps(summary, indent=2) + "\n")
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted; cleaning up", file=sys.stderr)
+        return 130
+    finally:
+        cleanup.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
