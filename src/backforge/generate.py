@@ -48,6 +48,7 @@ SETTINGS = [
     "OTEL_SERVICE_NAME",
     "PROMETHEUS_MULTIPROC_DIR",
     "TEST_DATABASE_URL",
+    "IDEMPOTENCY_TTL_SECONDS",
 ]
 MIDDLEWARE = [
     "request context (outermost, pure ASGI): X-Request-ID in and out, request id bound to "

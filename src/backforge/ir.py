@@ -46,6 +46,7 @@ CONTROL_PARAMS = frozenset({"limit", "cursor", "offset", "sort", "q"})
 NO_NUL = r"^[^\x00]*$"
 MAX_IN_VALUES = 50
 MAX_MANY_IDS = 100
+SYSTEM_TABLES = ("idempotency_keys",)  # defined in evolve/snapshot.py, created by 0001_initial
 
 
 @dataclass
@@ -298,6 +299,8 @@ class ServiceIR:
     generator_version: str = __version__
     notes: list[str] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)  # name, default, description
+    # Tables the service keeps for itself (not resources); an IR without the key predates them.
+    system_tables: list[str] = field(default_factory=list)
 
     @property
     def tables_in_order(self) -> list[ResourceIR]:
@@ -357,6 +360,7 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
             {"name": name, "default": flag.default, "description": flag.description or ""}
             for name, flag in spec.feature_flags().items()
         ],
+        system_tables=list(SYSTEM_TABLES),
     )
 
 
