@@ -28,6 +28,7 @@ from backforge.names import kebab, module_name, plural, python_name, snake
 from backforge.render_text import python_text
 from backforge.samples import samples
 from backforge.spec.model import FieldSpec, ResourceSpec, ServiceSpec
+from backforge.spec.seeds import seed_blocks
 
 _MAPPED = {
     "int": "int",
@@ -301,23 +302,16 @@ class ServiceIR:
     flags: list[dict[str, Any]] = field(default_factory=list)  # name, default, description
     # Tables the service keeps for itself (not resources); an IR without the key predates them.
     system_tables: list[str] = field(default_factory=list)
+    seeds: list[dict[str, Any]] = field(default_factory=list)  # see backforge.spec.seeds
+
+    @property
+    def seed_json(self) -> str:
+        return json.dumps(self.seeds, indent=2, ensure_ascii=False) + "\n"
 
     @property
     def tables_in_order(self) -> list[ResourceIR]:
         """Resources ordered so that every referenced table is created before its referrers."""
-        done: list[ResourceIR] = []
-        pending = list(self.resources)
-        while pending:
-            ready = [
-                r
-                for r in pending
-                if all(f.ref == r.name or f.ref in {d.name for d in done} for f in r.refs)
-            ]
-            if not ready:  # a cycle of references: checks refuse those, keep the order total
-                ready = pending[:1]
-            done += ready
-            pending = [r for r in pending if r not in ready]
-        return done
+        return _in_order(self.resources)
 
     def resource(self, name: str) -> ResourceIR:
         return next(r for r in self.resources if r.name == name)
@@ -329,6 +323,22 @@ class ServiceIR:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True, default=str) + "\n"
+
+
+def _in_order(resources: list[ResourceIR]) -> list[ResourceIR]:
+    done: list[ResourceIR] = []
+    pending = list(resources)
+    while pending:
+        ready = [
+            r
+            for r in pending
+            if all(f.ref == r.name or f.ref in {d.name for d in done} for f in r.refs)
+        ]
+        if not ready:  # a cycle of references: checks refuse those, keep the order total
+            ready = pending[:1]
+        done += ready
+        pending = [r for r in pending if r not in ready]
+    return done
 
 
 def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
@@ -361,6 +371,7 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
             for name, flag in spec.feature_flags().items()
         ],
         system_tables=list(SYSTEM_TABLES),
+        seeds=seed_blocks(spec.seed, spec.resources, [r.name for r in _in_order(resources)]),
     )
 
 
