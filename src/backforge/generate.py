@@ -276,6 +276,15 @@ def _manifest(root: Path, ir: ServiceIR) -> dict[str, Any]:
         "settings": SETTINGS,
         "notes": ir.notes,
         "flags": ir.flags,
+        "seeds": [
+            {
+                "resource": block["resource"],
+                "records": len(block["rows"]),
+                "key": block["key"],
+                "command": f"python -m {ir.package}.seed",
+            }
+            for block in ir.seeds
+        ],
         "tests": _tests_by_operation(ir),
         "files": files,
     }
