@@ -541,3 +541,24 @@ def test_service_wide_api_changes() -> None:
         "API: max_limit lowered 100 -> 50": True,
     }
     assert d.operations == []
+
+
+def test_the_idempotency_table_is_created_for_an_older_project_and_never_dropped(
+    tmp_path: Path,
+) -> None:
+    new = ir(BASE)
+    assert "idempotency_keys" in schema_of(new).names
+    same = diff(new, new)
+    assert same.empty
+    older = ir(BASE)
+    older.system_tables = []  # an ir.json written before the table existed
+    upgrade = diff(ir_from_json(older.to_json()), new)
+    assert [(type(op), op.table) for op in upgrade.operations] == [
+        (CreateTable, "idempotency_keys")
+    ]
+    assert not upgrade.destructive and not upgrade.refusals
+    project = project_with(tmp_path, ("0001_initial.py", "0001", None))
+    text = render_revision(project, new, upgrade.operations, upgrade.reverse, upgrade.api).text
+    ast.parse(text)
+    assert 'op.create_table(\n        "idempotency_keys"' in text
+    assert 'op.drop_table("idempotency_keys")' in text

@@ -127,7 +127,10 @@ def test_plan_of_a_new_project_and_bad_input(
     assert main(["plan", str(v1), str(tmp_path / "nothing-yet"), "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["new_project"] and "migrations/versions/0001_initial.py" in plan["files"]["added"]
-    assert [op["summary"] for op in plan["database"]] == ["create table book"]
+    assert [op["summary"] for op in plan["database"]] == [
+        "create table book",
+        "create table idempotency_keys",
+    ]
     assert not (tmp_path / "nothing-yet").exists()
     bad = write(tmp_path, "bad.yaml", "service: {name: shelf}\nresources: {}\n")
     assert main(["plan", str(bad), str(tmp_path / "x")]) == 2

@@ -58,6 +58,7 @@ SETTINGS = [
     "HSTS_SECONDS",
     "MAX_BODY_BYTES",
     "MAX_JSON_DEPTH",
+    "IDEMPOTENCY_TTL_SECONDS",
 ]
 AUTH_OPERATIONS = (
     "register",
@@ -321,6 +322,15 @@ def _manifest(root: Path, ir: ServiceIR) -> dict[str, Any]:
         "settings": SETTINGS + (AUTH_SETTINGS if ir.auth else []),
         "notes": ir.notes,
         "flags": ir.flags,
+        "seeds": [
+            {
+                "resource": block["resource"],
+                "records": len(block["rows"]),
+                "key": block["key"],
+                "command": f"python -m {ir.package}.seed",
+            }
+            for block in ir.seeds
+        ],
         "tests": _tests_by_operation(ir),
         "files": files,
     }

@@ -28,6 +28,7 @@ from backforge.names import kebab, module_name, plural, python_name, snake
 from backforge.render_text import python_text
 from backforge.samples import samples
 from backforge.spec.model import FieldSpec, LimitsSpec, ResourceSpec, ServiceSpec
+from backforge.spec.seeds import seed_blocks
 
 _MAPPED = {
     "int": "int",
@@ -49,6 +50,7 @@ NO_NUL = r"^[^\x00]*$"
 MAX_IN_VALUES = 50
 MAX_MANY_IDS = 100
 OWNER_MODULE = "auth"  # the package of accounts, which owners refer to
+SYSTEM_TABLES = ("idempotency_keys",)  # defined in evolve/snapshot.py, created by 0001_initial
 
 
 @dataclass
@@ -389,23 +391,18 @@ class ServiceIR:
     # Rate limits (count/period): the spec's `limits:`, else these defaults.
     limit_anonymous: str = DEFAULT_ANONYMOUS_LIMIT
     limit_authenticated: str = DEFAULT_AUTHENTICATED_LIMIT
+    # Tables the service keeps for itself (not resources); an IR without the key predates them.
+    system_tables: list[str] = field(default_factory=list)
+    seeds: list[dict[str, Any]] = field(default_factory=list)  # see backforge.spec.seeds
+
+    @property
+    def seed_json(self) -> str:
+        return json.dumps(self.seeds, indent=2, ensure_ascii=False) + "\n"
 
     @property
     def tables_in_order(self) -> list[ResourceIR]:
         """Resources ordered so that every referenced table is created before its referrers."""
-        done: list[ResourceIR] = []
-        pending = list(self.resources)
-        while pending:
-            ready = [
-                r
-                for r in pending
-                if all(f.ref == r.name or f.ref in {d.name for d in done} for f in r.refs)
-            ]
-            if not ready:  # a cycle of references: checks refuse those, keep the order total
-                ready = pending[:1]
-            done += ready
-            pending = [r for r in pending if r not in ready]
-        return done
+        return _in_order(self.resources)
 
     def resource(self, name: str) -> ResourceIR:
         return next(r for r in self.resources if r.name == name)
@@ -417,6 +414,22 @@ class ServiceIR:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True, default=str) + "\n"
+
+
+def _in_order(resources: list[ResourceIR]) -> list[ResourceIR]:
+    done: list[ResourceIR] = []
+    pending = list(resources)
+    while pending:
+        ready = [
+            r
+            for r in pending
+            if all(f.ref == r.name or f.ref in {d.name for d in done} for f in r.refs)
+        ]
+        if not ready:  # a cycle of references: checks refuse those, keep the order total
+            ready = pending[:1]
+        done += ready
+        pending = [r for r in pending if r not in ready]
+    return done
 
 
 def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
@@ -452,6 +465,8 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
             {"name": name, "default": flag.default, "description": flag.description or ""}
             for name, flag in spec.feature_flags().items()
         ],
+        system_tables=list(SYSTEM_TABLES),
+        seeds=seed_blocks(spec.seed, spec.resources, [r.name for r in _in_order(resources)]),
     )
 
 

@@ -150,7 +150,30 @@ def schema_of(ir: ServiceIR | None) -> Schema:
         return EMPTY
     tables = [resource_table(r) for r in ir.tables_in_order]
     tables += [link_table(r, f) for r in ir.resources for f in r.many]
+    tables += [SYSTEM_TABLES[name] for name in ir.system_tables if name in SYSTEM_TABLES]
     return Schema(tuple(tables))
+
+
+# Tables of the service itself, as core/idempotency.py and 0001_initial define them: a project
+# generated before one existed gets it in its next revision, and no regeneration drops it.
+SYSTEM_TABLES = {
+    "idempotency_keys": Table(
+        name="idempotency_keys",
+        owner="idempotency keys",
+        columns=(
+            Column("scope", "sa.String(255)", False),
+            Column("key", "sa.String(255)", False),
+            Column("fingerprint", "sa.String(64)", False),
+            Column("status_code", "sa.Integer()", False),
+            Column("headers", "sa.Text()", False),
+            Column("body", "sa.Text()", False),
+            Column("created_at", DATETIME, False),
+            Column("expires_at", DATETIME, False),
+        ),
+        primary_key=("scope", "key"),
+        indexes=(Index("ix_idempotency_keys_expires_at", ("expires_at",)),),
+    )
+}
 
 
 def resource_table(r: ResourceIR) -> Table:

@@ -26,6 +26,7 @@ from backforge.names import (
     snake,
 )
 from backforge.spec.model import FieldSpec
+from backforge.spec.seeds import check_seed
 from backforge.spec.yamlsource import YamlSource
 
 PRINCIPALS = ("anyone", "authenticated", "owner")
@@ -53,6 +54,7 @@ def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
     for name, body in resources.items():
         if isinstance(body, dict):
             _check_resource(name, body, fields_by_resource, roles, report)
+    check_seed(data, fields_by_resource, report, value_problems)
     return found
 
 
@@ -453,34 +455,45 @@ def _check_flags(spec: FieldSpec, path: tuple[Any, ...], report: Any) -> None:
 
 
 def _check_default(spec: FieldSpec, path: tuple[Any, ...], report: Any) -> None:
+    for message, fix in value_problems(spec, spec.default, "the default"):
+        report((*path, "default"), message, fix)
+
+
+def value_problems(spec: FieldSpec, raw: Any, what: str) -> list[tuple[str, str]]:
+    """Why ``raw`` cannot be a value of the field (message, fix); none when it can."""
     ftype = FIELD_TYPES[spec.type]
     options = spec.model_dump()
     try:
-        value = ftype.coerce_default(spec.default, options)
+        value = ftype.coerce_default(raw, options)
     except ValueError as exc:
-        report((*path, "default"), f"the default does not fit the field: {exc}", _default_fix(spec))
-        return
+        fix = _default_fix(spec).replace("the default", what)
+        return [(f"{what} does not fit the field: {exc}", fix)]
+    found = []
     if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
-        report(
-            (*path, "default"),
-            f"the default {spec.default!r} is outside min/max",
-            "use a default within the field's bounds",
+        found.append(
+            (
+                f"{what} {raw!r} is outside min/max",
+                f"use {_a(what.split()[-1])} within the field's bounds",
+            )
         )
     if isinstance(value, str) and ftype.textual:
         shortest, longest = spec.min_length or 0, max_length(ftype, options)
         if not shortest <= len(value) <= longest:
-            report(
-                (*path, "default"),
-                f"the default is {len(value)} characters long, "
-                f"outside the length limits {shortest} to {longest}",
-                "shorten the default or change min_length/max_length",
+            found.append(
+                (
+                    f"{what} is {len(value)} characters long, "
+                    f"outside the length limits {shortest} to {longest}",
+                    f"shorten {what} or change min_length/max_length",
+                )
             )
         if spec.pattern and not compiles(spec.pattern) and not re.search(spec.pattern, value):
-            report(
-                (*path, "default"),
-                f"the default {value!r} does not match the pattern {spec.pattern!r}",
-                "change the default or the pattern so that they agree",
+            found.append(
+                (
+                    f"{what} {value!r} does not match the pattern {spec.pattern!r}",
+                    f"change {what} or the pattern so that they agree",
+                )
             )
+    return found
 
 
 def _default_fix(spec: FieldSpec) -> str:

@@ -269,6 +269,13 @@ class ServiceSpec(Strict):
     resources: dict[str, ResourceSpec] = Field(
         min_length=1, description="The resources, by PascalCase name."
     )
+    seed: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict,
+        description="Development data by resource name: a list of records (field: value). "
+        "Each record is identified by the resource's natural key (its first unique field, else "
+        "its first unique_together group), so `python -m <package>.seed` applied twice changes "
+        "nothing; a ref or many field names the target record(s) by their natural key value.",
+    )
 
     def feature_flags(self) -> dict[str, FlagSpec]:
         """Every flag in its long form."""
