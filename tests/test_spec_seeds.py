@@ -166,3 +166,16 @@ def test_the_seed_ships_as_json(tmp_path: Path) -> None:
         {"resource": "Shelf", "records": 2, "key": ["code"], "command": "python -m shop.seed"},
         {"resource": "Book", "records": 2, "key": ["isbn"], "command": "python -m shop.seed"},
     ]
+
+
+def test_owned_resources_are_not_seeded() -> None:
+    text = (
+        "service: {name: club}\nauth: {users: true, roles: [admin, member]}\nresources:\n"
+        "  Note:\n    owned: true\n    fields:\n      code: {type: string, unique: true}\n"
+        "seed:\n  Note:\n    - {code: a}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_spec_text(text, "spec.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.path) == (9, "seed.Note")
+    assert "owned" in problem.message and "through the API" in problem.fix

@@ -69,6 +69,13 @@ def check_seed(
                 _choose(name, list(resources)),
             )
             continue
+        if body.get("owned") is True:
+            report(
+                ("seed", name),
+                f"{name} is owned: every record needs an account to own it",
+                "seed resources that are not owned; create owned records through the API",
+            )
+            continue
         key = natural_key(fields, body)
         if key is None:
             report(
