@@ -63,7 +63,7 @@ def test_new_delivers_every_example_on_sqlite(tmp_path: Path, example: str) -> N
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("example", ["bookstore", "projects", "bookclub"])
+@pytest.mark.parametrize("example", ["bookstore", "bookclub"])
 def test_new_delivers_every_example_on_postgresql(tmp_path: Path, example: str) -> None:
     spec = EXAMPLES / f"{example}.yaml"
     report = run_new(spec, tmp_path / example, "--database", POSTGRES, "--fuzz-examples", "15")
