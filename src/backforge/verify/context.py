@@ -31,6 +31,7 @@ class VerifyContext:
     server_url: str | None = None
     server_log: Path | None = None
     auth_headers: dict[str, str] = field(default_factory=dict)  # an admin's, with accounts
+    auth_environ: dict[str, str] = field(default_factory=dict)  # the key that signed them
 
     def need_env(self) -> ProjectEnv:
         if self.env is None:

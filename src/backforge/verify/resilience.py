@@ -54,9 +54,8 @@ def check(ctx: VerifyContext) -> Outcome:
         ctx.stack.callback(proxy.close)
         netloc = parts.netloc.rsplit("@", 1)[0] + f"@{HOST}:{proxy.start()}"
         url = urlunsplit(parts._replace(netloc=netloc))
-    server = launch(
-        ctx, env.environ({"DATABASE_URL": url, "DB_CONNECT_TIMEOUT": "1", **UNLIMITED}), "resil"
-    )
+    environ = {"DATABASE_URL": url, "DB_CONNECT_TIMEOUT": "1", **UNLIMITED, **ctx.auth_environ}
+    server = launch(ctx, env.environ(environ), "resil")
     ctx.stack.callback(server.stop)
     problem = wait_ready(server, time.monotonic(), {})
     if problem:
@@ -67,7 +66,7 @@ def check(ctx: VerifyContext) -> Outcome:
     if proxy is None:
         figures["outage"] = "not simulated: SQLite runs inside the server process"
     elif collections:
-        _outage(server.url, proxy, collections[0], figures, problems)
+        _outage(server.url, proxy, collections[0], figures, problems, ctx.auth_headers)
     creates = _create_paths(project.openapi or {})
     _drain(server, creates[0] if creates else "/healthz", figures, problems)
     summary = f"drained in {figures.get('drain_seconds')} s, exit {figures.get('exit_code')}"
@@ -83,9 +82,17 @@ def check(ctx: VerifyContext) -> Outcome:
 
 
 def _outage(
-    url: str, proxy: TcpProxy, path: str, figures: dict[str, Any], problems: list[str]
+    url: str,
+    proxy: TcpProxy,
+    path: str,
+    figures: dict[str, Any],
+    problems: list[str],
+    headers: dict[str, str] | None = None,
 ) -> None:
-    with httpx.Client(base_url=url, timeout=5.0, trust_env=False) as http:
+    """Cut the database away and back; as the verify admin when the service has accounts
+    (its tokens are signed with the same key, so they hold on this server too)."""
+    client = httpx.Client(base_url=url, timeout=5.0, trust_env=False, headers=headers)
+    with client as http:
         cut = time.monotonic()
         proxy.cut()
         flip = _until(lambda: http.get("/readyz").status_code == 503, 10.0)

@@ -78,7 +78,8 @@ def check(ctx: VerifyContext) -> Outcome:
     root = ctx.project.root
     url = ctx.stack.enter_context(scratch_database(ctx, "server"))
     package = ctx.project.package
-    environ = env.environ({"DATABASE_URL": url, **UNLIMITED, **signin.auth_environ(root, package)})
+    ctx.auth_environ = signin.auth_environ(root, package)
+    environ = env.environ({"DATABASE_URL": url, **UNLIMITED, **ctx.auth_environ})
     figures: dict[str, Any] = {
         "database": engine_of(ctx.database_url),
         "rate_limits": RATE_LIMITS_NOTE,
