@@ -9,6 +9,9 @@ a few hundred books (with authors and tags), then starts side by side on 127.0.0
   the same SQL statements), in a small venv of its own with the same starlette, uvicorn and
   asyncpg versions (orjson stays out of the generated project's pins).
 
+Each request comes from one of --clients addresses (X-Forwarded-For, which the service trusts
+from 127.0.0.1), as behind a load balancer: the rate limiter, on by default as in production,
+then counts every request without refusing any (--no-rate-limit turns it off, to price it).
 Both endpoints (GET one book by id, a random one each request; GET a page of books filtered by
 status and sorted by price) are loaded with wrk (64 connections, fixed duration) in alternating
 rounds, so that the noise of a shared machine hits both sides alike. Prints req/s and
@@ -17,7 +20,8 @@ summary. Processes and the database are removed at the end, also on Ctrl-C. A be
 test; wrk must be installed (`apt-get install wrk`), and wrk shares the cores with both servers.
 
     python benchmarks/read_path.py [PROJECT] [--database postgresql://postgres@127.0.0.1:5432/postgres]
-        [--rounds 3] [--duration 10] [--connections 64] [--books 500] [--json OUT]
+        [--rounds 3] [--duration 10] [--connections 64] [--books 500] [--clients 20000]
+        [--no-rate-limit] [--json OUT]
 
 Without PROJECT it generates examples/bookstore.yaml into a temporary directory first. The
 project must be a bookstore (it needs the book, author, tag and book_tags tables).
@@ -90,11 +94,14 @@ asyncio.run(main(int(sys.argv[1])))
 """
 
 WRK_SCRIPT = """
-local template, books = "%s", %d
+local template, books, clients = "%s", %d, %d
 math.randomseed(os.time())
 request = function()
   local path = template:gsub("{id}", tostring(math.random(1, books)))
-  return wrk.format("GET", path)
+  local c = math.random(0, clients - 1)
+  local client = string.format("10.%%d.%%d.%%d", math.floor(c / 65536) %% 256,
+                               math.floor(c / 256) %% 256, c %% 256)
+  return wrk.format("GET", path, {["X-Forwarded-For"] = client})
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -203,9 +210,9 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def wrk(url: str, template: str, books: int, seconds: float, connections: int,
-        scratch: Path) -> dict[str, float]:
+        scratch: Path, clients: int) -> dict[str, float]:
     script = scratch / "load.lua"
-    script.write_text(WRK_SCRIPT % (template, books))
+    script.write_text(WRK_SCRIPT % (template, books, clients))
     done = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", "5s",
          "-s", str(script), url],
@@ -240,6 +247,10 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--books", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=20000,
+                        help="client addresses the load comes from (X-Forwarded-For)")
+    parser.add_argument("--no-rate-limit", action="store_true",
+                        help="run the service with RATE_LIMIT_ENABLED=false")
     parser.add_argument("--json", type=Path, help="also write the summary to this file")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -268,6 +279,7 @@ def main() -> int:
         environ = env.environ({
             "DATABASE_URL": app_url, "ENVIRONMENT": "production", "LOG_LEVEL": "WARNING",
             "LOG_FORMAT": "json", "HOST": "127.0.0.1", "PORT": str(service_port),
+            "RATE_LIMIT_ENABLED": "false" if args.no_rate_limit else "true",
         })
         subprocess.run([env.python, "-m", "alembic", "upgrade", "head"], cwd=project,
                        env=environ, check=True, capture_output=True)
@@ -292,7 +304,7 @@ def main() -> int:
 
         for endpoint, template in ENDPOINTS.items():  # warm-up: caches, pools, JIT-free Python
             for url in sides.values():
-                wrk(url, template, args.books, 2, args.connections, scratch)
+                wrk(url, template, args.books, 2, args.connections, scratch, args.clients)
 
         results: dict[str, dict[str, list[dict[str, float]]]] = {
             e: {s: [] for s in sides} for e in ENDPOINTS
@@ -302,7 +314,7 @@ def main() -> int:
                 order = list(sides) if number % 2 == 0 else list(reversed(sides))
                 for side in order:
                     figures = wrk(sides[side], template, args.books, args.duration,
-                                  args.connections, scratch)
+                                  args.connections, scratch, args.clients)
                     results[endpoint][side].append(figures)
                     print(f"round {number + 1} {endpoint:9} {side:8} "
                           f"{figures['rps']:8.0f} req/s  p50 {figures['p50_ms']:6.1f} ms  "
@@ -311,7 +323,8 @@ def main() -> int:
 
         summary: dict[str, object] = {
             "connections": args.connections, "duration_s": args.duration,
-            "rounds": args.rounds, "books": args.books, "endpoints": {},
+            "rounds": args.rounds, "books": args.books, "clients": args.clients,
+            "rate_limit": not args.no_rate_limit, "endpoints": {},
         }
         print()
         for endpoint in ENDPOINTS:
