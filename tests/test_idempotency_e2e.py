@@ -4,22 +4,16 @@ both callers get the same answer (the loser of the race replays the winner's res
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 from evolve_support import Database, postgres_database
+from live_service import serve
 
 from backforge.cli import main
-from backforge.verify.environment import ensure_env
-from backforge.verify.server import HOST, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -32,45 +26,6 @@ resources:
       amount: {type: decimal, min: 0}
 """
 ROUNDS = 12
-
-
-@contextmanager
-def server(project: Path, url: str, log: Path) -> Iterator[str]:
-    env = ensure_env(project)
-    port = free_port()
-    environ = env.environ(
-        {"DATABASE_URL": url, "HOST": HOST, "PORT": str(port), "LOG_FORMAT": "json"}
-    )
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(env.python), "-m", "ledger.serve"],
-            cwd=project,
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://{HOST}:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2.0, trust_env=False).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 def post_together(urls: list[str], body: dict[str, str], key: str) -> list[httpx.Response]:
@@ -102,7 +57,12 @@ def test_one_key_sent_to_two_processes_at_once_creates_one_row(tmp_path: Path) -
     with postgres_database(project) as url, ExitStack() as stack:
         database = Database(project, url)
         database.must("upgrade", "head")
-        urls = [stack.enter_context(server(project, url, tmp_path / f"s{i}.log")) for i in (1, 2)]
+        urls = [
+            stack.enter_context(
+                serve(project, "ledger", {"DATABASE_URL": url}, tmp_path / f"s{i}.log")
+            ).url
+            for i in (1, 2)
+        ]
         replayed = both = 0
         for n in range(ROUNDS):
             key = f"round-{n}"
