@@ -6,8 +6,9 @@ a few hundred books (with authors and tags), then starts side by side on 127.0.0
 - the generated service, as production runs it (`python -m <package>.serve`: one uvicorn worker,
   ENVIRONMENT=production, JSON logs at WARNING), in the project's pinned environment;
 - a raw baseline (benchmarks/baseline_app.py: Starlette + asyncpg pool + orjson, one process,
-  the same SQL statements), in a small venv of its own with the same starlette, uvicorn and
-  asyncpg versions (orjson stays out of the generated project's pins).
+  the same SQL statements), served by the same uvicorn (with the project's uvloop and
+  httptools, when it pins them), in a small venv of its own with the project's versions of
+  those, starlette and asyncpg (orjson stays out of the generated project's pins).
 
 Each request comes from one of --clients addresses (X-Forwarded-For, which the service trusts
 from 127.0.0.1), as behind a load balancer: the rate limiter, on by default as in production,
@@ -50,7 +51,7 @@ from backforge.verify.server import free_port
 
 HERE = Path(__file__).resolve().parent
 BASELINE_VENV = Path.home() / ".cache" / "backforge" / "bench"
-SHARED = ("starlette", "uvicorn", "asyncpg")
+SHARED = ("starlette", "uvicorn", "uvloop", "httptools", "asyncpg")  # those the project has
 ENDPOINTS = {
     "get_by_id": "/api/v1/books/{id}",
     "list": "/api/v1/books?status=published&sort=-price&limit=20",
@@ -160,11 +161,13 @@ def generate(workdir: Path) -> Path:
 
 
 def baseline_env(project_env: ProjectEnv) -> Path:
-    """A venv with the project's starlette, uvicorn and asyncpg versions, and orjson."""
+    """A venv with the project's versions of the server (uvicorn, with its event loop and HTTP
+    parser), starlette and asyncpg, and orjson."""
     versions = subprocess.run(
         [project_env.python, "-c",
          "import importlib.metadata as m; print(' '.join("
-         f"f'{{n}}=={{m.version(n)}}' for n in {SHARED!r}))"],
+         f"f'{{n}}=={{m.version(n)}}' for n in {SHARED!r} "
+         "if n in {d.metadata['Name'].lower() for d in m.distributions()}))"],
         capture_output=True, text=True, check=True,
     ).stdout.split()
     venv = BASELINE_VENV / ("baseline-" + "-".join(v.replace("==", "") for v in versions))
