@@ -1,4 +1,5 @@
-"""The `backforge` command line: init, validate, schema, plan, generate, verify and new.
+"""The `backforge` command line: init, validate, schema, plan, generate, verify and new (and
+`mcp` and `agent install`, from backforge.agent.commands).
 
 Exit codes: 0 success (verify: STATUS COMPLETE; plan: also when it reports breaking or
 destructive changes), 1 the service did not verify (BLOCKED or ERROR), 2 bad input (a spec with
@@ -77,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
     _generate_options(new)
     _verify_options(new, json_flag=False)
     new.set_defaults(handler=_new)
+
+    from backforge.agent.commands import add_commands  # mcp, agent install
+
+    add_commands(commands)
     return parser
 
 
