@@ -91,7 +91,7 @@ def build_server(root: Path, *, log: CallLog | None = None) -> MCPServer:
 
         return call
 
-    read_only = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldHint=False)
+    read_only = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
 
     @server.tool(annotations=read_only)
     @logged
@@ -125,7 +125,7 @@ def build_server(root: Path, *, log: CallLog | None = None) -> MCPServer:
 
     @server.tool(
         annotations=ToolAnnotations(
-            readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False
+            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
         )
     )
     @logged
@@ -158,7 +158,7 @@ def build_server(root: Path, *, log: CallLog | None = None) -> MCPServer:
             )
         )
 
-    @server.tool(annotations=ToolAnnotations(readOnlyHint=False, openWorldHint=False))
+    @server.tool(annotations=ToolAnnotations(read_only_hint=False, open_world_hint=False))
     @logged
     async def verify(
         directory: Annotated[str, Field(description="the generated project directory")],
