@@ -394,3 +394,13 @@ def test_every_call_is_logged_to_stderr_and_to_the_log_file(
     assert records[1]["tool"] == "validate_spec" and records[1]["arguments"] == {"spec": "bad.yaml"}
     assert (records[1]["ok"], records[2]["ok"], records[2]["error"]) == (True, False, "spec")
     assert call_log(tmp_path / "server.log") == records[1:]
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0:8765", "example.com:80", "127.0.0.1", "127.0.0.1:x"])
+def test_http_serves_on_loopback_only(
+    address: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backforge.cli import main
+
+    assert main(["mcp", "--root", str(tmp_path), "--http", address]) == 2
+    assert "--http" in capsys.readouterr().err

@@ -13,6 +13,10 @@ from backforge.errors import BackforgeError
 EXTRA_HINT = "backforge mcp needs the MCP SDK: pip install 'backforge[agent]'"
 
 
+class MissingExtra(BackforgeError):
+    exit_code = 2
+
+
 def add_commands(commands: Any) -> None:
     mcp = commands.add_parser(
         "mcp", help="serve backforge's tools to an AI agent (Model Context Protocol)"
@@ -48,7 +52,7 @@ def _mcp(args: argparse.Namespace) -> int:
         from backforge.agent import server
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] == "mcp":
-            raise BackforgeError(EXTRA_HINT) from None
+            raise MissingExtra(EXTRA_HINT) from None
         raise
     root: Path = args.root
     if not root.is_dir():

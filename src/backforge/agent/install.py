@@ -30,6 +30,12 @@ SERVER = "backforge"
 TOOLS = ("spec_schema", "validate_spec", "plan", "generate", "verify", "explain_report")
 TARGETS = ("claude-code", "opencode")
 
+
+class InstallError(BackforgeError):
+    """A file `agent install` will not touch without being told to (exit 2, nothing written)."""
+
+    exit_code = 2
+
 DESCRIPTION = (
     "Backend developer that builds REST services with backforge: turns requirements into a "
     "backforge spec, validates it until clean, plans, generates and verifies the project, and "
@@ -79,10 +85,10 @@ class Written:
 
 def install(target: str, directory: Path, *, force: bool = False) -> list[Written]:
     if target not in TARGETS:
-        raise BackforgeError(f"--for wants one of {', '.join(TARGETS)}, not {target!r}")
+        raise InstallError(f"--for wants one of {', '.join(TARGETS)}, not {target!r}")
     directory = Path(directory)
     if not directory.is_dir():
-        raise BackforgeError(f"{directory} is not a directory")
+        raise InstallError(f"{directory} is not a directory")
     if target == "claude-code":
         agent_file = directory / ".claude" / "agents" / f"{AGENT}.md"
         agent_text = claude_code_agent()
@@ -163,7 +169,7 @@ def _file_action(path: Path, text: str, force: bool) -> str:
     if path.read_text(encoding="utf-8") == text:
         return "unchanged"
     if not force:
-        raise BackforgeError(f"{path} already exists and differs; pass --force to overwrite it")
+        raise InstallError(f"{path} already exists and differs; pass --force to overwrite it")
     return "written"
 
 
@@ -179,17 +185,17 @@ def _merged_config(
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except ValueError:
-        raise BackforgeError(
+        raise InstallError(
             f"{path} is not plain JSON (comments?); add this entry under "
             f"{'.'.join(at)} by hand: {json.dumps(entry)}"
         ) from None
     if not isinstance(data, dict):
-        raise BackforgeError(f"{path} does not hold a JSON object; fix it or move it away")
+        raise InstallError(f"{path} does not hold a JSON object; fix it or move it away")
     current = _get(data, at)
     if current == entry:
         return _json(data), "unchanged"
     if current is not None and not force:
-        raise BackforgeError(
+        raise InstallError(
             f"{path} already has a different {'.'.join(at)} entry; pass --force to replace it"
         )
     _put(data, at, entry, path)
@@ -210,7 +216,7 @@ def _put(data: dict[str, Any], at: tuple[str, ...], value: Any, path: Path) -> N
     for key in at[:-1]:
         node = node.setdefault(key, {})
         if not isinstance(node, dict):
-            raise BackforgeError(f"{path}: {key} is not a JSON object; fix it by hand")
+            raise InstallError(f"{path}: {key} is not a JSON object; fix it by hand")
     node[at[-1]] = value
 
 

@@ -25,7 +25,7 @@ from pydantic import Field
 from backforge import __version__
 from backforge.agent import shapes, tools
 from backforge.agent.workspace import Workspace
-from backforge.errors import BackforgeError, SpecError
+from backforge.errors import BackforgeError, ProjectError, SpecError
 
 ROOT = Path(__file__).resolve().parents[3]  # the source checkout: docs/ and examples/
 INSTRUCTIONS = (
@@ -278,9 +278,9 @@ def run(root: Path, *, http: str | None = None, log_file: Path | None = None) ->
 def parse_address(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise BackforgeError(f"--http wants HOST:PORT (e.g. 127.0.0.1:8765), not {text!r}")
+        raise ProjectError(f"--http wants HOST:PORT (e.g. 127.0.0.1:8765), not {text!r}")
     if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
-        raise BackforgeError(
+        raise ProjectError(
             f"--http serves on loopback only (127.0.0.1, localhost, ::1), not {host!r}: the "
             "server has no authentication and writes files under its root"
         )
