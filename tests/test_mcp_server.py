@@ -404,3 +404,13 @@ def test_http_serves_on_loopback_only(
 
     assert main(["mcp", "--root", str(tmp_path), "--http", address]) == 2
     assert "--http" in capsys.readouterr().err
+
+
+def test_the_log_hides_database_passwords() -> None:
+    from backforge.agent.server import _redacted
+
+    assert _redacted("postgresql://app:s3c@r:t@127.0.0.1:5432/db") == (
+        "postgresql://app:***@127.0.0.1:5432/db"
+    )
+    assert _redacted("postgresql://postgres@127.0.0.1/db") == "postgresql://postgres@127.0.0.1/db"
+    assert _redacted(None) is None

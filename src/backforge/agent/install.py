@@ -36,6 +36,7 @@ class InstallError(BackforgeError):
 
     exit_code = 2
 
+
 DESCRIPTION = (
     "Backend developer that builds REST services with backforge: turns requirements into a "
     "backforge spec, validates it until clean, plans, generates and verifies the project, and "

@@ -8,6 +8,7 @@ stdout: that is the stdio transport) and, with --log, to a file.
 
 import functools
 import json
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -70,7 +71,11 @@ def build_server(root: Path, *, log: CallLog | None = None) -> MCPServer:
         @functools.wraps(fn)
         async def call(*args: Any, **kwargs: Any) -> T:
             started = time.monotonic()
-            arguments = {k: v for k, v in kwargs.items() if k not in ("ctx", "text")}
+            arguments = {
+                k: _redacted(v) if k == "database_url" else v
+                for k, v in kwargs.items()
+                if k not in ("ctx", "text")
+            }
             record = {"event": "tool_call", "tool": fn.__name__, "arguments": arguments}
             try:
                 result = await fn(*args, **kwargs)
@@ -182,6 +187,12 @@ def build_server(root: Path, *, log: CallLog | None = None) -> MCPServer:
         done = {"count": 0}
 
         def progress(event: str, data: dict[str, Any]) -> None:
+            try:
+                notify(event, data)
+            except Exception as exc:  # a client gone away must not stop the checks
+                calls.write({"event": "progress_lost", "tool": "verify", "error": repr(exc)})
+
+        def notify(event: str, data: dict[str, Any]) -> None:
             if event == "check_started":
                 total = data["total"]
                 done["total"] = total
@@ -250,6 +261,11 @@ def _reader(path: Path) -> Callable[[], str]:
 
     read.__name__ = f"read_{path.stem}"
     return read
+
+
+def _redacted(url: Any) -> Any:
+    """A database URL without its password, for the log."""
+    return re.sub(r"(://[^:/@]*):[^/]*@", r"\1:***@", url) if isinstance(url, str) else url
 
 
 def _since(started: float) -> float:
