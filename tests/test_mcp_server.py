@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
 import jsonschema
 import pytest
-from mcp_support import TRANSPORTS, call_log, connect, text_of
+from mcp_support import TRANSPORTS, call_log, connect, server_env, text_of
 from mcp_types.version import LATEST_HANDSHAKE_VERSION, LATEST_PROTOCOL_VERSION
 
 from backforge.agent.install import TOOLS
@@ -359,10 +361,11 @@ def test_verify_reports_progress_and_returns_the_report(workspace: Path, tmp_pat
     assert data["status"] == on_disk["status"] == "COMPLETE", data["status_block"]
     assert data["status_block"].startswith("STATUS: COMPLETE\nSUMMARY: ")
     assert [c["name"] for c in data["checks"]] == [c.name for c in CHECKS]
-    # Two notifications per check (started, finished), counting up to the number of checks.
+    # Two notifications per check (started, finished), strictly increasing as the protocol
+    # wants: n + 0.5 while check n + 1 runs, n + 1 when it ended; the total is the checks.
     assert len(progress) == 2 * len(CHECKS)
     assert all(total == len(CHECKS) for _, total, _ in progress)
-    assert [done for done, _, _ in progress[1::2]] == list(range(1, len(CHECKS) + 1))
+    assert [done for done, _, _ in progress] == [i / 2 for i in range(1, 2 * len(CHECKS) + 1)]
     assert progress[0][2] == f"[1/{len(CHECKS)}] environment …"
     assert progress[-1][2].startswith("resilience: passed in ")
     assert explained.structured_content["findings"] == []
@@ -414,3 +417,25 @@ def test_the_log_hides_database_passwords() -> None:
     )
     assert _redacted("postgresql://postgres@127.0.0.1/db") == "postgresql://postgres@127.0.0.1/db"
     assert _redacted(None) is None
+
+
+def test_without_the_sdk_mcp_says_which_extra_to_install(tmp_path: Path) -> None:
+    """The SDK is the optional `agent` extra: without it every other command still works and
+    `backforge mcp` says what to install."""
+    code = (
+        "import sys; sys.modules['mcp'] = None\n"  # an import of mcp now fails, as if absent
+        "from backforge.cli import main\n"
+        f"assert main(['validate', {str(tmp_path / 'notes.yaml')!r}]) == 0\n"
+        "raise SystemExit(main(['mcp', '--root', '.']))\n"
+    )
+    (tmp_path / "notes.yaml").write_text(NOTES)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=server_env(),
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'backforge[agent]'" in done.stderr

@@ -183,7 +183,9 @@ def build_server(root: Path, *, log: CallLog | None = None) -> MCPServer:
         """Run every check on a generated project (lint, security, tests with coverage,
         migrations, server, contract fuzzing, load, observability, resilience); progress comes
         as notifications, one per check started and finished. Returns the report and its STATUS
-        block; writes backforge-report.json into the project. Takes minutes."""
+        block; writes backforge-report.json into the project. Takes minutes.
+
+        Progress is counted in checks: n + 0.5 while check n + 1 runs, n + 1 once it ended."""
         done = {"count": 0}
 
         def progress(event: str, data: dict[str, Any]) -> None:
@@ -197,7 +199,8 @@ def build_server(root: Path, *, log: CallLog | None = None) -> MCPServer:
                 total = data["total"]
                 done["total"] = total
                 message = f"[{data['index'] + 1}/{total}] {data['name']} …"
-                anyio.from_thread.run(ctx.report_progress, data["index"], total, message)
+                # Progress must increase with every notification: half a check while one runs.
+                anyio.from_thread.run(ctx.report_progress, data["index"] + 0.5, total, message)
             elif event == "check_finished":
                 done["count"] += 1
                 figure = f" — {data['figure']}" if data.get("figure") else ""
