@@ -222,7 +222,7 @@ def _put(data: dict[str, Any], at: tuple[str, ...], value: Any, path: Path) -> N
 
 
 def _markdown(front: dict[str, Any], body: str) -> str:
-    header = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=100)
+    header = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=4096)
     return f"---\n{header}---\n\n{body}"
 
 
