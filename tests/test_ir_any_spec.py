@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from backforge.ir import ServiceIR, build_ir
+from backforge.render import render_project
 from backforge.spec import load_spec_text
 
 SPECS = Path(__file__).parent / "specs"
@@ -101,3 +102,14 @@ def test_a_spec_that_exercises_everything_leaves_nothing_out() -> None:
     resource, field, rows = ir.seed_drift  # type: ignore[misc]
     assert (resource.name, field.name, rows) == ("Tag", "note", 1)
     assert ir.tests_not_generated == []
+
+
+def test_pages_of_one_row_leave_out_the_statement_count_test() -> None:
+    text = (
+        "service: {name: shop}\napi: {pagination: {default_limit: 1, max_limit: 1}}\n"
+        "resources:\n  Tag: {fields: {label: string}}\n"
+    )
+    ir = ir_of(text)
+    assert not ir.query_tests  # nothing left for tests/test_queries.py
+    assert "tests/test_queries.py" not in render_project(ir)
+    assert any("max_limit is 1" in entry["reason"] for entry in ir.tests_not_generated)

@@ -447,6 +447,12 @@ class ServiceIR:
         return None
 
     @property
+    def query_tests(self) -> bool:
+        """Whether tests/test_queries.py has something to test: pages of more than one row to
+        count statements over, or a create that can fail after its first write."""
+        return self.max_limit > 1 or any(r.many for r in self.resources)
+
+    @property
     def tests_not_generated(self) -> list[dict[str, str]]:
         """Generated tests this spec gives no way to exercise, and why (for the report)."""
         missing = []
@@ -455,6 +461,14 @@ class ServiceIR:
                 {
                     "test": "tests/test_seed.py::test_seeding_sets_an_edited_record_back",
                     "reason": "no seed row gives a text field outside its natural key to edit",
+                }
+            )
+        if self.max_limit == 1:
+            missing.append(
+                {
+                    "test": "tests/test_queries.py::test_listing_<resources>_costs_the_same_"
+                    "for_1_or_many_rows",
+                    "reason": "max_limit is 1: no page holds more than one row",
                 }
             )
         if not any(r.many for r in self.resources):
