@@ -113,3 +113,18 @@ def test_pages_of_one_row_leave_out_the_statement_count_test() -> None:
     assert not ir.query_tests  # nothing left for tests/test_queries.py
     assert "tests/test_queries.py" not in render_project(ir)
     assert any("max_limit is 1" in entry["reason"] for entry in ir.tests_not_generated)
+
+
+def test_search_is_tested_on_a_field_the_test_can_write() -> None:
+    ir = ir_of(
+        "service: {name: shop}\nresources:\n  Tag:\n    fields:\n"
+        "      code: {type: string, read_only: true, default: x, searchable: true}\n"
+        "      label: {type: string, searchable: true}\n"
+        "  Note:\n    fields:\n"
+        "      code: {type: string, read_only: true, default: x, searchable: true}\n"
+    )
+    assert ir.resource("Tag").search_field.name == "label"  # type: ignore[union-attr]
+    assert ir.resource("Note").search_field is None
+    missing = [entry["test"] for entry in ir.tests_not_generated]
+    assert "tests/test_note.py::test_search_finds_text_case_insensitively" in missing
+    assert "tests/test_tag.py::test_search_finds_text_case_insensitively" not in missing

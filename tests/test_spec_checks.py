@@ -308,6 +308,14 @@ CASES = [
         "required: false",
     ),
     (
+        "searchable secret",
+        "User:\n  fields:\n    pin: {type: string, write_only: true, searchable: true}\n",
+        5,
+        "resources.User.fields.pin.searchable",
+        "a write_only field cannot be searchable",
+        "drop searchable",
+    ),
+    (
         "cycle of required references",
         "Egg:\n  fields:\n    hen: {type: ref, to: Hen, required: true}\n"
         "Hen:\n  fields:\n    egg: {type: ref, to: Egg, required: true}\n",

@@ -360,6 +360,11 @@ class ResourceIR:
     def searchable(self) -> list[FieldIR]:
         return [f for f in self.fields if f.searchable]
 
+    @property
+    def search_field(self) -> FieldIR | None:
+        """A searchable field a test can fill with text to look for (clients may write it)."""
+        return next((f for f in self.searchable if f.writable), None)
+
 
 @dataclass(frozen=True)
 class Reader:
@@ -405,22 +410,6 @@ class ServiceIR:
     def owned_resources(self) -> list[ResourceIR]:
         return [r for r in self.resources if r.owned]
 
-    @property
-    def reader(self) -> Reader:
-        """Who the tests of behaviour every route shares (rate limits, security headers,
-        tracing, a database outage) send their GETs as, and to which resource: an anonymous
-        caller where some resource may be listed and read by anybody, else the first role
-        that may list and read the first resource (the admin role may do anything)."""
-        for r in self.resources:
-            if r.allows("list", "anyone") and r.allows("read", "anyone"):
-                return Reader(r, None)
-        assert self.auth is not None  # without accounts anybody may do everything
-        first = self.resources[0]
-        roles = [role for role in self.auth.roles if role != self.auth.admin_role]
-        for role in [*roles, self.auth.admin_role]:
-            if first.may_list_and_read(role, self.auth):
-                return Reader(first, role)
-        raise AssertionError("the admin role may do anything")  # pragma: no cover
     # Rate limits (count/period): the spec's `limits:`, else these defaults.
     limit_anonymous: str = DEFAULT_ANONYMOUS_LIMIT
     limit_authenticated: str = DEFAULT_AUTHENTICATED_LIMIT
@@ -463,6 +452,16 @@ class ServiceIR:
                     "reason": "no seed row gives a text field outside its natural key to edit",
                 }
             )
+        for r in self.resources:
+            if r.searchable and r.search_field is None:
+                missing.append(
+                    {
+                        "test": f"tests/test_{r.module}.py::"
+                        "test_search_finds_text_case_insensitively",
+                        "reason": f"no searchable field of {r.name} is writable: a test cannot "
+                        "choose the text to find",
+                    }
+                )
         if self.max_limit == 1:
             missing.append(
                 {
@@ -485,6 +484,23 @@ class ServiceIR:
     def tables_in_order(self) -> list[ResourceIR]:
         """Resources ordered so that every referenced table is created before its referrers."""
         return _in_order(self.resources)
+
+    @property
+    def reader(self) -> Reader:
+        """Who the tests of behaviour every route shares (rate limits, security headers,
+        tracing, a database outage) send their GETs as, and to which resource: an anonymous
+        caller where some resource may be listed and read by anybody, else the first role
+        that may list and read the first resource (the admin role may do anything)."""
+        for r in self.resources:
+            if r.allows("list", "anyone") and r.allows("read", "anyone"):
+                return Reader(r, None)
+        assert self.auth is not None  # without accounts anybody may do everything
+        first = self.resources[0]
+        roles = [role for role in self.auth.roles if role != self.auth.admin_role]
+        for role in [*roles, self.auth.admin_role]:
+            if first.may_list_and_read(role, self.auth):
+                return Reader(first, role)
+        raise AssertionError("the admin role may do anything")  # pragma: no cover
 
     def resource(self, name: str) -> ResourceIR:
         return next(r for r in self.resources if r.name == name)

@@ -54,7 +54,9 @@ OPTIONAL = {
 
 
 def wanted(template: str, ir: ServiceIR) -> bool:
-    return all(getattr(ir, part) for prefix, part in OPTIONAL.items() if template.startswith(prefix))
+    return all(
+        getattr(ir, part) for prefix, part in OPTIONAL.items() if template.startswith(prefix)
+    )
 
 
 def is_user_owned(template: str) -> bool:

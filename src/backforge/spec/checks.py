@@ -487,6 +487,13 @@ def _check_flags(spec: FieldSpec, path: tuple[Any, ...], report: Any) -> None:
         )
     if spec.type == "json" and (spec.unique or spec.index):
         report(path, "a json field cannot be unique or indexed", "remove those options")
+    if spec.searchable and (spec.write_only or spec.hidden):
+        flag = "write_only" if spec.write_only else "hidden"
+        report(
+            (*path, "searchable"),
+            f"a {flag} field cannot be searchable: `?q=` would reveal what it holds",
+            "drop searchable",
+        )
     if spec.type == "text" and spec.unique:
         report(
             (*path, "unique"),
