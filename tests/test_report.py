@@ -322,3 +322,17 @@ def test_the_generators_manifest_shape(tmp_path: Path) -> None:
     assert data["generator"] == {"name": "backforge", "version": "0.1.0"}
     assert data["configuration"]["environment"] == [{"name": "DATABASE_URL"}, {"name": "LOG_LEVEL"}]
     assert data["summary"].startswith("notes 2.0.0: 6 endpoints, 2 resources;")
+
+
+def test_the_tests_a_spec_cannot_exercise_are_in_the_report(tmp_path: Path) -> None:
+    root = write_project(tmp_path / "notes", openapi=OPENAPI)
+    left_out = [{"test": "tests/test_seed.py::test_x", "reason": "no seed row to edit"}]
+    path = root / ".backforge" / "manifest.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "tests_not_generated": left_out}))
+    data = build_report(load_project(root), results(), started=START, finished=END).data
+    assert data["tests"]["not_generated"] == left_out
+
+
+def test_a_project_without_the_list_has_nothing_left_out(project: Any) -> None:
+    data = build_report(project, results(), started=START, finished=END).data
+    assert data["tests"]["not_generated"] == []

@@ -308,6 +308,23 @@ CASES = [
         "required: false",
     ),
     (
+        "searchable secret",
+        "User:\n  fields:\n    pin: {type: string, write_only: true, searchable: true}\n",
+        5,
+        "resources.User.fields.pin.searchable",
+        "a write_only field cannot be searchable",
+        "drop searchable",
+    ),
+    (
+        "cycle of required references",
+        "Egg:\n  fields:\n    hen: {type: ref, to: Hen, required: true}\n"
+        "Hen:\n  fields:\n    egg: {type: ref, to: Egg, required: true}\n",
+        5,
+        "resources.Egg.fields.hen",
+        "required references form a cycle (Egg.hen → Hen.egg → Egg)",
+        "required: false",
+    ),
+    (
         "many that is required or indexed",
         "Tag:\n  fields: {a: int}\nBook:\n  fields:\n"
         "    tags: {type: many, to: Tag, index: true}\n",
@@ -576,6 +593,18 @@ VALID = {
           filter: [id, created_at]
           sort: [updated_at]
           indexes: [[a, created_at]]
+    """,
+    "a cycle broken by an optional reference": """
+        Egg:
+          fields:
+            hen: {type: ref, to: Hen, required: true}
+        Hen:
+          fields:
+            egg: {type: ref, to: Egg}
+            coop: {type: ref, to: Coop, required: true}
+        Coop:
+          fields:
+            first: {type: ref, to: Egg}
     """,
     "optional self-reference": """
         Node:

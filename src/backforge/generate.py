@@ -333,6 +333,7 @@ def _manifest(root: Path, ir: ServiceIR) -> dict[str, Any]:
             for block in ir.seeds
         ],
         "tests": _tests_by_operation(ir),
+        "tests_not_generated": ir.tests_not_generated,
         "files": files,
     }
 

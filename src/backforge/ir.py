@@ -287,7 +287,7 @@ class ResourceIR:
         return principal in self.permissions.get(action, [])
 
     def access_matrix(self, auth: AuthIR) -> list[dict[str, Any]]:
-        """Every caller × action with the status the rules give it (generated matrix tests).
+        """Every caller x action with the status the rules give it (generated matrix tests).
 
         Callers: `anonymous`, each role acting on a record somebody else owns, and, for owned
         resources, `owner` (an account with the default role that owns the record)."""
@@ -303,6 +303,10 @@ class ResourceIR:
             for action in ACTIONS
             for caller in callers
         ]
+
+    def may_list_and_read(self, caller: str, auth: AuthIR) -> bool:
+        """Whether `caller` (anonymous, owner or a role) gets 200 from this list and read."""
+        return self._status("list", caller, auth) == self._status("read", caller, auth) == 200
 
     def _sees(self, caller: str, auth: AuthIR) -> bool:
         if self._status("list", caller, auth) != 200:
@@ -356,6 +360,23 @@ class ResourceIR:
     def searchable(self) -> list[FieldIR]:
         return [f for f in self.fields if f.searchable]
 
+    @property
+    def search_field(self) -> FieldIR | None:
+        """A searchable field a test can fill with text to look for (clients may write it)."""
+        return next((f for f in self.searchable if f.writable), None)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A resource and who may list and read it: a role, or anybody (`role` None)."""
+
+    resource: ResourceIR
+    role: str | None
+
+    @property
+    def anonymous(self) -> bool:
+        return self.role is None
+
 
 @dataclass
 class ServiceIR:
@@ -388,6 +409,7 @@ class ServiceIR:
     @property
     def owned_resources(self) -> list[ResourceIR]:
         return [r for r in self.resources if r.owned]
+
     # Rate limits (count/period): the spec's `limits:`, else these defaults.
     limit_anonymous: str = DEFAULT_ANONYMOUS_LIMIT
     limit_authenticated: str = DEFAULT_AUTHENTICATED_LIMIT
@@ -400,9 +422,85 @@ class ServiceIR:
         return json.dumps(self.seeds, indent=2, ensure_ascii=False) + "\n"
 
     @property
+    def seed_drift(self) -> tuple[ResourceIR, FieldIR, int] | None:
+        """A seeded text field outside its block's key that a test may edit for the seed to set
+        back: its resource, the field and how many seed rows give it."""
+        for block in self.seeds:
+            resource = self.resource(block["resource"])
+            for f in resource.fields:
+                if f.kind not in ("string", "text") or not f.readable or f.name in block["key"]:
+                    continue
+                given = [row for row in block["rows"] if f.name in row]
+                if given:
+                    return resource, f, len(given)
+        return None
+
+    @property
+    def query_tests(self) -> bool:
+        """Whether tests/test_queries.py has something to test: pages of more than one row to
+        count statements over, or a create that can fail after its first write."""
+        return self.max_limit > 1 or any(r.many for r in self.resources)
+
+    @property
+    def tests_not_generated(self) -> list[dict[str, str]]:
+        """Generated tests this spec gives no way to exercise, and why (for the report)."""
+        missing = []
+        if self.seeds and self.seed_drift is None:
+            missing.append(
+                {
+                    "test": "tests/test_seed.py::test_seeding_sets_an_edited_record_back",
+                    "reason": "no seed row gives a text field outside its natural key to edit",
+                }
+            )
+        for r in self.resources:
+            if r.searchable and r.search_field is None:
+                missing.append(
+                    {
+                        "test": f"tests/test_{r.module}.py::"
+                        "test_search_finds_text_case_insensitively",
+                        "reason": f"no searchable field of {r.name} is writable: a test cannot "
+                        "choose the text to find",
+                    }
+                )
+        if self.max_limit == 1:
+            missing.append(
+                {
+                    "test": "tests/test_queries.py::test_listing_<resources>_costs_the_same_"
+                    "for_1_or_many_rows",
+                    "reason": "max_limit is 1: no page holds more than one row",
+                }
+            )
+        if not any(r.many for r in self.resources):
+            missing.append(
+                {
+                    "test": "tests/test_queries.py::test_a_failed_<resource>_create_writes_nothing",
+                    "reason": "no resource has a many-to-many field, the only create that can "
+                    "fail after its first write",
+                }
+            )
+        return missing
+
+    @property
     def tables_in_order(self) -> list[ResourceIR]:
         """Resources ordered so that every referenced table is created before its referrers."""
         return _in_order(self.resources)
+
+    @property
+    def reader(self) -> Reader:
+        """Who the tests of behaviour every route shares (rate limits, security headers,
+        tracing, a database outage) send their GETs as, and to which resource: an anonymous
+        caller where some resource may be listed and read by anybody, else the first role
+        that may list and read the first resource (the admin role may do anything)."""
+        for r in self.resources:
+            if r.allows("list", "anyone") and r.allows("read", "anyone"):
+                return Reader(r, None)
+        assert self.auth is not None  # without accounts anybody may do everything
+        first = self.resources[0]
+        roles = [role for role in self.auth.roles if role != self.auth.admin_role]
+        for role in [*roles, self.auth.admin_role]:
+            if first.may_list_and_read(role, self.auth):
+                return Reader(first, role)
+        raise AssertionError("the admin role may do anything")  # pragma: no cover
 
     def resource(self, name: str) -> ResourceIR:
         return next(r for r in self.resources if r.name == name)

@@ -49,11 +49,14 @@ OPTIONAL = {
     "__package__/auth/": "auth",
     "tests/test_auth.py": "auth",
     "tests/test_access.py": "auth",
+    "tests/test_queries.py": "query_tests",
 }
 
 
 def wanted(template: str, ir: ServiceIR) -> bool:
-    return all(getattr(ir, part) for prefix, part in OPTIONAL.items() if template.startswith(prefix))
+    return all(
+        getattr(ir, part) for prefix, part in OPTIONAL.items() if template.startswith(prefix)
+    )
 
 
 def is_user_owned(template: str) -> bool:

@@ -144,7 +144,7 @@ def build_report(
         "database": database_facts(root, manifest, database),
         "middleware": list(manifest.get("middleware") or []),
         "configuration": configuration(root, manifest),
-        "tests": tests_summary(root, checks),
+        "tests": tests_summary(root, checks, manifest),
         "documentation": documentation(root, openapi),
         "files_count": files_count(root),
         "checks": checks,

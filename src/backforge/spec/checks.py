@@ -54,8 +54,49 @@ def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
     for name, body in resources.items():
         if isinstance(body, dict):
             _check_resource(name, body, fields_by_resource, roles, report)
+    _check_required_cycles(fields_by_resource, report)
     check_seed(data, fields_by_resource, report, value_problems)
     return found
+
+
+def _check_required_cycles(all_fields: dict[str, dict[str, FieldSpec | None]], report: Any) -> None:
+    """Required references that lead back to where they start: no row could be the first."""
+    edges = {
+        name: [
+            (field_name, spec.to)
+            for field_name, spec in fields.items()
+            if spec is not None
+            and spec.type == "ref"
+            and spec.required
+            and spec.to in all_fields
+            and spec.to != name  # a self-reference is reported apart
+        ]
+        for name, fields in all_fields.items()
+    }
+    reported: set[frozenset[str]] = set()
+
+    def walk(name: str, trail: list[tuple[str, str]]) -> None:
+        for field_name, target in edges[name]:
+            step = [*trail, (name, field_name)]
+            passed = [resource for resource, _ in step]
+            if target not in passed:
+                walk(target, step)
+                continue
+            cycle = step[passed.index(target) :]
+            members = frozenset(resource for resource, _ in cycle)
+            if members in reported:
+                continue
+            reported.add(members)
+            first, first_field = cycle[0]
+            chain = " → ".join(f"{resource}.{f}" for resource, f in cycle) + f" → {first}"
+            report(
+                ("resources", first, "fields", first_field),
+                f"required references form a cycle ({chain}): no row could be created first",
+                "make one of these references optional (required: false)",
+            )
+
+    for name in sorted(edges):
+        walk(name, [])
 
 
 def _check_service(data: dict[str, Any], report: Any) -> None:
@@ -446,6 +487,13 @@ def _check_flags(spec: FieldSpec, path: tuple[Any, ...], report: Any) -> None:
         )
     if spec.type == "json" and (spec.unique or spec.index):
         report(path, "a json field cannot be unique or indexed", "remove those options")
+    if spec.searchable and (spec.write_only or spec.hidden):
+        flag = "write_only" if spec.write_only else "hidden"
+        report(
+            (*path, "searchable"),
+            f"a {flag} field cannot be searchable: `?q=` would reveal what it holds",
+            "drop searchable",
+        )
     if spec.type == "text" and spec.unique:
         report(
             (*path, "unique"),

@@ -309,8 +309,11 @@ def configuration(root: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def tests_summary(root: Path, checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Test modules split into unit (test_unit_*) and integration, with measured counts."""
+def tests_summary(
+    root: Path, checks: Sequence[Mapping[str, Any]], manifest: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Test modules split into unit (test_unit_*) and integration, with measured counts, and
+    the tests the generator left out because the spec gives no way to exercise them."""
     figures = next((c["figures"] for c in checks if c["name"] == "tests"), {})
     measured = figures.get("modules") or {}
     names = sorted(set(test_modules(root)) | set(measured))
@@ -324,6 +327,7 @@ def tests_summary(root: Path, checks: Sequence[Mapping[str, Any]]) -> dict[str, 
         "measured": bool(measured),
         "coverage_percent": figures.get("coverage_percent"),
         **groups,
+        "not_generated": list(manifest.get("tests_not_generated") or []),
     }
 
 
