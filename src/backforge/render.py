@@ -49,6 +49,7 @@ OPTIONAL = {
     "__package__/auth/": "auth",
     "tests/test_auth.py": "auth",
     "tests/test_access.py": "auth",
+    "tests/test_account_state.py": "auth",
 }
 
 
