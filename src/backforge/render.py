@@ -50,6 +50,7 @@ OPTIONAL = {
     "tests/test_auth.py": "auth",
     "tests/test_access.py": "auth",
     "tests/test_account_state.py": "auth",
+    "tests/test_sign_in_limits.py": "auth",
 }
 
 
