@@ -47,6 +47,7 @@ DEFAULT_ANONYMOUS_LIMIT = "120/minute"  # per client address: a person clicking 
 DEFAULT_AUTHENTICATED_LIMIT = "1200/minute"  # per identity: scripts and integrations
 CONTROL_PARAMS = frozenset({"limit", "cursor", "offset", "sort", "q"})
 NO_NUL = r"^[^\x00]*$"
+URL_PATTERN = r"^https?://[^\s/?#\x00]+[^\s\x00]*$"
 MAX_IN_VALUES = 50
 MAX_MANY_IDS = 100
 OWNER_MODULE = "auth"  # the package of accounts, which owners refer to
@@ -105,6 +106,7 @@ class FieldIR:
     link_self_column: str | None = None
     link_target_column: str | None = None
     samples: list[str] = field(default_factory=list)  # values matching the pattern, for tests
+    pattern: str | None = None  # the spec's pattern, matched against the whole value
 
     @property
     def alias(self) -> str | None:
@@ -128,6 +130,13 @@ class FieldIR:
             return (
                 f"Annotated[Decimal, decimal_input({self.pattern_constant}, {self.scale}), "
                 f"Field({self.constraints}), WithJsonSchema({schema})]"
+            )
+        if self.pattern and self.kind in ("string", "text", "url"):
+            # Field(pattern=) searches, and `$` matches before a final newline: the whole value
+            # must match as well.
+            return (
+                f"Annotated[{self.annotation}, Field({self.constraints}), "
+                f"whole_match({self.pattern!r})]"
             )
         return f"Annotated[{self.annotation}, Field({self.constraints})]"
 
@@ -723,7 +732,10 @@ def _field(
         example=spec.example if spec.example is not None else _example(spec, ftype, options),
         check=_check(spec, column),
     )
+    if spec.type == "url":
+        result.pattern = URL_PATTERN
     if spec.pattern:
+        result.pattern = spec.pattern
         result.samples = samples(spec.pattern, 40, max_length=max_length(ftype, options))
     if target:
         result.ref = target
@@ -753,7 +765,7 @@ def _constraints(spec: FieldSpec, ftype: Any, options: dict[str, Any]) -> str:
             args.append(f"min_length={spec.min_length}")
         args.append(f"max_length={max_length(ftype, options)}")
         if kind == "url":
-            args.append(r"pattern=r'^https?://[^\s/?#\x00]+[^\s\x00]*$'")
+            args.append(f"pattern=r'{URL_PATTERN}'")
         else:
             args.append(f"pattern={spec.pattern or NO_NUL!r}")
     elif kind == "email" and spec.max_length:

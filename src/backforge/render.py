@@ -49,6 +49,8 @@ OPTIONAL = {
     "__package__/auth/": "auth",
     "tests/test_auth.py": "auth",
     "tests/test_access.py": "auth",
+    "tests/test_account_state.py": "auth",
+    "tests/test_sign_in_limits.py": "auth",
     "tests/test_queries.py": "query_tests",
 }
 
