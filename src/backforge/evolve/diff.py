@@ -517,7 +517,21 @@ def _operations(
     dropped = [
         DropTable(t.name, t) for t in reversed(old.tables) if not t.link and new.get(t.name) is None
     ]
-    return [*dropped_links, *created, *created_links, *altered, *dropped]
+    # keys that close a cycle of references: added once every new table exists, dropped
+    # before any of the tables goes
+    closing: list[Operation] = [
+        AddConstraint(op.table, fk)
+        for op in created
+        for fk in op.definition.foreign_keys
+        if fk.deferred
+    ]
+    opening: list[Operation] = [
+        DropConstraint(op.table, fk)
+        for op in dropped
+        for fk in reversed(op.definition.foreign_keys)
+        if fk.deferred
+    ]
+    return [*dropped_links, *created, *closing, *created_links, *altered, *opening, *dropped]
 
 
 def _required(table: Table | None) -> Table:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from backforge.errors import ProjectError
-from backforge.ir import AuthIR, FieldIR, FilterParam, ResourceIR, ServiceIR
+from backforge.ir import AuthIR, FieldIR, FilterParam, ResourceIR, ServiceIR, table_order
 
 T = TypeVar("T")
 
@@ -81,6 +81,7 @@ class ForeignKey:
     column: str
     ref_table: str
     ondelete: str
+    deferred: bool = False  # closes a cycle: added after the tables are created (use_alter)
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,8 @@ EMPTY = Schema(())
 def schema_of(ir: ServiceIR | None) -> Schema:
     if ir is None:
         return EMPTY
-    tables = [resource_table(r) for r in ir.tables_in_order]
+    order, deferred = table_order(ir.resources)
+    tables = [resource_table(r, deferred) for r in order]
     tables += [link_table(r, f) for r in ir.resources for f in r.many]
     tables += [SYSTEM_TABLES[name] for name in ir.system_tables if name in SYSTEM_TABLES]
     return Schema(tuple(tables))
@@ -176,7 +178,7 @@ SYSTEM_TABLES = {
 }
 
 
-def resource_table(r: ResourceIR) -> Table:
+def resource_table(r: ResourceIR, deferred: set[tuple[str, str]] | None = None) -> Table:
     columns = [Column("id", ID_TYPE, False)]
     columns += [column_of(f) for f in r.columns]
     columns += [
@@ -186,7 +188,11 @@ def resource_table(r: ResourceIR) -> Table:
     ]
     foreign_keys = [
         ForeignKey(
-            f"fk_{r.table}_{f.column}_{f.ref_table}", f.column, f.ref_table or "", f.on_delete or ""
+            f"fk_{r.table}_{f.column}_{f.ref_table}",
+            f.column,
+            f.ref_table or "",
+            f.on_delete or "",
+            deferred=(r.name, f.name) in (deferred or set()),
         )
         for f in r.refs
     ]

@@ -54,8 +54,59 @@ def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
     for name, body in resources.items():
         if isinstance(body, dict):
             _check_resource(name, body, fields_by_resource, roles, report)
+    _check_required_cycles(fields_by_resource, report)
     check_seed(data, fields_by_resource, report, value_problems)
     return found
+
+
+def _check_required_cycles(
+    fields_by_resource: dict[str, dict[str, FieldSpec | None]], report: Any
+) -> None:
+    """A cycle of required references (A needs a B, B needs an A): no row on it could ever be
+    created. One problem per cycle, at its first reference (cycles through optional references
+    are fine: the foreign key is added after both tables, rows are linked afterwards)."""
+    edges = {
+        name: sorted(
+            (field, spec.to)
+            for field, spec in fields.items()
+            if spec is not None
+            and spec.type == "ref"
+            and spec.required
+            and spec.to in fields_by_resource
+            and spec.to != name  # a required self-reference is reported with the field
+        )
+        for name, fields in fields_by_resource.items()
+    }
+    reported: set[frozenset[str]] = set()
+    for start in sorted(edges):
+        path = _required_path(start, start, edges, [])
+        if path is None or frozenset(r for r, _f, _t in path) in reported:
+            continue
+        reported.add(frozenset(r for r, _f, _t in path))
+        chain = ", ".join(f"{r}.{f} -> {t}" for r, f, t in path)
+        resource, field, _target = path[0]
+        report(
+            ("resources", resource, "fields", field),
+            f"required references form a cycle ({chain}): the first row of "
+            f"{' or '.join(sorted({r for r, _f, _t in path}))} could never be created",
+            "make one reference of the cycle optional (required: false); "
+            "rows are then created first and linked afterwards",
+        )
+
+
+def _required_path(
+    start: str, at: str, edges: dict[str, list[tuple[str, str]]], seen: list[str]
+) -> list[tuple[str, str, str]] | None:
+    """The first path of required references from ``at`` back to ``start``, if any."""
+    for field, target in edges.get(at, []):
+        if target == start:
+            return [(at, field, target)]
+        if target in seen or target < start:
+            continue  # cycles through an earlier resource were found from it
+        rest = _required_path(start, target, edges, [*seen, target])
+        if rest is not None:
+            return [(at, field, target), *rest]
+    return None
 
 
 def _check_service(data: dict[str, Any], report: Any) -> None:
