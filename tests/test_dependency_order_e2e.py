@@ -143,7 +143,7 @@ def revision(project: Path, number: str) -> str:
 def run_suite(project: Path, url: str) -> str:
     env = ensure_env(project)
     done = subprocess.run(
-        [str(env.python), "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"],
+        [str(env.python), "-m", "pytest", "-x", "-p", "no:cacheprovider"],
         cwd=project,
         env=env.environ({"TEST_DATABASE_URL": url}),
         capture_output=True,
