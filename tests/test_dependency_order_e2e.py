@@ -3,7 +3,7 @@
 Two services, each in two versions: a shop whose resource names sort against their
 dependencies (`OrderItem` refers to `Product`), and a league whose resources refer to each
 other (`Team` <-> `Player`, then `Club` -> `Venue` -> `League` -> `Club` added later). For
-each, on SQLite and PostgreSQL: the initial revision goes up, down and up again and passes
+each, on SQLite, PostgreSQL and MariaDB: the initial revision goes up, down and up again and passes
 `alembic check`, the generated suite passes against that database, then the second version's
 revision goes up, down one step and up, and passes `alembic check` again. The order of the
 statements in both revisions is checked: referenced tables first, keys that close a cycle
@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from evolve_support import Database, postgres_database
+from evolve_support import Database, mysql_database, postgres_database
 
 from backforge.cli import main
 from backforge.verify.environment import ensure_env
@@ -105,6 +105,7 @@ LEAGUE_V2 = (
 BACKENDS = [
     "sqlite",
     pytest.param("postgresql", marks=pytest.mark.postgres),
+    pytest.param("mysql", marks=pytest.mark.mysql),
 ]
 
 
@@ -112,8 +113,11 @@ BACKENDS = [
 def database(backend: str, project: Path, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
-    else:
+    elif backend == "postgresql":
         with postgres_database(project) as url:
+            yield url
+    else:
+        with mysql_database(project) as url:
             yield url
 
 
