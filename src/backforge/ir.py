@@ -49,6 +49,7 @@ CONTROL_PARAMS = frozenset({"limit", "cursor", "offset", "sort", "q"})
 NO_NUL = r"^[^\x00]*$"
 MAX_IN_VALUES = 50
 MAX_MANY_IDS = 100
+MYSQL_INDEX_PREFIX = 255  # characters of a long text column in a MySQL / MariaDB index
 OWNER_MODULE = "auth"  # the package of accounts, which owners refer to
 SYSTEM_TABLES = ("idempotency_keys",)  # defined in evolve/snapshot.py, created by 0001_initial
 
@@ -188,6 +189,15 @@ class FieldIR:
     @property
     def is_relation(self) -> bool:
         return self.kind in ("ref", "many")
+
+    @property
+    def mysql_prefix(self) -> int | None:
+        """Characters of this column a MySQL / MariaDB index keeps: TEXT cannot be indexed whole,
+        and InnoDB keys hold 3072 bytes (768 utf8mb4 characters); None when the whole fits."""
+        if self.sa_type == "sa.Text()":
+            return MYSQL_INDEX_PREFIX
+        length = re.fullmatch(r"sa\.String\((\d+)\)", self.sa_type)
+        return MYSQL_INDEX_PREFIX if length and int(length.group(1)) > 768 else None
 
     @property
     def migration_type(self) -> str:

@@ -102,6 +102,7 @@ class Index:
     name: str
     columns: tuple[str, ...]
     unique: bool = False
+    mysql_length: int | None = None  # a prefix index on MySQL / MariaDB (long text)
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,11 @@ def resource_table(r: ResourceIR, deferred: set[tuple[str, str]] | None = None) 
     checks = [Check(f"ck_{r.table}_{f.column}", f.column, f.check) for f in r.columns if f.check]
     uniques = [Unique(f"uq_{r.table}_{f.column}", (f.column,)) for f in r.columns if f.unique]
     uniques += [Unique(f"uq_{r.table}_{'_'.join(g)}", tuple(g)) for g in r.unique_together]
-    indexes = [Index(f"ix_{r.table}_{f.column}", (f.column,)) for f in r.columns if f.indexed]
+    indexes = [
+        Index(f"ix_{r.table}_{f.column}", (f.column,), mysql_length=f.mysql_prefix)
+        for f in r.columns
+        if f.indexed
+    ]
     indexes += [Index(i["name"], tuple(i["columns"]), bool(i["unique"])) for i in r.indexes]
     return Table(
         name=r.table,
