@@ -420,6 +420,11 @@ class ServiceIR:
         """Resources ordered so that every referenced table is created before its referrers."""
         return _in_order(self.resources)
 
+    @property
+    def cyclic(self) -> bool:
+        """Whether references form a cycle (some foreign key waits for its table)."""
+        return any(f.deferred for r in self.resources for f in r.refs)
+
     def resource(self, name: str) -> ResourceIR:
         return next(r for r in self.resources if r.name == name)
 
