@@ -211,9 +211,7 @@ class FieldIR:
         args.append(self.sa_type)
         if self.kind == "ref":
             later = ", use_alter=True" if self.deferred else ""
-            args.append(
-                f'sa.ForeignKey("{self.ref_table}.id", ondelete="{self.on_delete}"{later})'
-            )
+            args.append(f'sa.ForeignKey("{self.ref_table}.id", ondelete="{self.on_delete}"{later})')
         if self.unique:
             args.append("unique=True")
         if self.indexed:
@@ -404,6 +402,7 @@ class ServiceIR:
     @property
     def owned_resources(self) -> list[ResourceIR]:
         return [r for r in self.resources if r.owned]
+
     # Rate limits (count/period): the spec's `limits:`, else these defaults.
     limit_anonymous: str = DEFAULT_ANONYMOUS_LIMIT
     limit_authenticated: str = DEFAULT_AUTHENTICATED_LIMIT
