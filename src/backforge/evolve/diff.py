@@ -648,8 +648,9 @@ def _same_fk_target(old: Table, new: Table, old_column: str, new_column: str) ->
 
 _KIND_ORDER = {
     "refusal": -1,
-    "drop_index": 0,
-    "drop_constraint": 1,
+    # a foreign key goes before the indexes: MySQL / MariaDB refuse to drop an index a key uses
+    "drop_constraint": 0,
+    "drop_index": 1,
     "guard": 2,
     "execute": 3,
     "drop_column": 4,
