@@ -16,11 +16,12 @@ from typing import Any
 from support import tree_hash
 
 from backforge.verify.environment import ProjectEnv, ensure_env
-from backforge.verify.scratchdb import ADMIN_SCRIPT
+from backforge.verify.scratchdb import ADMIN_SCRIPT, MYSQL_ADMIN_SCRIPT
 
-__all__ = ["Database", "postgres_database", "tree_hash"]
+__all__ = ["Database", "mysql_database", "postgres_database", "tree_hash"]
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+MYSQL = "mysql://root@127.0.0.1:3306"
 
 _SQL = """
 import asyncio, datetime, decimal, json, os, sys
@@ -105,5 +106,27 @@ def postgres_database(project: Path) -> Iterator[str]:
     admin("create")
     try:
         yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin("drop")
+
+
+@contextmanager
+def mysql_database(project: Path) -> Iterator[str]:
+    """A new MariaDB / MySQL database bf_evolve_<random> on 127.0.0.1, dropped afterwards."""
+    name = f"bf_evolve_{secrets.token_hex(5)}"
+    env = ensure_env(project)
+
+    def admin(action: str) -> None:
+        subprocess.run(
+            [str(env.python), "-c", MYSQL_ADMIN_SCRIPT, action, name],
+            env=env.environ({"BF_ADMIN_DSN": MYSQL}),
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    admin("create")
+    try:
+        yield f"mysql+asyncmy://root@127.0.0.1:3306/{name}"
     finally:
         admin("drop")

@@ -118,7 +118,7 @@ def test_complete_report(project: Any) -> None:
     assert report.status == COMPLETE
     assert list(data)[:5] == ["status", "summary", "status_block", "next", "blocker"]
     assert data["summary"] == (
-        "notes 0.1.0: 6 endpoints, 2 resources; all 7 checks passed "
+        "notes 0.1.0: 6 endpoints, 2 resources; all 7 checks passed on sqlite "
         "(tests 5 passed, coverage 87.7%, p95 12.3 ms)"
     )
     assert data["service"] == {"name": "notes", "version": "0.1.0"}

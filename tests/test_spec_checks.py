@@ -321,7 +321,7 @@ CASES = [
         "Hen:\n  fields:\n    egg: {type: ref, to: Egg, required: true}\n",
         5,
         "resources.Egg.fields.hen",
-        "required references form a cycle (Egg.hen → Hen.egg → Egg)",
+        "required references form a cycle (Egg.hen -> Hen, Hen.egg -> Egg)",
         "required: false",
     ),
     (

@@ -68,6 +68,10 @@ def test_project_error_leaves_no_report(tmp_path: Path) -> None:
         ("sqlite+aiosqlite:///x.db", "sqlite"),
         ("postgresql+asyncpg://postgres@127.0.0.1:5432/postgres", "postgresql"),
         ("postgresql://postgres@127.0.0.1/test", "postgresql"),
+        ("mysql://root@127.0.0.1:3306/x", "mysql"),
+        ("mysql+asyncmy://root@127.0.0.1:3306/x", "mysql"),
+        ("mariadb://root@127.0.0.1:3306/x", "mysql"),
+        ("mariadb+asyncmy://root@127.0.0.1/x", "mysql"),
     ],
 )
 def test_database_engines(url: str | None, engine: str) -> None:
@@ -76,5 +80,5 @@ def test_database_engines(url: str | None, engine: str) -> None:
 
 def test_unsupported_database_url(tmp_path: Path) -> None:
     root = write_project(tmp_path / "notes")
-    with pytest.raises(DatabaseUrlError, match="unsupported database URL scheme 'mysql'"):
-        verify_project(root, database_url="mysql://root@127.0.0.1/x")
+    with pytest.raises(DatabaseUrlError, match="unsupported database URL scheme 'oracle'"):
+        verify_project(root, database_url="oracle://scott@127.0.0.1/x")

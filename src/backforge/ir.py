@@ -50,6 +50,7 @@ NO_NUL = r"^[^\x00]*$"
 URL_PATTERN = r"^https?://[^\s/?#\x00]+[^\s\x00]*$"
 MAX_IN_VALUES = 50
 MAX_MANY_IDS = 100
+MYSQL_INDEX_PREFIX = 255  # characters of a long text column in a MySQL / MariaDB index
 OWNER_MODULE = "auth"  # the package of accounts, which owners refer to
 SYSTEM_TABLES = ("idempotency_keys",)  # defined in evolve/snapshot.py, created by 0001_initial
 
@@ -102,6 +103,9 @@ class FieldIR:
     ref_module: str | None = None
     ref_class: str | None = None
     on_delete: str | None = None
+    # A reference that closes a cycle (A -> B -> A): its foreign key is added once both tables
+    # exist (``use_alter``), and dropped before either goes.
+    deferred: bool = False
     link_table: str | None = None
     link_self_column: str | None = None
     link_target_column: str | None = None
@@ -196,6 +200,15 @@ class FieldIR:
         return self.kind in ("ref", "many")
 
     @property
+    def mysql_prefix(self) -> int | None:
+        """Characters of this column a MySQL / MariaDB index keeps: TEXT cannot be indexed whole,
+        and InnoDB keys hold 3072 bytes (768 utf8mb4 characters); None when the whole fits."""
+        if self.sa_type == "sa.Text()":
+            return MYSQL_INDEX_PREFIX
+        length = re.fullmatch(r"sa\.String\((\d+)\)", self.sa_type)
+        return MYSQL_INDEX_PREFIX if length and int(length.group(1)) > 768 else None
+
+    @property
     def migration_type(self) -> str:
         """The column type as a migration writes it (no imports from the service package)."""
         return "sa.DateTime(timezone=True)" if self.sa_type == "UTCDateTime()" else self.sa_type
@@ -206,7 +219,8 @@ class FieldIR:
         args = [f'"{self.column}"'] if self.attr != self.column and self.kind != "ref" else []
         args.append(self.sa_type)
         if self.kind == "ref":
-            args.append(f'sa.ForeignKey("{self.ref_table}.id", ondelete="{self.on_delete}")')
+            later = ", use_alter=True" if self.deferred else ""
+            args.append(f'sa.ForeignKey("{self.ref_table}.id", ondelete="{self.on_delete}"{later})')
         if self.unique:
             args.append("unique=True")
         if self.indexed:
@@ -511,6 +525,11 @@ class ServiceIR:
                 return Reader(first, role)
         raise AssertionError("the admin role may do anything")  # pragma: no cover
 
+    @property
+    def cyclic(self) -> bool:
+        """Whether references form a cycle (some foreign key waits for its table)."""
+        return any(f.deferred for r in self.resources for f in r.refs)
+
     def resource(self, name: str) -> ResourceIR:
         return next(r for r in self.resources if r.name == name)
 
@@ -524,19 +543,54 @@ class ServiceIR:
 
 
 def _in_order(resources: list[ResourceIR]) -> list[ResourceIR]:
+    return table_order(resources)[0]
+
+
+def table_order(resources: list[ResourceIR]) -> tuple[list[ResourceIR], set[tuple[str, str]]]:
+    """Resources in creation order, and the references (resource, field) whose foreign keys
+    must wait until both tables exist: each closes a cycle (A -> B -> A, or a longer chain).
+
+    Tables whose referenced tables all exist come first, by name; when a cycle leaves none
+    ready, the first table (by name) on a cycle is created with its references to tables not
+    yet created deferred. Self-references need nothing: PostgreSQL and MySQL accept a table
+    referring to itself. The same resources always give the same order and the same deferrals.
+    """
     done: list[ResourceIR] = []
-    pending = list(resources)
+    deferred: set[tuple[str, str]] = set()
+    pending = sorted(resources, key=lambda r: r.name)
+    names = {r.name for r in resources}  # accounts (owners) are created before any resource
     while pending:
-        ready = [
-            r
+        created = {d.name for d in done}
+        waiting = {
+            r.name: {
+                f.ref
+                for f in r.refs
+                if f.ref in names and not f.is_owner and f.ref != r.name and f.ref not in created
+            }
             for r in pending
-            if all(f.ref == r.name or f.ref in {d.name for d in done} for f in r.refs)
-        ]
-        if not ready:  # a cycle of references: checks refuse those, keep the order total
-            ready = pending[:1]
+        }
+        ready = [r for r in pending if not waiting[r.name]]
+        if not ready:
+            first = next(r for r in pending if _on_cycle(r.name, waiting))
+            deferred |= {(first.name, f.name) for f in first.refs if f.ref in waiting[first.name]}
+            ready = [first]
         done += ready
         pending = [r for r in pending if r not in ready]
-    return done
+    return done, deferred
+
+
+def _on_cycle(start: str, edges: dict[str, set[str | None]]) -> bool:
+    seen: set[str | None] = set()
+    todo = list(edges.get(start, ()))
+    while todo:
+        name = todo.pop()
+        if name == start:
+            return True
+        if name in seen:
+            continue
+        seen.add(name)
+        todo += edges.get(name or "", ())
+    return False
 
 
 def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
@@ -549,6 +603,9 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
             if f.kind == "ref" and not f.is_owner:
                 target = next(r for r in resources if r.name == f.ref)
                 target.referenced_by.append(f"{resource.name}.{f.name}")
+    for name, fname in table_order(resources)[1]:
+        deferred = next(f for r in resources if r.name == name for f in r.fields if f.name == fname)
+        deferred.deferred = True
     info = spec.service
     limits = spec.limits or LimitsSpec()
     return ServiceIR(

@@ -78,7 +78,13 @@ def _first_problem(checks: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | N
     return None
 
 
-def _summary(name: str, version: str, facts: dict[str, Any], checks: list[dict[str, Any]]) -> str:
+def _summary(
+    name: str,
+    version: str,
+    facts: dict[str, Any],
+    checks: list[dict[str, Any]],
+    database: str = "sqlite",
+) -> str:
     head = f"{name} {version}".strip()
     shape = f"{facts['endpoints']} endpoints, {facts['resources']} resources"
     passed = [c for c in checks if c["status"] == "passed"]
@@ -87,6 +93,7 @@ def _summary(name: str, version: str, facts: dict[str, Any], checks: list[dict[s
     else:
         others = [f"{c['name']} {c['status']}" for c in checks if c["status"] != "passed"]
         verdict = f"{len(passed)}/{len(checks)} checks passed; {', '.join(others)}"
+    verdict += f" on {database}"
     by_name = {c["name"]: c["figures"] for c in checks}
     measured = []
     tests = by_name.get("tests") or {}
@@ -123,7 +130,7 @@ def build_report(
     status = overall_status(checks)
     endpoints = api_endpoints(root, openapi, manifest)
     facts = {"endpoints": len(endpoints), "resources": len(resources(openapi, manifest))}
-    summary = _summary(project.service_name, project.service_version, facts, checks)
+    summary = _summary(project.service_name, project.service_version, facts, checks, database)
     problem = _first_problem(checks)
     data: dict[str, Any] = {
         "status": status,

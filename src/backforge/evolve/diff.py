@@ -517,7 +517,21 @@ def _operations(
     dropped = [
         DropTable(t.name, t) for t in reversed(old.tables) if not t.link and new.get(t.name) is None
     ]
-    return [*dropped_links, *created, *created_links, *altered, *dropped]
+    # keys that close a cycle of references: added once every new table exists, dropped
+    # before any of the tables goes
+    closing: list[Operation] = [
+        AddConstraint(op.table, fk)
+        for op in created
+        for fk in op.definition.foreign_keys
+        if fk.deferred
+    ]
+    opening: list[Operation] = [
+        DropConstraint(op.table, fk)
+        for op in dropped
+        for fk in reversed(op.definition.foreign_keys)
+        if fk.deferred
+    ]
+    return [*dropped_links, *created, *closing, *created_links, *altered, *opening, *dropped]
 
 
 def _required(table: Table | None) -> Table:
@@ -634,8 +648,9 @@ def _same_fk_target(old: Table, new: Table, old_column: str, new_column: str) ->
 
 _KIND_ORDER = {
     "refusal": -1,
-    "drop_index": 0,
-    "drop_constraint": 1,
+    # a foreign key goes before the indexes: MySQL / MariaDB refuse to drop an index a key uses
+    "drop_constraint": 0,
+    "drop_index": 1,
     "guard": 2,
     "execute": 3,
     "drop_column": 4,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from backforge.errors import ProjectError
-from backforge.ir import AuthIR, FieldIR, FilterParam, ResourceIR, ServiceIR
+from backforge.ir import AuthIR, FieldIR, FilterParam, ResourceIR, ServiceIR, table_order
 
 T = TypeVar("T")
 
@@ -81,6 +81,7 @@ class ForeignKey:
     column: str
     ref_table: str
     ondelete: str
+    deferred: bool = False  # closes a cycle: added after the tables are created (use_alter)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class Index:
     name: str
     columns: tuple[str, ...]
     unique: bool = False
+    mysql_length: int | None = None  # a prefix index on MySQL / MariaDB (long text)
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,8 @@ EMPTY = Schema(())
 def schema_of(ir: ServiceIR | None) -> Schema:
     if ir is None:
         return EMPTY
-    tables = [resource_table(r) for r in ir.tables_in_order]
+    order, deferred = table_order(ir.resources)
+    tables = [resource_table(r, deferred) for r in order]
     tables += [link_table(r, f) for r in ir.resources for f in r.many]
     tables += [SYSTEM_TABLES[name] for name in ir.system_tables if name in SYSTEM_TABLES]
     return Schema(tuple(tables))
@@ -176,7 +179,7 @@ SYSTEM_TABLES = {
 }
 
 
-def resource_table(r: ResourceIR) -> Table:
+def resource_table(r: ResourceIR, deferred: set[tuple[str, str]] | None = None) -> Table:
     columns = [Column("id", ID_TYPE, False)]
     columns += [column_of(f) for f in r.columns]
     columns += [
@@ -186,14 +189,22 @@ def resource_table(r: ResourceIR) -> Table:
     ]
     foreign_keys = [
         ForeignKey(
-            f"fk_{r.table}_{f.column}_{f.ref_table}", f.column, f.ref_table or "", f.on_delete or ""
+            f"fk_{r.table}_{f.column}_{f.ref_table}",
+            f.column,
+            f.ref_table or "",
+            f.on_delete or "",
+            deferred=(r.name, f.name) in (deferred or set()),
         )
         for f in r.refs
     ]
     checks = [Check(f"ck_{r.table}_{f.column}", f.column, f.check) for f in r.columns if f.check]
     uniques = [Unique(f"uq_{r.table}_{f.column}", (f.column,)) for f in r.columns if f.unique]
     uniques += [Unique(f"uq_{r.table}_{'_'.join(g)}", tuple(g)) for g in r.unique_together]
-    indexes = [Index(f"ix_{r.table}_{f.column}", (f.column,)) for f in r.columns if f.indexed]
+    indexes = [
+        Index(f"ix_{r.table}_{f.column}", (f.column,), mysql_length=f.mysql_prefix)
+        for f in r.columns
+        if f.indexed
+    ]
     indexes += [Index(i["name"], tuple(i["columns"]), bool(i["unique"])) for i in r.indexes]
     return Table(
         name=r.table,

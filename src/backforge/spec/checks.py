@@ -59,44 +59,54 @@ def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
     return found
 
 
-def _check_required_cycles(all_fields: dict[str, dict[str, FieldSpec | None]], report: Any) -> None:
-    """Required references that lead back to where they start: no row could be the first."""
+def _check_required_cycles(
+    fields_by_resource: dict[str, dict[str, FieldSpec | None]], report: Any
+) -> None:
+    """A cycle of required references (A needs a B, B needs an A): no row on it could ever be
+    created. One problem per cycle, at its first reference (cycles through optional references
+    are fine: the foreign key is added after both tables, rows are linked afterwards)."""
     edges = {
-        name: [
-            (field_name, spec.to)
-            for field_name, spec in fields.items()
+        name: sorted(
+            (field, spec.to)
+            for field, spec in fields.items()
             if spec is not None
             and spec.type == "ref"
             and spec.required
-            and spec.to in all_fields
-            and spec.to != name  # a self-reference is reported apart
-        ]
-        for name, fields in all_fields.items()
+            and spec.to in fields_by_resource
+            and spec.to != name  # a required self-reference is reported with the field
+        )
+        for name, fields in fields_by_resource.items()
     }
     reported: set[frozenset[str]] = set()
+    for start in sorted(edges):
+        path = _required_path(start, start, edges, [])
+        if path is None or frozenset(r for r, _f, _t in path) in reported:
+            continue
+        reported.add(frozenset(r for r, _f, _t in path))
+        chain = ", ".join(f"{r}.{f} -> {t}" for r, f, t in path)
+        resource, field, _target = path[0]
+        report(
+            ("resources", resource, "fields", field),
+            f"required references form a cycle ({chain}): the first row of "
+            f"{' or '.join(sorted({r for r, _f, _t in path}))} could never be created",
+            "make one reference of the cycle optional (required: false); "
+            "rows are then created first and linked afterwards",
+        )
 
-    def walk(name: str, trail: list[tuple[str, str]]) -> None:
-        for field_name, target in edges[name]:
-            step = [*trail, (name, field_name)]
-            passed = [resource for resource, _ in step]
-            if target not in passed:
-                walk(target, step)
-                continue
-            cycle = step[passed.index(target) :]
-            members = frozenset(resource for resource, _ in cycle)
-            if members in reported:
-                continue
-            reported.add(members)
-            first, first_field = cycle[0]
-            chain = " → ".join(f"{resource}.{f}" for resource, f in cycle) + f" → {first}"
-            report(
-                ("resources", first, "fields", first_field),
-                f"required references form a cycle ({chain}): no row could be created first",
-                "make one of these references optional (required: false)",
-            )
 
-    for name in sorted(edges):
-        walk(name, [])
+def _required_path(
+    start: str, at: str, edges: dict[str, list[tuple[str, str]]], seen: list[str]
+) -> list[tuple[str, str, str]] | None:
+    """The first path of required references from ``at`` back to ``start``, if any."""
+    for field, target in edges.get(at, []):
+        if target == start:
+            return [(at, field, target)]
+        if target in seen or target < start:
+            continue  # cycles through an earlier resource were found from it
+        rest = _required_path(start, target, edges, [*seen, target])
+        if rest is not None:
+            return [(at, field, target), *rest]
+    return None
 
 
 def _check_service(data: dict[str, Any], report: Any) -> None:

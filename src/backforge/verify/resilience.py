@@ -48,9 +48,10 @@ def check(ctx: VerifyContext) -> Outcome:
         return Outcome(False, {}, "not migrated", migrate.describe(15))
     figures: dict[str, Any] = {"database": engine}
     proxy = None
-    if engine == "postgresql":
+    if engine in ("postgresql", "mysql"):
         parts = urlsplit(url)
-        proxy = TcpProxy((parts.hostname or HOST, parts.port or 5432))
+        default_port = 5432 if engine == "postgresql" else 3306
+        proxy = TcpProxy((parts.hostname or HOST, parts.port or default_port))
         ctx.stack.callback(proxy.close)
         netloc = parts.netloc.rsplit("@", 1)[0] + f"@{HOST}:{proxy.start()}"
         url = urlunsplit(parts._replace(netloc=netloc))
@@ -107,7 +108,7 @@ def _outage(
             PROBLEM_JSON
         ):
             problems.append(f"GET {path} during the outage answered {during.status_code}")
-        if "Traceback" in during.text or "asyncpg" in during.text:
+        if "Traceback" in during.text or "asyncpg" in during.text or "asyncmy" in during.text:
             problems.append(f"GET {path} during the outage leaked internals: {during.text[:200]}")
         restored = time.monotonic()
         proxy.restore()
