@@ -91,6 +91,7 @@ FIELD_NAMES = (
     "fields",
     "copy",
 )
+ACCOUNT_NAMES = ("user", "users", "api_key", "api_keys", "audit_event", "audit_events", "auth")
 ROLES = ("member", "editor", "viewer", "staff", "auditor", "order", "group")
 DESCRIPTIONS = (
     "Plain words.",
@@ -651,6 +652,8 @@ def _valid_spec(draw: st.DrawFn, max_resources: int) -> dict[str, Any]:
             unique_by=lambda n: snake(n),
         )
     )
+    if auth is not None:  # the accounts own these names (resources.User is refused)
+        names = [n for n in names if snake(n) not in ACCOUNT_NAMES] or ["Person"]
     segments = {plural(snake(n)) for n in names}
     if len(segments) < len(names):
         names = names[:1]
@@ -884,7 +887,17 @@ def _int_out_of_range(spec: dict[str, Any]) -> str:
     return f"resources.{r}.fields.{f}.max"
 
 
+def _user_with_accounts(spec: dict[str, Any]) -> str:
+    spec["auth"] = {"users": True, "roles": ["admin", "member"]}
+    spec.pop("seed", None)
+    for body in spec["resources"].values():
+        body.pop("permissions", None)
+    spec["resources"]["User"] = {"fields": {"nickname": "string"}}
+    return "resources.User"
+
+
 MUTATIONS = (
+    _user_with_accounts,
     _unknown_type,
     _bad_ref_target,
     _unknown_resource_key,
