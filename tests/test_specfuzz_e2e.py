@@ -149,7 +149,8 @@ def _suite(env: ProjectEnv, root: Path, extra: dict[str, str], run: Run) -> None
     )
     run.seconds["suite"] = time.monotonic() - started
     run.failed_tests = sorted(set(_FAILED.findall(done.stdout)))
-    run.passed = int(m.group(1)) if (m := _PASSED.search(done.stdout.splitlines()[-1])) else 0
+    counts = _PASSED.findall(done.stdout)
+    run.passed = int(counts[-1]) if counts else 0
     if done.returncode != 0 and not run.failed_tests:
         run.error = "the suite did not run:\n" + "\n".join(done.stdout.splitlines()[-30:])
     elif run.failed_tests:
@@ -174,6 +175,7 @@ def _generate(spec: Path, out: Path, run: Run) -> bool:
 
 def _postgres(env: ProjectEnv, root: Path, work: Path, run: Run) -> None:
     """verify's migrations check (up, down, up, alembic check), then the suite on PostgreSQL."""
+    work.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         ctx = VerifyContext(load_project(root), work, stack, database_url=POSTGRES, env=env)
         started = time.monotonic()
