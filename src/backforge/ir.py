@@ -159,6 +159,8 @@ class FieldIR:
             return "RefId"
         if self.kind == "many":
             return "list[RefId]"
+        if self.kind == "json" and not self.nullable:
+            return "JsonPresent"
         return self.alias or self.annotation
 
     def decimal_pattern(self, *, signed: bool) -> str:
@@ -367,6 +369,30 @@ class ResourceIR:
     def ref_named(self, name: str) -> FieldIR | None:
         return next((f for f in self.refs if f.name == name), None)
 
+    def filled_on_create(self, name: str) -> bool:
+        """Whether a record the test factories create has a value in field `name` (automatic
+        fields always do; a read-only or hidden field only through its default)."""
+        f = next((f for f in self.fields if f.name == name), None)
+        if f is None:
+            return True
+        return (f.writable and f.kind != "many") or f.default_py is not None
+
+    @property
+    def searchable_shown(self) -> list[FieldIR]:
+        """Searchable fields a created record returns a value in (search tests need one)."""
+        return [f for f in self.searchable if f.readable and self.filled_on_create(f.name)]
+
+    @property
+    def varied_payload(self) -> bool:
+        """Whether two factory payloads differ in a field the client sets (not all refs)."""
+        return any(
+            f.writable
+            and not f.is_relation
+            and not (f.kind == "enum" and f.annotation.count(",") == 0)
+            and not (f.samples and len(f.samples) == 1)
+            for f in self.fields
+        )
+
     @property
     def columns(self) -> list[FieldIR]:
         return [f for f in self.fields if f.kind != "many"]
@@ -385,8 +411,9 @@ class ResourceIR:
 
     @property
     def search_field(self) -> FieldIR | None:
-        """A searchable field a test can fill with text to look for (clients may write it)."""
-        return next((f for f in self.searchable if f.writable), None)
+        """A searchable field a test can fill with text to look for: the factories fill it on
+        create (clients write it) and the record returns it."""
+        return next((f for f in self.searchable_shown if f.writable), None)
 
 
 @dataclass(frozen=True)
@@ -920,6 +947,8 @@ def _factory(f: FieldIR) -> str:
     if kind in ("string", "text"):
         limit = int(_option(f.constraints, "max_length") or DEFAULT_STRING_MAX)
         least = int(_option(f.constraints, "min_length") or 0)
+        if limit < 9:  # too short for a name and a counter: digits, distinct modulo 10**limit
+            return f'f"{{n % {10**limit}:0{limit}d}}"'
         prefix = f.name.replace("_", "-")[: max(0, limit - 8)]
         value = f'f"{prefix}-{{n}}"'
         if least > len(prefix) + 2:

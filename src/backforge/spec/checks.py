@@ -159,12 +159,18 @@ def _check_auth(data: dict[str, Any], report: Any) -> None:
         )
     if not auth.get("users"):
         return
-    for name in data.get("resources") or {}:
+    for name, body in (data.get("resources") or {}).items():
         if isinstance(name, str) and module_for(name) == "auth":
             report(
                 ("resources", name),
                 f"the resource name {name!r} clashes with the generated `auth` package",
                 "rename the resource (e.g. Authorization)",
+            )
+        elif isinstance(name, str) and (clash := _account_clash(name, body)):
+            report(
+                ("resources", name),
+                f"the resource {name!r} clashes with the accounts `auth.users` generates: {clash}",
+                "rename the resource (e.g. Member or Person), or set a different `plural:`",
             )
     if isinstance(admin, str) and admin not in roles:
         where = ("auth", "admin_role") if "admin_role" in auth else ("auth",)
@@ -180,6 +186,24 @@ def _check_auth(data: dict[str, Any], report: Any) -> None:
             "no role is left for new accounts besides the admin role",
             "add a role such as `member` to auth.roles",
         )
+
+
+# What `auth.users` adds: tables, URL segments and (by singular name) operation ids.
+_ACCOUNT_TABLES = ("users", "refresh_tokens", "api_keys", "audit_events")
+_ACCOUNT_SINGULARS = ("user", "refresh_token", "api_key", "audit_event")
+
+
+def _account_clash(name: str, body: Any) -> str | None:
+    table = snake(name)
+    custom = body.get("plural") if isinstance(body, dict) else None
+    segment = custom if isinstance(custom, str) else plural(table)
+    if table in _ACCOUNT_TABLES:
+        return f"both use table {table!r}"
+    if table in _ACCOUNT_SINGULARS:
+        return f"both have operations named like get_{table}"
+    if segment in (*_ACCOUNT_TABLES, "auth"):
+        return f"both are served at /{segment.replace('_', '-')}"
+    return None
 
 
 def _check_no_auth_needed(data: dict[str, Any], report: Any) -> None:
