@@ -388,6 +388,7 @@ class ServiceIR:
     @property
     def owned_resources(self) -> list[ResourceIR]:
         return [r for r in self.resources if r.owned]
+
     # Rate limits (count/period): the spec's `limits:`, else these defaults.
     limit_anonymous: str = DEFAULT_ANONYMOUS_LIMIT
     limit_authenticated: str = DEFAULT_AUTHENTICATED_LIMIT

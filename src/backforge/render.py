@@ -53,7 +53,9 @@ OPTIONAL = {
 
 
 def wanted(template: str, ir: ServiceIR) -> bool:
-    return all(getattr(ir, part) for prefix, part in OPTIONAL.items() if template.startswith(prefix))
+    return all(
+        getattr(ir, part) for prefix, part in OPTIONAL.items() if template.startswith(prefix)
+    )
 
 
 def is_user_owned(template: str) -> bool:

@@ -1,7 +1,10 @@
-"""The list of checks and `verify_project`, which runs them in order and writes the report.
+"""The list of checks and `verify_project`, which runs them and writes the report.
 
 To add a check: write a module with `check(ctx: VerifyContext) -> Outcome` and add it to CHECKS,
-naming the checks it needs; a check whose needs did not pass is recorded as skipped.
+naming the checks it needs (they must pass first; if one did not, it is recorded as skipped) and
+the checks it must come after whatever their outcome. Checks run concurrently as soon as what
+they need and follow has finished (up to `jobs` at a time, in CHECKS order among the ready ones);
+the report lists them in CHECKS order, however they interleaved.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +31,7 @@ from backforge.verify import (
     resilience,
     security,
     server,
+    signin,
     testsuite,
 )
 from backforge.verify.context import VerifyContext
@@ -42,7 +47,8 @@ Progress = Callable[[str, dict[str, Any]], None]
 class Check:
     name: str
     run: Callable[[VerifyContext], Outcome]
-    needs: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()  # must have passed
+    after: tuple[str, ...] = ()  # must have finished, whatever the outcome
 
 
 CHECKS: tuple[Check, ...] = (
@@ -53,10 +59,14 @@ CHECKS: tuple[Check, ...] = (
     Check("migrations", migrations.check, ("environment",)),
     Check("server", server.check, ("environment",)),
     Check("contract", contract.check, ("server",)),
-    Check("load", load.check, ("server",)),
+    # the load's latencies are measured on a server nobody else is fuzzing
+    Check("load", load.check, ("server",), after=("contract",)),
     Check("observability", observability.check, ("load",)),
     Check("resilience", resilience.check, ("environment",)),
 )
+# `verify --quick`, for the edit loop: what a code change most often breaks. Never COMPLETE.
+QUICK = ("environment", "lint", "tests", "migrations")
+QUICK_CHECKS: tuple[Check, ...] = tuple(c for c in CHECKS if c.name in QUICK)
 
 
 def verify_project(
@@ -68,18 +78,25 @@ def verify_project(
     fuzz_examples: int = 30,
     load_requests: int = 300,
     checks: tuple[Check, ...] = CHECKS,
+    quick: bool = False,
+    jobs: int | None = None,
 ) -> Report:
     """Run every check on the generated project at `project_dir`; write backforge-report.json.
 
+    `quick` runs QUICK_CHECKS only (the report's status is then QUICK at best, never COMPLETE);
+    `jobs` caps how many checks run at once (1: one after another; default: all that are ready).
     Raises ProjectError when `project_dir` is not a generated project, DatabaseUrlError for a
     database URL verify cannot use. `progress(event, data)` hears "check_started" ({name, index,
     total}), "check_finished" ({name, status, ok, seconds, figure, figures, detail}) and
-    "verify_finished" ({status, report}).
+    "verify_finished" ({status, report, seconds}).
     """
     project = load_project(Path(project_dir))
     engine_of(database_url)
+    if quick:
+        checks = tuple(c for c in checks if c.name in QUICK)
     emit = progress or (lambda event, data: None)
     started = dt.datetime.now(dt.UTC)
+    clock = time.monotonic()
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="backforge-verify-") as tmp:
         stack = ExitStack()
@@ -91,13 +108,12 @@ def verify_project(
             seed=seed,
             fuzz_examples=fuzz_examples,
             load_requests=load_requests,
+            auth_environ=signin.auth_environ(project.root, project.package),
         )
         try:
-            for index, check in enumerate(checks):
-                emit("check_started", {"name": check.name, "index": index, "total": len(checks)})
-                result = run_check(check, ctx)
-                ctx.results[check.name] = result
-                emit("check_finished", _event(result))
+            results = run_checks(checks, ctx, emit, jobs or len(checks))
+            ctx.results.clear()
+            ctx.results.update((check.name, results[check.name]) for check in checks)
         finally:
             try:
                 stack.close()
@@ -110,10 +126,52 @@ def verify_project(
         finished=dt.datetime.now(dt.UTC),
         database=engine_of(database_url),
         notes=notes,
+        quick=quick,
     )
     write_report(report, project.root)
-    emit("verify_finished", {"status": report.status, "report": str(report.path)})
+    seconds = round(time.monotonic() - clock, 1)
+    emit(
+        "verify_finished", {"status": report.status, "report": str(report.path), "seconds": seconds}
+    )
     return report
+
+
+def run_checks(
+    checks: tuple[Check, ...], ctx: VerifyContext, emit: Progress, jobs: int
+) -> dict[str, CheckResult]:
+    """Run `checks`, each once what it needs and follows has finished, up to `jobs` at a time.
+
+    Results land in ctx.results as they come (from this thread only), so a check sees the
+    results of everything it needs or follows; the progress events are emitted from here too.
+    """
+    names = {check.name for check in checks}
+    waiting = list(checks)
+    running: dict[Future[CheckResult], Check] = {}
+    index = 0
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="verify") as pool:
+        while waiting or running:
+            for check in list(waiting):
+                if len(running) >= max(1, jobs):
+                    break
+                before = [n for n in (*check.needs, *check.after) if n in names]
+                if all(n in ctx.results for n in before):
+                    waiting.remove(check)
+                    emit(
+                        "check_started", {"name": check.name, "index": index, "total": len(checks)}
+                    )
+                    index += 1
+                    running[pool.submit(run_check, check, ctx)] = check
+            if not running:  # what is left waits on a check that is not in this run
+                for check in waiting:
+                    ctx.results[check.name] = run_check(check, ctx)
+                    emit("check_finished", _event(ctx.results[check.name]))
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: checks.index(running[f])):
+                check = running.pop(future)
+                ctx.results[check.name] = future.result()
+                emit("check_finished", _event(ctx.results[check.name]))
+    return dict(ctx.results)
 
 
 def run_check(check: Check, ctx: VerifyContext) -> CheckResult:
