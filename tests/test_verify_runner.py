@@ -123,6 +123,15 @@ def test_one_job_runs_the_checks_one_after_another(root: Path) -> None:
     assert not line.overlap("b", "c")
 
 
+def test_the_long_checks_start_first(root: Path) -> None:
+    line = Timeline(parties=1)
+    names = ["lint", "migrations", "server", "tests"]
+    report, events = run(root, *(Check(n, line.check(n)) for n in names), jobs=1)
+    started = [d["name"] for e, d in events if e == "check_started"]
+    assert started == ["server", "tests", "lint", "migrations"]
+    assert [c["name"] for c in report.checks] == names
+
+
 def test_after_orders_without_needing_a_pass(root: Path) -> None:
     line = Timeline(parties=1)
     report, _ = run(

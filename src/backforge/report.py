@@ -130,6 +130,7 @@ def build_report(
     database: str = "sqlite",
     notes: Sequence[str] = (),
     quick: bool = False,
+    machine: Mapping[str, Any] | None = None,
 ) -> Report:
     """The full report for `project` after its checks ran (`quick`: only verify --quick's)."""
     root, manifest, openapi = project.root, project.manifest, project.openapi or {}
@@ -156,9 +157,10 @@ def build_report(
         "finished_at": finished.isoformat(timespec="seconds"),
         "seconds": round((finished - started).total_seconds(), 1),
         "mode": "quick" if quick else "full",
-        "checks_seconds": round(
-            sum(r.seconds for r in results), 1
-        ),  # more than `seconds`: concurrent
+        # the checks' own durations added up: more than `seconds` when they ran concurrently
+        "checks_seconds": round(sum(r.seconds for r in results), 1),
+        # the machine verify ran on: its cores, load average (start, end), CPU time of the checks
+        "machine": dict(machine or {}),
         "api_endpoints": endpoints,
         "services": services(root, project.package, manifest),
         "models": models(openapi),

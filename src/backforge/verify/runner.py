@@ -3,13 +3,15 @@
 To add a check: write a module with `check(ctx: VerifyContext) -> Outcome` and add it to CHECKS,
 naming the checks it needs (they must pass first; if one did not, it is recorded as skipped) and
 the checks it must come after whatever their outcome. Checks run concurrently as soon as what
-they need and follow has finished (up to `jobs` at a time, in CHECKS order among the ready ones);
-the report lists them in CHECKS order, however they interleaved.
+they need and follow has finished, up to `jobs` at a time (one per core by default), the long
+ones (FIRST) before the others; the report lists them in CHECKS order, however they interleaved.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import resource
 import tempfile
 import time
 import traceback
@@ -64,6 +66,9 @@ CHECKS: tuple[Check, ...] = (
     Check("observability", observability.check, ("load",)),
     Check("resilience", resilience.check, ("environment",)),
 )
+# The long ones start first (the server is the head of the longest chain); the short ones fill in
+# the gaps, so that they do not slow the critical path down at the start.
+FIRST = ("environment", "server", "tests", "contract")
 # `verify --quick`, for the edit loop: what a code change most often breaks. Never COMPLETE.
 QUICK = ("environment", "lint", "tests", "migrations")
 QUICK_CHECKS: tuple[Check, ...] = tuple(c for c in CHECKS if c.name in QUICK)
@@ -84,7 +89,7 @@ def verify_project(
     """Run every check on the generated project at `project_dir`; write backforge-report.json.
 
     `quick` runs QUICK_CHECKS only (the report's status is then QUICK at best, never COMPLETE);
-    `jobs` caps how many checks run at once (1: one after another; default: all that are ready).
+    `jobs` caps how many checks run at once (1: one after another; default: one per CPU core).
     Raises ProjectError when `project_dir` is not a generated project, DatabaseUrlError for a
     database URL verify cannot use. `progress(event, data)` hears "check_started" ({name, index,
     total}), "check_finished" ({name, status, ok, seconds, figure, figures, detail}) and
@@ -96,7 +101,8 @@ def verify_project(
         checks = tuple(c for c in checks if c.name in QUICK)
     emit = progress or (lambda event, data: None)
     started = dt.datetime.now(dt.UTC)
-    clock = time.monotonic()
+    clock, cpu = time.monotonic(), _children_cpu()
+    load_before = os.getloadavg()[0]
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="backforge-verify-") as tmp:
         stack = ExitStack()
@@ -111,7 +117,7 @@ def verify_project(
             auth_environ=signin.auth_environ(project.root, project.package),
         )
         try:
-            results = run_checks(checks, ctx, emit, jobs or len(checks))
+            results = run_checks(checks, ctx, emit, jobs or os.cpu_count() or 2)
             ctx.results.clear()
             ctx.results.update((check.name, results[check.name]) for check in checks)
         finally:
@@ -127,6 +133,11 @@ def verify_project(
         database=engine_of(database_url),
         notes=notes,
         quick=quick,
+        machine={
+            "cpus": os.cpu_count(),
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+            "cpu_seconds": round(_children_cpu() - cpu, 1),  # of every command the checks ran
+        },
     )
     write_report(report, project.root)
     seconds = round(time.monotonic() - clock, 1)
@@ -136,16 +147,23 @@ def verify_project(
     return report
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_checks(
     checks: tuple[Check, ...], ctx: VerifyContext, emit: Progress, jobs: int
 ) -> dict[str, CheckResult]:
-    """Run `checks`, each once what it needs and follows has finished, up to `jobs` at a time.
+    """Run `checks`, each once what it needs and follows has finished, up to `jobs` at a time
+    (FIRST ones first, then in the order given).
 
     Results land in ctx.results as they come (from this thread only), so a check sees the
     results of everything it needs or follows; the progress events are emitted from here too.
     """
     names = {check.name for check in checks}
-    waiting = list(checks)
+    rank = {name: index for index, name in enumerate(FIRST)}
+    waiting = sorted(checks, key=lambda c: (rank.get(c.name, len(FIRST)), checks.index(c)))
     running: dict[Future[CheckResult], Check] = {}
     index = 0
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="verify") as pool:
