@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -12,10 +13,10 @@ import pytest
 from verify_miniproject import write_project
 
 from backforge.report import BLOCKED, COMPLETE, ERROR, QUICK
-from backforge.verify import CHECKS, Check, verify_project
-from backforge.verify.runner import QUICK_CHECKS
+from backforge.verify import CHECKS, Check, proc, verify_project
 from backforge.verify.context import VerifyContext
 from backforge.verify.result import CheckError, Outcome
+from backforge.verify.runner import QUICK_CHECKS
 
 
 def passing(ctx: VerifyContext) -> Outcome:
@@ -207,3 +208,19 @@ def test_the_report_file_matches_the_report(root: Path) -> None:
     assert json.loads(written) == report.data
     assert written == report.to_json()
     assert written.startswith('{\n  "status": "COMPLETE",\n  "summary": ')
+
+
+def test_an_interrupted_run_ends_the_commands_its_checks_started(root: Path) -> None:
+    def sleeper(ctx: VerifyContext) -> Outcome:
+        done = proc.run(["sleep", "120"], cwd=root, env=dict(os.environ), timeout=300)
+        return Outcome(done.ok, {}, "slept")
+
+    def interrupted(ctx: VerifyContext) -> Outcome:
+        time.sleep(0.5)  # the sleeper's command is running by now
+        raise KeyboardInterrupt
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run(root, Check("a", sleeper), Check("b", interrupted))
+    assert time.monotonic() - started < 60  # not the 120 s of the sleeper's command
+    assert proc.kill_running() == 0  # nothing left going

@@ -37,7 +37,7 @@ from backforge.verify import (
     testsuite,
 )
 from backforge.verify.context import VerifyContext
-from backforge.verify.proc import tail
+from backforge.verify.proc import kill_running, tail
 from backforge.verify.project import load_project
 from backforge.verify.result import CheckError, CheckResult, Outcome
 from backforge.verify.scratchdb import engine_of
@@ -161,34 +161,39 @@ def run_checks(
     Results land in ctx.results as they come (from this thread only), so a check sees the
     results of everything it needs or follows; the progress events are emitted from here too.
     """
+    jobs = max(1, jobs)
     names = {check.name for check in checks}
     rank = {name: index for index, name in enumerate(FIRST)}
     waiting = sorted(checks, key=lambda c: (rank.get(c.name, len(FIRST)), checks.index(c)))
     running: dict[Future[CheckResult], Check] = {}
-    index = 0
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="verify") as pool:
-        while waiting or running:
-            for check in list(waiting):
-                if len(running) >= max(1, jobs):
-                    break
-                before = [n for n in (*check.needs, *check.after) if n in names]
-                if all(n in ctx.results for n in before):
+    started = 0
+
+    def ready(check: Check) -> bool:
+        return all(n in ctx.results for n in (*check.needs, *check.after) if n in names)
+
+    def finish(check: Check, result: CheckResult) -> None:
+        ctx.results[check.name] = result
+        emit("check_finished", _event(result))
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="verify") as pool:
+        try:
+            while waiting or running:
+                for check in [c for c in waiting if ready(c)][: jobs - len(running)]:
                     waiting.remove(check)
-                    emit(
-                        "check_started", {"name": check.name, "index": index, "total": len(checks)}
-                    )
-                    index += 1
+                    total = len(checks)
+                    emit("check_started", {"name": check.name, "index": started, "total": total})
+                    started += 1
                     running[pool.submit(run_check, check, ctx)] = check
-            if not running:  # what is left waits on a check that is not in this run
-                for check in waiting:
-                    ctx.results[check.name] = run_check(check, ctx)
-                    emit("check_finished", _event(ctx.results[check.name]))
-                break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: checks.index(running[f])):
-                check = running.pop(future)
-                ctx.results[check.name] = future.result()
-                emit("check_finished", _event(ctx.results[check.name]))
+                if not running:  # only a misdeclared order (a cycle) leaves checks waiting here
+                    for check in waiting:
+                        finish(check, run_check(check, ctx))
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: checks.index(running[f])):
+                    finish(running.pop(future), future.result())
+        except BaseException:  # Ctrl-C: end the checks' commands, so that their threads return
+            kill_running()
+            raise
     return dict(ctx.results)
 
 
