@@ -117,3 +117,29 @@ def test_verify_refuses_an_unusable_database_url(
     out = tmp_path / "inventory"
     assert main(["generate", str(ROOT / "examples" / "inventory.yaml"), "-o", str(out)]) == 0
     assert main(["verify", str(out), "--database", "mysql://root@127.0.0.1/test"]) == 2
+
+
+@pytest.mark.e2e
+def test_verify_quick_runs_the_edit_loop_checks_and_says_it_is_not_a_delivery(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from verify_miniproject import write_project
+
+    root = write_project(tmp_path / "notes")
+    assert main(["verify", "--quick", str(root)]) == 0
+    captured = capsys.readouterr()
+    block = captured.out.splitlines()
+    assert block[0] == "STATUS: QUICK"
+    assert block[-2] == f"NEXT: run the full `backforge verify {root}` before delivering it"
+    assert block[-1].startswith("BLOCKER: not verified in full: --quick does not run security,")
+    for name in ("environment", "lint", "tests", "migrations"):  # per-check timings, as they end
+        assert f"      {name}: passed in " in captured.err
+    assert "server" not in captured.err and "contract" not in captured.err
+    assert "verify: QUICK in " in captured.err.splitlines()[-1]
+    report = json.loads((root / "backforge-report.json").read_text())
+    assert report["mode"] == "quick" and report["status"] == "QUICK"
+    assert [c["name"] for c in report["checks"]] == ["environment", "lint", "tests", "migrations"]
+    tests = report["checks"][2]["figures"]
+    major, minor = map(int, report["checks"][0]["figures"]["python"].split("."))
+    assert tests["passed"] == 5
+    assert tests["coverage_core"] == ("sysmon" if (major, minor) >= (3, 12) else "ctrace")

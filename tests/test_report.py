@@ -14,6 +14,7 @@ from backforge.report import (
     BLOCKED,
     COMPLETE,
     ERROR,
+    QUICK,
     build_report,
     error_report,
     overall_status,
@@ -110,6 +111,33 @@ def test_overall_status() -> None:
     assert overall_status([{"status": "failed"}, {"status": "skipped"}]) == BLOCKED
     assert overall_status([{"status": "failed"}, {"status": "error"}]) == ERROR
     assert overall_status([]) == ERROR
+    assert overall_status([{"status": "passed"}] * 3, quick=True) == QUICK
+    assert overall_status([{"status": "passed"}, {"status": "failed"}], quick=True) == BLOCKED
+
+
+def test_a_quick_report_is_never_complete(project: Any) -> None:
+    quick = [r for r in results() if r.name in ("environment", "lint", "tests", "migrations")]
+    report = build_report(project, quick, started=START, finished=END, quick=True)
+    data = report.data
+    assert report.status == QUICK
+    assert data["mode"] == "quick"
+    assert data["checks_seconds"] == 4.0 and data["seconds"] == 42.0
+    assert "all 4 --quick checks passed, security, server, contract" in data["summary"]
+    lines = report.status_block().splitlines()
+    assert lines[0] == "STATUS: QUICK"
+    assert lines[-2] == f"NEXT: run the full `backforge verify {project.root}` before delivering it"
+    assert lines[-1].startswith("BLOCKER: not verified in full: --quick does not run security,")
+    failed = build_report(
+        project,
+        [r for r in results(lint="failed") if r.name in ("environment", "lint")],
+        started=START,
+        finished=END,
+        quick=True,
+    )
+    assert failed.status == BLOCKED
+    assert failed.data["next"] == (
+        f"fix the lint failure, then run `backforge verify --quick {project.root}` again"
+    )
 
 
 def test_complete_report(project: Any) -> None:
@@ -124,6 +152,7 @@ def test_complete_report(project: Any) -> None:
     assert data["service"] == {"name": "notes", "version": "0.1.0"}
     assert data["generator"] == {"name": "backforge", "version": "0.1.0"}
     assert data["seconds"] == 42.0
+    assert data["mode"] == "full" and data["checks_seconds"] == 7.0
     assert data["blocker"] is None
     assert render_status_block(report) == "\n".join(
         [

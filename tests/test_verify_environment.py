@@ -13,7 +13,15 @@ from verify_miniproject import write_project
 
 from backforge.report import BLOCKED, ERROR
 from backforge.verify import CHECKS, verify_project
-from backforge.verify.environment import MARKER, env_key, env_root
+from backforge.verify.environment import (
+    MARKER,
+    Interpreter,
+    _probe,
+    env_key,
+    env_root,
+    interpreter,
+)
+from backforge.verify.result import CheckError
 
 BUILD = """
 import json, sys
@@ -100,3 +108,53 @@ def test_an_environment_that_cannot_be_built_is_an_error(bare: Path, tmp_path: P
     assert report.status_block().splitlines()[0] == "STATUS: ERROR"
     envs = tmp_path / "envs"
     assert sorted(p.name for p in envs.iterdir()) == [f"{env_key(bare)}.lock"]  # nothing half-built
+
+
+def fake_python(directory: Path, name: str, version: str) -> Path:
+    """An executable that answers the interpreter probe as Python `version` would."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    major, minor = version.split(".")
+    path.write_text(f"#!/bin/sh\necho {directory}/real-{name}\necho {major} {minor}\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def pythons(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """PATH and PYENV_ROOT that hold only the fake interpreters a test makes."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    monkeypatch.delenv("BACKFORGE_PYTHON", raising=False)
+    _probe.cache_clear()
+    return tmp_path
+
+
+def test_the_newest_python_the_project_admits_builds_the_environment(
+    pythons: Path, tmp_path: Path
+) -> None:
+    root = write_project(tmp_path / "notes")  # requires-python >=3.11
+    fake_python(pythons / "bin", "python3.12", "3.12")
+    fake_python(pythons / "pyenv" / "versions" / "3.13.0" / "bin", "python3.13", "3.13")
+    chosen = interpreter(root)
+    assert chosen.version == (3, 13)  # pyenv's, found although no shim runs it
+    assert chosen.executable == f"{pythons}/pyenv/versions/3.13.0/bin/real-python3.13"
+    assert env_key(root, chosen) != env_key(root, Interpreter(chosen.executable, (3, 12)))
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('">=3.11"', '">=3.14"'))
+    current = interpreter(root)  # nothing found admits it: the Python running backforge
+    assert current.executable == sys.executable and current.version == sys.version_info[:2]
+
+
+def test_backforge_python_names_the_interpreter(
+    pythons: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_project(tmp_path / "notes")
+    fake_python(pythons / "bin", "python3.13", "3.13")
+    monkeypatch.setenv("BACKFORGE_PYTHON", str(fake_python(pythons / "x", "py", "3.12")))
+    assert interpreter(root).version == (3, 12)
+    monkeypatch.setenv("BACKFORGE_PYTHON", str(pythons / "nowhere"))
+    with pytest.raises(CheckError, match="does not run"):
+        interpreter(root)

@@ -1,9 +1,10 @@
 """The `backforge` command line: init, validate, schema, plan, generate, verify and new (and
 `mcp` and `agent install`, from backforge.agent.commands).
 
-Exit codes: 0 success (verify: STATUS COMPLETE; plan: also when it reports breaking or
-destructive changes), 1 the service did not verify (BLOCKED or ERROR), 2 bad input (a spec with
-problems, an unusable directory or option, a destructive change without --allow-destructive).
+Exit codes: 0 success (verify: STATUS COMPLETE, or QUICK for `verify --quick`; plan: also when it
+reports breaking or destructive changes), 1 the service did not verify (BLOCKED or ERROR), 2 bad
+input (a spec with problems, an unusable directory or option, a destructive change without
+--allow-destructive).
 """
 
 from __future__ import annotations
@@ -112,6 +113,18 @@ def _verify_options(parser: argparse.ArgumentParser, *, json_flag: bool = True) 
         "--fuzz-examples", type=int, default=30, help="examples per operation when fuzzing"
     )
     parser.add_argument("--load-requests", type=int, default=300, help="requests in the smoke load")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="for the edit loop: environment, lint, tests and migrations only; the status is "
+        "QUICK at best, never COMPLETE (run the full verify before delivering)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="checks run at once (default: every check that is ready; 1: one after another)",
+    )
     if json_flag:
         parser.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -235,12 +248,14 @@ def _run_verify(args: argparse.Namespace, directory: Path) -> int:
         seed=args.seed,
         fuzz_examples=args.fuzz_examples,
         load_requests=args.load_requests,
+        quick=args.quick,
+        jobs=args.jobs,
     )
     if args.json:
         print(report.to_json(), end="")
     else:
         print(report.status_block())
-    return EXIT_OK if report.status == "COMPLETE" else EXIT_NOT_VERIFIED
+    return EXIT_OK if report.status in ("COMPLETE", "QUICK") else EXIT_NOT_VERIFIED
 
 
 def _progress_printer(args: argparse.Namespace) -> Any:
@@ -250,7 +265,9 @@ def _progress_printer(args: argparse.Namespace) -> Any:
             print(json.dumps({"event": event, **safe}, default=str), file=sys.stderr)
         elif event == "check_started":
             print(
-                f"[{data['index']}/{data['total']}] {data['name']} …", file=sys.stderr, flush=True
+                f"[{data['index'] + 1}/{data['total']}] {data['name']} …",
+                file=sys.stderr,
+                flush=True,
             )
         elif event == "check_finished":
             figure = f" — {data['figure']}" if data.get("figure") else ""
@@ -259,6 +276,8 @@ def _progress_printer(args: argparse.Namespace) -> Any:
                 file=sys.stderr,
                 flush=True,
             )
+        elif event == "verify_finished" and "seconds" in data:
+            print(f"verify: {data['status']} in {data['seconds']:.1f} s", file=sys.stderr)
 
     return show
 

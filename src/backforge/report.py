@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 REPORT_FILE = "backforge-report.json"
 COMPLETE, BLOCKED, ERROR = "COMPLETE", "BLOCKED", "ERROR"
+# `verify --quick` passed: lint, tests and migrations are fine, the rest was not run (no delivery)
+QUICK = "QUICK"
+FULL_ONLY = ("security", "server", "contract", "load", "observability", "resilience")
 BLOCKER_WIDTH = 240
 
 
@@ -60,13 +63,14 @@ class Report:
         return render_status_block(self)
 
 
-def overall_status(checks: Sequence[Mapping[str, Any]]) -> str:
-    """ERROR if verify could not run a check, BLOCKED if one failed, COMPLETE if all passed."""
+def overall_status(checks: Sequence[Mapping[str, Any]], *, quick: bool = False) -> str:
+    """ERROR if verify could not run a check, BLOCKED if one failed, COMPLETE if all passed
+    (QUICK instead when only the --quick checks ran)."""
     statuses = [c["status"] for c in checks]
     if not statuses or "error" in statuses:
         return ERROR
     if all(s == "passed" for s in statuses):
-        return COMPLETE
+        return QUICK if quick else COMPLETE
     return BLOCKED
 
 
@@ -83,12 +87,15 @@ def _summary(
     version: str,
     facts: dict[str, Any],
     checks: list[dict[str, Any]],
+    quick: bool,
     database: str = "sqlite",
 ) -> str:
     head = f"{name} {version}".strip()
     shape = f"{facts['endpoints']} endpoints, {facts['resources']} resources"
     passed = [c for c in checks if c["status"] == "passed"]
-    if len(passed) == len(checks):
+    if len(passed) == len(checks) and quick:
+        verdict = f"all {len(checks)} --quick checks passed, {', '.join(FULL_ONLY)} not run"
+    elif len(passed) == len(checks):
         verdict = f"all {len(checks)} checks passed"
     else:
         others = [f"{c['name']} {c['status']}" for c in checks if c["status"] != "passed"]
@@ -106,13 +113,18 @@ def _summary(
     return f"{head}: {shape}; {verdict}" + (f" ({', '.join(measured)})" if measured else "")
 
 
-def _next(status: str, root: Path, package: str, problem: Mapping[str, Any] | None) -> str:
+def _next(
+    status: str, root: Path, package: str, problem: Mapping[str, Any] | None, quick: bool
+) -> str:
     if status == COMPLETE:
         return f"run it: cd {root} && uvicorn {package}.main:app"
+    if status == QUICK:
+        return f"run the full `backforge verify {root}` before delivering it"
     assert problem is not None
+    again = f"backforge verify --quick {root}" if quick else f"backforge verify {root}"
     if status == BLOCKED:
-        return f"fix the {problem['name']} failure, then run `backforge verify {root}` again"
-    return f"fix what stopped the {problem['name']} check, then run `backforge verify {root}` again"
+        return f"fix the {problem['name']} failure, then run `{again}` again"
+    return f"fix what stopped the {problem['name']} check, then run `{again}` again"
 
 
 def build_report(
@@ -123,21 +135,28 @@ def build_report(
     finished: dt.datetime,
     database: str = "sqlite",
     notes: Sequence[str] = (),
+    quick: bool = False,
+    machine: Mapping[str, Any] | None = None,
 ) -> Report:
-    """The full report for `project` after its checks ran."""
+    """The full report for `project` after its checks ran (`quick`: only verify --quick's)."""
     root, manifest, openapi = project.root, project.manifest, project.openapi or {}
     checks = [r.as_dict() for r in results]
-    status = overall_status(checks)
+    status = overall_status(checks, quick=quick)
     endpoints = api_endpoints(root, openapi, manifest)
     facts = {"endpoints": len(endpoints), "resources": len(resources(openapi, manifest))}
-    summary = _summary(project.service_name, project.service_version, facts, checks, database)
+    summary = _summary(
+        project.service_name, project.service_version, facts, checks, quick, database
+    )
     problem = _first_problem(checks)
+    blocker = _blocker(problem)
+    if status == QUICK:
+        blocker = f"not verified in full: --quick does not run {', '.join(FULL_ONLY)}"
     data: dict[str, Any] = {
         "status": status,
         "summary": summary,
         "status_block": "",
-        "next": _next(status, root, project.package, problem),
-        "blocker": _blocker(problem),
+        "next": _next(status, root, project.package, problem, quick),
+        "blocker": blocker,
         "project_dir": str(root),
         "service": {"name": project.service_name, "version": project.service_version},
         "generator": project.generator,
@@ -145,6 +164,11 @@ def build_report(
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": finished.isoformat(timespec="seconds"),
         "seconds": round((finished - started).total_seconds(), 1),
+        "mode": "quick" if quick else "full",
+        # the checks' own durations added up: more than `seconds` when they ran concurrently
+        "checks_seconds": round(sum(r.seconds for r in results), 1),
+        # the machine verify ran on: its cores, load average (start, end), CPU time of the checks
+        "machine": dict(machine or {}),
         "api_endpoints": endpoints,
         "services": services(root, project.package, manifest),
         "models": models(openapi),

@@ -4,8 +4,9 @@
     report = verify_project(Path("out/shop"), progress=lambda event, data: print(event, data))
     print(report.status_block())
 
-The checks, in order: environment, lint, tests, migrations, server, contract, load (see CHECKS in
-backforge.verify.runner; each lives in a module of its own here). Names are imported lazily so
+The checks: environment, lint, security, tests, migrations, server, contract, load, observability
+and resilience (see CHECKS in backforge.verify.runner, which runs them concurrently as their needs
+allow; each lives in a module of its own here). Names are imported lazily so
 that backforge.report can use backforge.verify.facts without an import cycle.
 """
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+
+# The commands `run` has going, so that an interrupted verify can end them (they run in sessions
+# of their own, out of reach of the terminal's Ctrl-C).
+_LIVE: set[subprocess.Popen[bytes]] = set()
+_LIVE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,8 @@ def run(
         stderr=subprocess.STDOUT if merge else subprocess.PIPE,
         start_new_session=True,
     )
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
     try:
         out, err = proc.communicate(timeout=timeout)
         timed_out = False
@@ -73,6 +81,9 @@ def run(
         kill_group(proc)
         out, err = proc.communicate()
         timed_out = True
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
     seconds = time.monotonic() - started
     return Completed(argv, proc.returncode, _text(out), seconds, timed_out, _text(err))
 
@@ -85,3 +96,12 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
     """Kill a process started with start_new_session=True, and everything it started."""
     with suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def kill_running() -> int:
+    """Kill every command `run` still has going (and what they started); how many there were."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for proc in live:
+        kill_group(proc)
+    return len(live)

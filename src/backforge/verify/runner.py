@@ -1,16 +1,22 @@
-"""The list of checks and `verify_project`, which runs them in order and writes the report.
+"""The list of checks and `verify_project`, which runs them and writes the report.
 
 To add a check: write a module with `check(ctx: VerifyContext) -> Outcome` and add it to CHECKS,
-naming the checks it needs; a check whose needs did not pass is recorded as skipped.
+naming the checks it needs (they must pass first; if one did not, it is recorded as skipped) and
+the checks it must come after whatever their outcome. Checks run concurrently as soon as what
+they need and follow has finished, up to `jobs` at a time (one per core by default), the long
+ones (FIRST) before the others; the report lists them in CHECKS order, however they interleaved.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import resource
 import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +33,11 @@ from backforge.verify import (
     resilience,
     security,
     server,
+    signin,
     testsuite,
 )
 from backforge.verify.context import VerifyContext
-from backforge.verify.proc import tail
+from backforge.verify.proc import kill_running, tail
 from backforge.verify.project import load_project
 from backforge.verify.result import CheckError, CheckResult, Outcome
 from backforge.verify.scratchdb import engine_of
@@ -42,7 +49,8 @@ Progress = Callable[[str, dict[str, Any]], None]
 class Check:
     name: str
     run: Callable[[VerifyContext], Outcome]
-    needs: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()  # must have passed
+    after: tuple[str, ...] = ()  # must have finished, whatever the outcome
 
 
 CHECKS: tuple[Check, ...] = (
@@ -53,10 +61,17 @@ CHECKS: tuple[Check, ...] = (
     Check("migrations", migrations.check, ("environment",)),
     Check("server", server.check, ("environment",)),
     Check("contract", contract.check, ("server",)),
-    Check("load", load.check, ("server",)),
+    # the load's latencies are measured on a server nobody else is fuzzing
+    Check("load", load.check, ("server",), after=("contract",)),
     Check("observability", observability.check, ("load",)),
     Check("resilience", resilience.check, ("environment",)),
 )
+# The long ones start first (the server is the head of the longest chain); the short ones fill in
+# the gaps, so that they do not slow the critical path down at the start.
+FIRST = ("environment", "server", "tests", "contract")
+# `verify --quick`, for the edit loop: what a code change most often breaks. Never COMPLETE.
+QUICK = ("environment", "lint", "tests", "migrations")
+QUICK_CHECKS: tuple[Check, ...] = tuple(c for c in CHECKS if c.name in QUICK)
 
 
 def verify_project(
@@ -68,18 +83,26 @@ def verify_project(
     fuzz_examples: int = 30,
     load_requests: int = 300,
     checks: tuple[Check, ...] = CHECKS,
+    quick: bool = False,
+    jobs: int | None = None,
 ) -> Report:
     """Run every check on the generated project at `project_dir`; write backforge-report.json.
 
+    `quick` runs QUICK_CHECKS only (the report's status is then QUICK at best, never COMPLETE);
+    `jobs` caps how many checks run at once (1: one after another; default: one per CPU core).
     Raises ProjectError when `project_dir` is not a generated project, DatabaseUrlError for a
     database URL verify cannot use. `progress(event, data)` hears "check_started" ({name, index,
     total}), "check_finished" ({name, status, ok, seconds, figure, figures, detail}) and
-    "verify_finished" ({status, report}).
+    "verify_finished" ({status, report, seconds}).
     """
     project = load_project(Path(project_dir))
     engine_of(database_url)
+    if quick:
+        checks = tuple(c for c in checks if c.name in QUICK)
     emit = progress or (lambda event, data: None)
     started = dt.datetime.now(dt.UTC)
+    clock, cpu = time.monotonic(), _children_cpu()
+    load_before = os.getloadavg()[0]
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="backforge-verify-") as tmp:
         stack = ExitStack()
@@ -91,13 +114,12 @@ def verify_project(
             seed=seed,
             fuzz_examples=fuzz_examples,
             load_requests=load_requests,
+            auth_environ=signin.auth_environ(project.root, project.package),
         )
         try:
-            for index, check in enumerate(checks):
-                emit("check_started", {"name": check.name, "index": index, "total": len(checks)})
-                result = run_check(check, ctx)
-                ctx.results[check.name] = result
-                emit("check_finished", _event(result))
+            results = run_checks(checks, ctx, emit, jobs or os.cpu_count() or 2)
+            ctx.results.clear()
+            ctx.results.update((check.name, results[check.name]) for check in checks)
         finally:
             try:
                 stack.close()
@@ -110,10 +132,69 @@ def verify_project(
         finished=dt.datetime.now(dt.UTC),
         database=engine_of(database_url),
         notes=notes,
+        quick=quick,
+        machine={
+            "cpus": os.cpu_count(),
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+            "cpu_seconds": round(_children_cpu() - cpu, 1),  # of every command the checks ran
+        },
     )
     write_report(report, project.root)
-    emit("verify_finished", {"status": report.status, "report": str(report.path)})
+    seconds = round(time.monotonic() - clock, 1)
+    emit(
+        "verify_finished", {"status": report.status, "report": str(report.path), "seconds": seconds}
+    )
     return report
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_checks(
+    checks: tuple[Check, ...], ctx: VerifyContext, emit: Progress, jobs: int
+) -> dict[str, CheckResult]:
+    """Run `checks`, each once what it needs and follows has finished, up to `jobs` at a time
+    (FIRST ones first, then in the order given).
+
+    Results land in ctx.results as they come (from this thread only), so a check sees the
+    results of everything it needs or follows; the progress events are emitted from here too.
+    """
+    jobs = max(1, jobs)
+    names = {check.name for check in checks}
+    rank = {name: index for index, name in enumerate(FIRST)}
+    waiting = sorted(checks, key=lambda c: (rank.get(c.name, len(FIRST)), checks.index(c)))
+    running: dict[Future[CheckResult], Check] = {}
+    started = 0
+
+    def ready(check: Check) -> bool:
+        return all(n in ctx.results for n in (*check.needs, *check.after) if n in names)
+
+    def finish(check: Check, result: CheckResult) -> None:
+        ctx.results[check.name] = result
+        emit("check_finished", _event(result))
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="verify") as pool:
+        try:
+            while waiting or running:
+                for check in [c for c in waiting if ready(c)][: jobs - len(running)]:
+                    waiting.remove(check)
+                    total = len(checks)
+                    emit("check_started", {"name": check.name, "index": started, "total": total})
+                    started += 1
+                    running[pool.submit(run_check, check, ctx)] = check
+                if not running:  # only a misdeclared order (a cycle) leaves checks waiting here
+                    for check in waiting:
+                        finish(check, run_check(check, ctx))
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: checks.index(running[f])):
+                    finish(running.pop(future), future.result())
+        except BaseException:  # Ctrl-C: end the checks' commands, so that their threads return
+            kill_running()
+            raise
+    return dict(ctx.results)
 
 
 def run_check(check: Check, ctx: VerifyContext) -> CheckResult:

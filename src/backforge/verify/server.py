@@ -78,7 +78,8 @@ def check(ctx: VerifyContext) -> Outcome:
     root = ctx.project.root
     url = ctx.stack.enter_context(scratch_database(ctx, "server"))
     package = ctx.project.package
-    ctx.auth_environ = signin.auth_environ(root, package)
+    if not ctx.auth_environ:  # verify_project makes it up front, for the resilience run too
+        ctx.auth_environ = signin.auth_environ(root, package)
     environ = env.environ({"DATABASE_URL": url, **UNLIMITED, **ctx.auth_environ})
     figures: dict[str, Any] = {
         "database": engine_of(ctx.database_url),
