@@ -21,8 +21,7 @@ from starlette.routing import Route
 COLUMNS = "id, created_at, updated_at, version, title, isbn, price, status, published_at, author_id"
 GET_BOOK = f"SELECT {COLUMNS} FROM book WHERE id = $1"
 LIST_BOOKS = (
-    f"SELECT {COLUMNS} FROM book WHERE status = $1 "
-    "ORDER BY price DESC NULLS LAST, id DESC LIMIT $2"
+    f"SELECT {COLUMNS} FROM book WHERE status = $1 ORDER BY price DESC NULLS LAST, id DESC LIMIT $2"
 )
 TAGS_OF = (
     "SELECT book_id, tag_id FROM book_tags WHERE book_id = ANY($1::bigint[]) "

@@ -153,8 +153,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def generate(workdir: Path) -> Path:
     project = workdir / "bookstore-project"
     subprocess.run(
-        [sys.executable, "-m", "backforge", "generate",
-         str(HERE.parent / "examples" / "bookstore.yaml"), "-o", str(project)],
+        [
+            sys.executable,
+            "-m",
+            "backforge",
+            "generate",
+            str(HERE.parent / "examples" / "bookstore.yaml"),
+            "-o",
+            str(project),
+        ],
         check=True,
     )
     return project
@@ -164,11 +171,16 @@ def baseline_env(project_env: ProjectEnv) -> Path:
     """A venv with the project's versions of the server (uvicorn, with its event loop and HTTP
     parser), starlette and asyncpg, and orjson."""
     versions = subprocess.run(
-        [project_env.python, "-c",
-         "import importlib.metadata as m; print(' '.join("
-         f"f'{{n}}=={{m.version(n)}}' for n in {SHARED!r} "
-         "if n in {d.metadata['Name'].lower() for d in m.distributions()}))"],
-        capture_output=True, text=True, check=True,
+        [
+            project_env.python,
+            "-c",
+            "import importlib.metadata as m; print(' '.join("
+            f"f'{{n}}=={{m.version(n)}}' for n in {SHARED!r} "
+            "if n in {d.metadata['Name'].lower() for d in m.distributions()}))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     venv = BASELINE_VENV / ("baseline-" + "-".join(v.replace("==", "") for v in versions))
     python = venv / "bin" / "python"
@@ -183,16 +195,28 @@ def baseline_env(project_env: ProjectEnv) -> Path:
 def admin(env: ProjectEnv, admin_dsn: str, action: str, name: str) -> None:
     subprocess.run(
         [env.python, "-c", ADMIN_SCRIPT, action, name],
-        env=env.environ({"BF_ADMIN_DSN": admin_dsn}), check=True, timeout=60,
+        env=env.environ({"BF_ADMIN_DSN": admin_dsn}),
+        check=True,
+        timeout=60,
     )
 
 
-def start(command: list[object], cwd: Path, environ: dict[str, str], log: Path,
-          cleanup: Cleanup, label: str) -> subprocess.Popen[bytes]:
+def start(
+    command: list[object],
+    cwd: Path,
+    environ: dict[str, str],
+    log: Path,
+    cleanup: Cleanup,
+    label: str,
+) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(part) for part in command], cwd=cwd, env=environ,
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [str(part) for part in command],
+            cwd=cwd,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     cleanup.process(label, process)
     return process
@@ -212,14 +236,32 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise SystemExit(f"{url} did not answer within 60 s:\n{log.read_text()[-3000:]}")
 
 
-def wrk(url: str, template: str, books: int, seconds: float, connections: int,
-        scratch: Path, clients: int) -> dict[str, float]:
+def wrk(
+    url: str,
+    template: str,
+    books: int,
+    seconds: float,
+    connections: int,
+    scratch: Path,
+    clients: int,
+) -> dict[str, float]:
     script = scratch / "load.lua"
     script.write_text(WRK_SCRIPT % (template, books, clients))
     done = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", "5s",
-         "-s", str(script), url],
-        capture_output=True, text=True, timeout=seconds + 60,
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{round(seconds)}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
     )
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if line is None:
@@ -250,10 +292,15 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--books", type=int, default=500)
-    parser.add_argument("--clients", type=int, default=20000,
-                        help="client addresses the load comes from (X-Forwarded-For)")
-    parser.add_argument("--no-rate-limit", action="store_true",
-                        help="run the service with RATE_LIMIT_ENABLED=false")
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=20000,
+        help="client addresses the load comes from (X-Forwarded-For)",
+    )
+    parser.add_argument(
+        "--no-rate-limit", action="store_true", help="run the service with RATE_LIMIT_ENABLED=false"
+    )
     parser.add_argument("--json", type=Path, help="also write the summary to this file")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -279,25 +326,61 @@ def main() -> int:
         app_url = urlunsplit(parts._replace(scheme="postgresql+asyncpg", path=f"/{name}"))
 
         service_port, baseline_port = free_port(), free_port()
-        environ = env.environ({
-            "DATABASE_URL": app_url, "ENVIRONMENT": "production", "LOG_LEVEL": "WARNING",
-            "LOG_FORMAT": "json", "HOST": "127.0.0.1", "PORT": str(service_port),
-            "RATE_LIMIT_ENABLED": "false" if args.no_rate_limit else "true",
-        })
-        subprocess.run([env.python, "-m", "alembic", "upgrade", "head"], cwd=project,
-                       env=environ, check=True, capture_output=True)
-        subprocess.run([env.python, "-c", SEED_SCRIPT, str(args.books)],
-                       env=env.environ({"BF_DSN": dsn}), check=True)
+        environ = env.environ(
+            {
+                "DATABASE_URL": app_url,
+                "ENVIRONMENT": "production",
+                "LOG_LEVEL": "WARNING",
+                "LOG_FORMAT": "json",
+                "HOST": "127.0.0.1",
+                "PORT": str(service_port),
+                "RATE_LIMIT_ENABLED": "false" if args.no_rate_limit else "true",
+            }
+        )
+        subprocess.run(
+            [env.python, "-m", "alembic", "upgrade", "head"],
+            cwd=project,
+            env=environ,
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [env.python, "-c", SEED_SCRIPT, str(args.books)],
+            env=env.environ({"BF_DSN": dsn}),
+            check=True,
+        )
 
         service_log, baseline_log = scratch / "service.log", scratch / "baseline.log"
-        service = start([env.python, "-m", f"{package}.serve"], project, environ,
-                        service_log, cleanup, "service")
+        service = start(
+            [env.python, "-m", f"{package}.serve"],
+            project,
+            environ,
+            service_log,
+            cleanup,
+            "service",
+        )
         baseline = start(
-            [baseline_python, "-m", "uvicorn", "baseline_app:app", "--app-dir", HERE,
-             "--host", "127.0.0.1", "--port", baseline_port, "--log-level", "warning",
-             "--no-access-log"],
-            HERE, {"PATH": os.environ.get("PATH", ""), "BASELINE_DSN": dsn},
-            baseline_log, cleanup, "baseline")
+            [
+                baseline_python,
+                "-m",
+                "uvicorn",
+                "baseline_app:app",
+                "--app-dir",
+                HERE,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                baseline_port,
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            HERE,
+            {"PATH": os.environ.get("PATH", ""), "BASELINE_DSN": dsn},
+            baseline_log,
+            cleanup,
+            "baseline",
+        )
         sides = {
             "service": f"http://127.0.0.1:{service_port}",
             "baseline": f"http://127.0.0.1:{baseline_port}",
@@ -305,7 +388,7 @@ def main() -> int:
         wait_ready(sides["service"] + "/readyz", service, service_log)
         wait_ready(sides["baseline"] + "/api/v1/books/1", baseline, baseline_log)
 
-        for endpoint, template in ENDPOINTS.items():  # warm-up: caches, pools, JIT-free Python
+        for template in ENDPOINTS.values():  # warm-up: caches, pools, JIT-free Python
             for url in sides.values():
                 wrk(url, template, args.books, 2, args.connections, scratch, args.clients)
 
@@ -316,18 +399,32 @@ def main() -> int:
             for endpoint, template in ENDPOINTS.items():
                 order = list(sides) if number % 2 == 0 else list(reversed(sides))
                 for side in order:
-                    figures = wrk(sides[side], template, args.books, args.duration,
-                                  args.connections, scratch, args.clients)
+                    figures = wrk(
+                        sides[side],
+                        template,
+                        args.books,
+                        args.duration,
+                        args.connections,
+                        scratch,
+                        args.clients,
+                    )
                     results[endpoint][side].append(figures)
-                    print(f"round {number + 1} {endpoint:9} {side:8} "
-                          f"{figures['rps']:8.0f} req/s  p50 {figures['p50_ms']:6.1f} ms  "
-                          f"p95 {figures['p95_ms']:6.1f} ms  p99 {figures['p99_ms']:6.1f} ms"
-                          f"  errors {figures['errors']:.0f}", flush=True)
+                    print(
+                        f"round {number + 1} {endpoint:9} {side:8} "
+                        f"{figures['rps']:8.0f} req/s  p50 {figures['p50_ms']:6.1f} ms  "
+                        f"p95 {figures['p95_ms']:6.1f} ms  p99 {figures['p99_ms']:6.1f} ms"
+                        f"  errors {figures['errors']:.0f}",
+                        flush=True,
+                    )
 
         summary: dict[str, object] = {
-            "connections": args.connections, "duration_s": args.duration,
-            "rounds": args.rounds, "books": args.books, "clients": args.clients,
-            "rate_limit": not args.no_rate_limit, "endpoints": {},
+            "connections": args.connections,
+            "duration_s": args.duration,
+            "rounds": args.rounds,
+            "books": args.books,
+            "clients": args.clients,
+            "rate_limit": not args.no_rate_limit,
+            "endpoints": {},
         }
         print()
         for endpoint in ENDPOINTS:
@@ -336,9 +433,11 @@ def main() -> int:
             summary["endpoints"][endpoint] = {**medians, "ratio": ratio}  # type: ignore[index]
             for side in sides:
                 m = medians[side]
-                print(f"median {endpoint:9} {side:8} {m['rps']:8.0f} req/s  "
-                      f"p50 {m['p50_ms']:6.1f} ms  p95 {m['p95_ms']:6.1f} ms  "
-                      f"p99 {m['p99_ms']:6.1f} ms")
+                print(
+                    f"median {endpoint:9} {side:8} {m['rps']:8.0f} req/s  "
+                    f"p50 {m['p50_ms']:6.1f} ms  p95 {m['p95_ms']:6.1f} ms  "
+                    f"p99 {m['p99_ms']:6.1f} ms"
+                )
             print(f"ratio  {endpoint:9} service/baseline {ratio:.3f}")
         print(json.dumps(summary))
         if args.json:
