@@ -116,7 +116,7 @@ def test_verify_refuses_an_unusable_database_url(
 ) -> None:
     out = tmp_path / "inventory"
     assert main(["generate", str(ROOT / "examples" / "inventory.yaml"), "-o", str(out)]) == 0
-    assert main(["verify", str(out), "--database", "mysql://root@127.0.0.1/test"]) == 2
+    assert main(["verify", str(out), "--database", "oracle://scott@127.0.0.1/test"]) == 2
 
 
 @pytest.mark.e2e
