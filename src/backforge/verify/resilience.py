@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from backforge.verify import signin
 from backforge.verify.context import VerifyContext
 from backforge.verify.facts import base_path
 from backforge.verify.load import list_paths
@@ -46,6 +47,16 @@ def check(ctx: VerifyContext) -> Outcome:
     )
     if not migrate.ok:
         return Outcome(False, {}, "not migrated", migrate.describe(15))
+    project = ctx.project
+    password = None  # the service checks accounts on every request: an admin of this database
+    if signin.has_accounts(project.root, project.package):
+        admin_environ = env.environ({"DATABASE_URL": url, **ctx.auth_environ})
+        try:
+            password = signin.bootstrap_admin(
+                env.python, project.root, project.package, admin_environ
+            )
+        except RuntimeError as exc:
+            return Outcome(False, {}, "no admin account", str(exc))
     figures: dict[str, Any] = {"database": engine}
     proxy = None
     if engine in ("postgresql", "mysql"):
@@ -61,13 +72,19 @@ def check(ctx: VerifyContext) -> Outcome:
     problem = wait_ready(server, time.monotonic(), {})
     if problem:
         return Outcome(False, figures, "not ready", f"{problem}\n{server.log_tail()}")
-    project = ctx.project
+    headers: dict[str, str] = {}
+    if password is not None:
+        token_path = base_path(project.manifest, project.openapi) + "/auth/token"
+        try:
+            headers = signin.sign_in(server.url, token_path, password)
+        except httpx.HTTPError as exc:
+            return Outcome(False, figures, "sign-in failed", f"{exc}\n{server.log_tail()}")
     collections = list_paths(project.openapi, base_path(project.manifest, project.openapi))
     problems: list[str] = []
     if proxy is None:
         figures["outage"] = "not simulated: SQLite runs inside the server process"
     elif collections:
-        _outage(server.url, proxy, collections[0], figures, problems, ctx.auth_headers)
+        _outage(server.url, proxy, collections[0], figures, problems, headers)
     creates = _create_paths(project.openapi or {})
     _drain(server, creates[0] if creates else "/healthz", figures, problems)
     summary = f"drained in {figures.get('drain_seconds')} s, exit {figures.get('exit_code')}"
