@@ -528,7 +528,28 @@ class ServiceIR:
                     "fail after its first write",
                 }
             )
+        if not self.patterned_fields:
+            missing.append(
+                {
+                    "test": "tests/test_poison.py::test_patterns_match_the_whole_text",
+                    "reason": "no writable field has a pattern (a string or text `pattern`, a "
+                    "decimal or a time of day)",
+                }
+            )
         return missing
+
+    @property
+    def patterned_fields(self) -> list[FieldIR]:
+        """Writable fields whose request schema carries a pattern of their own (not only the
+        NUL guard): what tests/test_poison.py checks for whole-text matching."""
+        return [
+            f
+            for r in self.resources
+            for f in r.fields
+            if f.writable
+            and not f.is_relation
+            and ((f.pattern and f.kind in ("string", "text")) or f.kind in ("decimal", "time"))
+        ]
 
     @property
     def tables_in_order(self) -> list[ResourceIR]:

@@ -24,6 +24,25 @@ MIN_COVERAGE = 80.0
 KINDS = ("passed", "failed", "errors", "skipped")
 
 
+# Generated modules that the project's conftest collects on some databases only.
+DATABASE_ONLY = {
+    "tests/test_outage.py": (
+        "postgresql",
+        "cuts a PostgreSQL server's connections through a proxy; this database cannot be cut",
+    ),
+}
+
+
+def not_run(root: Path, database: str) -> list[dict[str, str]]:
+    """The generated test modules that do not run on `database`, and why (never skipped and
+    counted: they are not collected)."""
+    return [
+        {"test": test, "reason": f"runs on {needs} only: {why}"}
+        for test, (needs, why) in DATABASE_ONLY.items()
+        if database != needs and (root / test).is_file()
+    ]
+
+
 def check(ctx: VerifyContext) -> Outcome:
     env = ctx.need_env()
     root, package = ctx.project.root, ctx.project.package
@@ -64,6 +83,7 @@ def check(ctx: VerifyContext) -> Outcome:
     figures["coverage_core"] = core
     figures["modules"] = {name: dict(counts) for name, counts in sorted(modules.items())}
     figures["hostile"] = hostile_figures(hostile)
+    figures["not_run"] = not_run(root, figures["database"])
     problems = _problems(pytest, totals, coverage, junit)
     if figures["hostile"].get("server_errors"):
         problems.append(f"{figures['hostile']['server_errors']} hostile request(s) got a 5xx")
