@@ -563,3 +563,35 @@ def test_the_idempotency_table_is_created_for_an_older_project_and_never_dropped
     ast.parse(text)
     assert 'op.create_table(\n        "idempotency_keys"' in text
     assert 'op.drop_table("idempotency_keys")' in text
+
+
+OWNED = """
+service: {name: shop}
+auth: {users: true, roles: [admin, member]}
+resources:
+  Order:
+    owned: true
+    fields: {note: string}
+    permissions: {read: owner, create: authenticated}
+  Item:
+    fields:
+      order: {type: ref, to: Order, required: true}
+    permissions: {read: authenticated, create: authenticated}
+"""
+
+
+def test_owned_through_changes_the_api_not_the_tables() -> None:
+    through = edit(OWNED, "  Item:\n", "  Item:\n    owned: {through: order}\n")
+    through = edit(through, "{read: authenticated,", "{read: owner,")
+    again = ir_from_json(ir(through).to_json())
+    assert again.resource("Item").through == "order"
+    assert schema_of(again) == schema_of(ir(OWNED))  # no owner column, nothing else
+    d = changed(OWNED, through)
+    assert d.operations == []
+    assert api(d) == {
+        "Item: now owned through order: only the owner of its order (and roles that see "
+        "every record) may see or change a record": True
+    }
+    back = changed(through, OWNED)
+    assert back.operations == []
+    assert api(back) == {"Item: no longer owned through order": False}

@@ -121,3 +121,63 @@ def test_long_user_text_becomes_short_string_literals() -> None:
     literal = python_text(text.strip(), width=30)
     assert eval(literal) == text.strip()
     assert all(len(line) < 40 for line in literal.split("' '"))
+
+
+THROUGH = """
+service: {name: shop}
+auth: {users: true, roles: [admin, staff, buyer], default_role: buyer}
+resources:
+  Product:
+    fields: {name: string}
+    permissions: {list: anyone, read: anyone, create: staff}
+  Order:
+    owned: true
+    fields: {note: string}
+    permissions: {list: owner, read: [owner, staff], create: authenticated}
+  OrderItem:
+    owned: {through: order}
+    fields:
+      order: {type: ref, to: Order, required: true}
+      product: {type: ref, to: Product, required: true}
+    permissions: {list: owner, read: owner, create: [authenticated, staff], update: owner}
+  Tracking:
+    owned: {through: item}
+    fields:
+      item: {type: ref, to: OrderItem, required: true}
+    permissions: {read: owner, create: authenticated}
+"""
+
+
+def test_owned_through_adds_no_column_and_follows_the_chain() -> None:
+    ir = build_ir(load_spec_text(THROUGH), THROUGH)
+    item, tracking, order = (ir.resource(n) for n in ("OrderItem", "Tracking", "Order"))
+    assert (item.through, item.owned, item.guarded) == ("order", False, True)
+    assert "owner" not in [f.name for f in item.fields + tracking.fields]
+    assert [(r.name, f.name) for r, f in ir.ownership_chain(tracking)] == [
+        ("Tracking", "item"),
+        ("OrderItem", "order"),
+    ]
+    assert ir.ownership_chain(order) == []
+    assert [r.name for r in ir.guarded_resources] == ["Order", "OrderItem", "Tracking"]
+    # the product is public: only the references to records of accounts are guarded
+    assert [f.name for f in ir.guarded_refs(item)] == ["order"]
+    assert ("order", "Order") in ir.repository_imports(tracking)  # the chain's tables
+    # the owner principal is the parent's owner: the matrix has an owner caller
+    assert {m["caller"] for m in item.access_matrix(ir.auth)} >= {"owner", "buyer"}
+
+
+def test_who_may_refer_to_another_accounts_parent() -> None:
+    ir = build_ir(load_spec_text(THROUGH), THROUGH)
+    item = ir.resource("OrderItem")
+    order = item.ref_named("order")
+    assert order is not None
+    # staff reads every order and is named for create: any order; buyers only their own
+    assert ir.refers_to_every(item, order, "create", "staff")
+    assert not ir.refers_to_every(item, order, "create", "buyer")
+    # staff reads every order but is not named for update: only orders it owns
+    assert not ir.refers_to_every(item, order, "update", "staff")
+    assert ir.refers_to_every(item, order, "update", "admin")
+    cases = ir.hidden_ref_cases(item)
+    assert [(c["field"].name, c["actions"]) for c in cases] == [("order", ["create", "update"])]
+    assert [c["field"].name for c in ir.hidden_ref_cases(ir.resource("Tracking"))] == ["item"]
+    assert ir.hidden_ref_cases(ir.resource("Product")) == []

@@ -638,3 +638,97 @@ VALID = {
 def test_valid_specs_pass(resources: str) -> None:
     head = HEAD.replace("resources:", "auth: {roles: [admin]}\nresources:", 1)
     load_spec_text(spec(resources, head))
+
+
+# `owned: {through: field}`: ownership through a required ref to an owned resource.
+THROUGH_HEAD = "service: {name: shop}\nauth: {users: true, roles: [admin, member]}\nresources:\n"
+ORDER = "Order:\n  owned: true\n  fields: {note: string}\n"  # lines 4-6
+
+
+def through(item: str, order: str = ORDER) -> str:
+    return spec(order + item, THROUGH_HEAD)
+
+
+THROUGH_CASES = {
+    "unknown field": (
+        "Item:\n  owned: {through: ordr}\n  fields:\n"
+        "    order: {type: ref, to: Order, required: true}\n",
+        (8, "resources.Item.owned.through", "`through: ordr` is not a field of Item", "`order`"),
+    ),
+    "not a ref": (
+        "Item:\n  owned: {through: qty}\n  fields:\n    qty: int\n"
+        "    order: {type: ref, to: Order, required: true}\n",
+        (8, "resources.Item.owned.through", "names an int field", "order"),
+    ),
+    "optional ref": (
+        "Item:\n  owned: {through: order}\n  fields:\n    order: {type: ref, to: Order}\n",
+        (8, "resources.Item.owned.through", "`order` is optional", "required: true"),
+    ),
+    "target not owned": (
+        "Item:\n  owned: {through: box}\n  fields:\n    box: {type: ref, to: Box, required: true}\n"
+        "Box:\n  fields: {label: string}\n",
+        (8, "resources.Item.owned.through", "Box is not owned", "owned: true"),
+    ),
+    "anonymous create": (
+        "Item:\n  owned: {through: order}\n  fields:\n"
+        "    order: {type: ref, to: Order, required: true}\n  permissions: {create: anyone}\n",
+        (11, "resources.Item.permissions.create", "owns no Order", "authenticated"),
+    ),
+}
+
+
+@pytest.mark.parametrize(("item", "expected"), THROUGH_CASES.values(), ids=THROUGH_CASES.keys())
+def test_owned_through_problems(item: str, expected: tuple[int, str, str, str]) -> None:
+    (problem,) = problems(through(item))
+    assert (problem.line, problem.path) == expected[:2]
+    assert expected[2] in problem.message
+    assert expected[3] in problem.fix
+
+
+def test_ownership_going_round_in_a_circle_is_one_problem() -> None:
+    text = through(
+        "A:\n  owned: {through: b}\n  fields:\n    b: {type: ref, to: B, required: true}\n"
+        "B:\n  owned: {through: a}\n  fields:\n    a: {type: ref, to: A}\n"
+    )
+    found = [p for p in problems(text) if "circle" in p.message]
+    assert [(p.line, p.path) for p in found] == [(8, "resources.A.owned.through")]
+    assert "A -> B -> A" in found[0].message
+    assert "`owned: true`" in found[0].fix
+
+
+def test_owned_through_needs_accounts() -> None:
+    text = spec(
+        "Order:\n  fields: {note: string}\n"
+        "Item:\n  owned: {through: order}\n  fields:\n"
+        "    order: {type: ref, to: Order, required: true}\n"
+    )
+    (problem,) = problems(text)
+    assert (problem.line, problem.path) == (6, "resources.Item.owned")
+    assert "needs accounts" in problem.message
+
+
+def test_owned_through_a_chain_and_the_owner_principal_are_valid() -> None:
+    text = through(
+        "Item:\n  owned: {through: order}\n  fields:\n"
+        "    order: {type: ref, to: Order, required: true}\n"
+        "  permissions: {list: owner, read: owner, create: authenticated, update: owner}\n"
+        "Note:\n  owned: {through: item}\n  fields:\n"
+        "    item: {type: ref, to: Item, required: true}\n"
+        "  permissions: {read: owner, delete: [owner, member]}\n"
+    )
+    loaded = load_spec_text(text, "spec.yaml")
+    assert loaded.resources["Note"].owned_through == "item"
+    assert loaded.resources["Order"].owned_through is None
+
+
+def test_owned_through_is_a_mapping_with_through_only() -> None:
+    found = problems(
+        through(
+            "Item:\n  owned: {via: order}\n  fields:\n"
+            "    order: {type: ref, to: Order, required: true}\n"
+        )
+    )
+    assert {(p.line, p.path, p.message) for p in found} == {
+        (8, "resources.Item.owned.through", "`through` is required here"),
+        (8, "resources.Item.owned.via", "unknown option `via`"),
+    }

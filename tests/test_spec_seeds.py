@@ -179,3 +179,18 @@ def test_owned_resources_are_not_seeded() -> None:
     (problem,) = caught.value.problems
     assert (problem.line, problem.path) == (9, "seed.Note")
     assert "owned" in problem.message and "through the API" in problem.fix
+
+
+def test_resources_owned_through_a_parent_are_not_seeded() -> None:
+    text = (
+        "service: {name: club}\nauth: {users: true, roles: [admin, member]}\nresources:\n"
+        "  Note:\n    owned: true\n    fields:\n      code: {type: string, unique: true}\n"
+        "  Line:\n    owned: {through: note}\n    fields:\n"
+        "      note: {type: ref, to: Note, required: true}\n"
+        "      code: {type: string, unique: true}\n"
+        "seed:\n  Line:\n    - {code: a, note: a}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_spec_text(text, "spec.yaml")
+    found = [p for p in caught.value.problems if p.path == "seed.Line"]
+    assert found and "owned" in found[0].message

@@ -307,6 +307,26 @@ class ResourceIR:
     referenced_by: list[str] = field(default_factory=list)
     owned: bool = False
     permissions: dict[str, list[str]] = field(default_factory=dict)  # action → principals
+    # owned through a parent: the required ref field whose target's owner owns this record
+    through: str | None = None
+
+    @property
+    def guarded(self) -> bool:
+        """Whether records belong to accounts (directly, or through a parent)."""
+        return self.owned or self.through is not None
+
+    def reads_every(self, role: str | None, auth: AuthIR) -> bool:
+        """Whether a caller with `role` (None: anonymous) reads every record, not only its own."""
+        who = self.permissions.get("read", [])
+        if "anyone" in who:
+            return True
+        return role is not None and (
+            role == auth.admin_role or "authenticated" in who or role in who
+        )
+
+    def acts_on_every(self, action: str, role: str, auth: AuthIR) -> bool:
+        """Whether `role` may do `action` on any record by being named (or being the admin)."""
+        return role == auth.admin_role or role in self.permissions.get(action, [])
 
     def allows(self, action: str, principal: str) -> bool:
         return principal in self.permissions.get(action, [])
@@ -316,7 +336,7 @@ class ResourceIR:
 
         Callers: `anonymous`, each role acting on a record somebody else owns, and, for owned
         resources, `owner` (an account with the default role that owns the record)."""
-        callers = ["anonymous", *auth.roles] + (["owner"] if self.owned else [])
+        callers = ["anonymous", *auth.roles] + (["owner"] if self.guarded else [])
         return [
             {
                 "action": action,
@@ -459,6 +479,72 @@ class ServiceIR:
     @property
     def owned_resources(self) -> list[ResourceIR]:
         return [r for r in self.resources if r.owned]
+
+    @property
+    def guarded_resources(self) -> list[ResourceIR]:
+        """Resources whose records belong to accounts, directly or through a parent."""
+        return [r for r in self.resources if r.guarded]
+
+    def ownership_chain(self, r: ResourceIR) -> list[tuple[ResourceIR, FieldIR]]:
+        """The references from `r` up to the resource with the `owner` column: (resource, its
+        ref field) per step; empty for a resource owned directly (or not at all)."""
+        chain: list[tuple[ResourceIR, FieldIR]] = []
+        while r.through is not None:
+            ref = r.ref_named(r.through)
+            assert ref is not None and ref.ref is not None
+            chain.append((r, ref))
+            r = self.resource(ref.ref)
+        return chain
+
+    def repository_imports(self, r: ResourceIR) -> list[tuple[str, str]]:
+        """(module, class) of every model `r`'s repository names: its references' targets and
+        the tables on the ownership chains of `r` and of the targets of its guarded fields."""
+        found = {(f.ref_module or "", f.ref_class or "") for f in r.fields if f.ref}
+        for resource in [r, *(self.resource(f.ref or "") for f in self.guarded_refs(r))]:
+            chain = self.ownership_chain(resource)
+            found |= {(f.ref_module or "", f.ref_class or "") for _, f in chain}
+        found.discard((r.module, r.name))
+        return sorted(found, key=lambda pair: pair[1])
+
+    def guarded_refs(self, r: ResourceIR) -> list[FieldIR]:
+        """`r`'s ref and many fields to resources whose records belong to accounts: a caller may
+        refer only to records it may see (others are answered as missing)."""
+        return [
+            f
+            for f in r.fields
+            if f.is_relation and not f.is_owner and self.resource(f.ref or "").guarded
+        ]
+
+    def refers_to_every(self, r: ResourceIR, f: FieldIR, action: str, role: str) -> bool:
+        """Whether `role` may point `r.f` at any record of its target on `action` (create or
+        update): it reads every target record and, for the parent `r` is owned through, may also
+        do `action` on every `r`. Otherwise only at records the caller owns."""
+        assert self.auth is not None
+        target = self.resource(f.ref or "")
+        if not target.reads_every(role, self.auth):
+            return False
+        return f.name != r.through or r.acts_on_every(action, role, self.auth)
+
+    def hidden_ref_cases(self, r: ResourceIR) -> list[dict[str, Any]]:
+        """Where an account of the default role, allowed to create `r` (or to update its own),
+        refers to another account's record through a required ref: answered as a missing one.
+        Each case: field, target resource, and the actions (create, update) it is tested on."""
+        if self.auth is None:
+            return []
+        role, cases = self.auth.default_role, []
+        caller = "owner" if r.guarded else role
+        for f in self.guarded_refs(r):
+            if f.kind != "ref" or not (f.required and f.writable):
+                continue
+            actions = [
+                action
+                for action in ("create", "update")
+                if r._status(action, caller, self.auth) in (200, 201)
+                and not self.refers_to_every(r, f, action, role)
+            ]
+            if actions:
+                cases.append({"field": f, "target": self.resource(f.ref or ""), "actions": actions})
+        return cases
 
     # Rate limits (count/period): the spec's `limits:`, else these defaults.
     limit_anonymous: str = DEFAULT_ANONYMOUS_LIMIT
@@ -749,7 +835,7 @@ def _resource(
         _field(name, fname, fspec, spec, modules, fname in body.sort)
         for fname, fspec in body.fields.items()
     ]
-    owned = body.owned and _auth(spec) is not None
+    owned = body.owned is True and _auth(spec) is not None
     if owned:
         fields.append(_owner_field())
     by_name = {f.name: f for f in fields}
@@ -798,6 +884,7 @@ def _resource(
         ],
         owned=owned,
         permissions=_permissions(body, spec),
+        through=body.owned_through if _auth(spec) is not None else None,
     )
 
 

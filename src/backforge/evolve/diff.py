@@ -896,6 +896,17 @@ def _resource_changes(old: ResourceIR, new: ResourceIR, renames: dict[str, str],
     name = new.name
     if old.path != new.path:
         add(name, "", f"collection moved /{old.path} -> /{new.path}", True)
+    if old.through != new.through:  # no column: a change of who sees the records, not of tables
+        if new.through:
+            add(
+                name,
+                "",
+                f"now owned through {new.through}: only the owner of its {new.through} "
+                "(and roles that see every record) may see or change a record",
+                True,
+            )
+        else:
+            add(name, "", f"no longer owned through {old.through}", False)
     before = {f.name: f for f in old.fields}
     matched: set[str] = set()
     for f in new.fields:

@@ -55,6 +55,8 @@ def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
         if isinstance(body, dict):
             _check_resource(name, body, fields_by_resource, roles, report)
     _check_required_cycles(fields_by_resource, report)
+    if isinstance(data.get("auth"), dict):  # without accounts, `owned` is reported already
+        _check_owned_through(resources, fields_by_resource, report)
     check_seed(data, fields_by_resource, report, value_problems)
     return found
 
@@ -92,6 +94,88 @@ def _check_required_cycles(
             "make one reference of the cycle optional (required: false); "
             "rows are then created first and linked afterwards",
         )
+
+
+def _through(body: Any) -> str | None:
+    """The field a resource is owned through (`owned: {through: field}`), if it names one."""
+    owned = body.get("owned") if isinstance(body, dict) else None
+    through = owned.get("through") if isinstance(owned, dict) else None
+    return through if isinstance(through, str) else None
+
+
+def _check_owned_through(
+    resources: dict[str, Any],
+    fields_by_resource: dict[str, dict[str, FieldSpec | None]],
+    report: Any,
+) -> None:
+    """`owned: {through: field}`: a required ref to a resource that is owned itself (directly or
+    through its own parent), the chain ending at an `owned: true` resource; anonymous callers
+    own nothing to create under."""
+    reported: set[frozenset[str]] = set()
+    for name, body in resources.items():
+        through = _through(body)
+        if through is None:
+            continue
+        path = ("resources", name, "owned", "through")
+        fields = fields_by_resource.get(name, {})
+        refs = [f for f, spec in fields.items() if spec is not None and spec.type == "ref"]
+        spec = fields.get(through)
+        if through not in fields:
+            report(
+                path,
+                f"`through: {through}` is not a field of {name}",
+                _choose(through, refs) if refs else f"add a required ref field to {name} first",
+            )
+            continue
+        if spec is None:
+            continue  # the field itself is reported
+        if spec.type != "ref":
+            report(
+                path,
+                f"`through: {through}` names {_a(spec.type)} field; ownership goes through a ref",
+                _choose(through, refs) if refs else f"name a required ref field of {name}",
+            )
+            continue
+        if not spec.required:
+            report(
+                path,
+                f"`{through}` is optional: a {name} without one would belong to nobody",
+                f"make it required (`{through}: {{type: ref, to: {spec.to}, required: true}}`)",
+            )
+        target = resources.get(spec.to) if isinstance(spec.to, str) else None
+        if not isinstance(target, dict):
+            continue  # a dangling `to:` is reported with the field
+        if target.get("owned") is not True and _through(target) is None:
+            report(
+                path,
+                f"{spec.to} is not owned: {name} records would belong to nobody",
+                f"add `owned: true` to {spec.to} (or `owned: {{through: <ref>}}`), "
+                "or make this resource `owned: true` itself",
+            )
+            continue
+        chain, at = [name], spec.to
+        while at not in chain and _through(resources.get(at)) is not None:
+            chain.append(at)
+            next_spec = fields_by_resource.get(at, {}).get(_through(resources[at]) or "")
+            at = next_spec.to if next_spec is not None and next_spec.type == "ref" else None
+            if not isinstance(at, str) or not isinstance(resources.get(at), dict):
+                break
+        if at == name and frozenset(chain) not in reported:
+            reported.add(frozenset(chain))
+            report(
+                path,
+                f"ownership goes round in a circle ({' -> '.join([*chain, name])}): "
+                "no account owns these records",
+                f"make one of {', '.join(sorted(chain))} `owned: true`",
+            )
+        permissions = body.get("permissions") if isinstance(body, dict) else None
+        create = permissions.get("create") if isinstance(permissions, dict) else None
+        if create == "anyone" or (isinstance(create, list) and "anyone" in create):
+            report(
+                ("resources", name, "permissions", "create"),
+                f"an anonymous caller owns no {spec.to} to create a {name} under",
+                "use `authenticated` or a role for create",
+            )
 
 
 def _required_path(
@@ -214,7 +298,7 @@ def _check_no_auth_needed(data: dict[str, Any], report: Any) -> None:
     for name, body in resources.items():
         if not isinstance(body, dict):
             continue
-        if body.get("owned") is True:
+        if body.get("owned") is True or isinstance(body.get("owned"), dict):
             report(
                 ("resources", name, "owned"),
                 "an owned resource needs accounts to own it",
@@ -697,7 +781,8 @@ def _check_permissions(
                 report(
                     (*base, "permissions", action),
                     "`owner` is used but the resource is not `owned: true`",
-                    "add `owned: true` to the resource or remove `owner`",
+                    "add `owned: true` (or `owned: {through: <ref field>}`) to the resource "
+                    "or remove `owner`",
                 )
             elif isinstance(entry, str) and entry not in PRINCIPALS and entry not in roles:
                 report(

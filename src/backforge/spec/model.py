@@ -209,6 +209,15 @@ class CacheSpec(Strict):
     ttl: Duration = Field(description="How long a cached response lives, e.g. 60s.")
 
 
+class OwnedThrough(Strict):
+    """Ownership through a parent: the record belongs to whoever owns the record it refers to."""
+
+    through: FieldName = Field(
+        description="A required `ref` field of this resource whose target is owned (directly, "
+        "or itself through a parent): the caller owns this record when it owns that one."
+    )
+
+
 class IndexSpec(Strict):
     """A database index over one or more fields."""
 
@@ -239,11 +248,19 @@ class ResourceSpec(Strict):
     sort: list[str] = Field(
         default_factory=list, description="Fields a list can be sorted by (?sort=-field)."
     )
-    owned: bool = Field(
+    owned: bool | OwnedThrough = Field(
         False,
-        description="Rows belong to the account that created them: an `owner` field set from "
-        "the caller's token, never from the body; the principal `owner` refers to it.",
+        description="`true`: rows belong to the account that created them (an `owner` field "
+        "set from the caller's token, never from the body). `{through: field}`: rows belong to "
+        "the owner of the record that required ref field points at (no column is added). The "
+        "principal `owner` refers to that account.",
     )
+
+    @property
+    def owned_through(self) -> str | None:
+        """The ref field ownership goes through, if the resource is owned through a parent."""
+        return self.owned.through if isinstance(self.owned, OwnedThrough) else None
+
     permissions: dict[Action, Permission] = Field(
         default_factory=dict,
         description="Who may do each action: anyone, authenticated, owner, a role, or a list. "

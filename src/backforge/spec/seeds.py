@@ -69,7 +69,7 @@ def check_seed(
                 _choose(name, list(resources)),
             )
             continue
-        if body.get("owned") is True:
+        if body.get("owned") is True or isinstance(body.get("owned"), dict):
             report(
                 ("seed", name),
                 f"{name} is owned: every record needs an account to own it",
