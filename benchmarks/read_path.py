@@ -1,14 +1,17 @@
-"""Speed of a generated service's read path on PostgreSQL, against a raw baseline in the same run.
+"""Speed of a generated service's read path on PostgreSQL or MariaDB, against a raw baseline.
 
-Creates a scratch PostgreSQL database, migrates it with the project's own migrations, inserts
-a few hundred books (with authors and tags), then starts side by side on 127.0.0.1:
+Creates a scratch database on the server --database names (PostgreSQL, or MySQL / MariaDB:
+utf8mb4 with the binary collation, as verify makes them), migrates it with the project's own
+migrations, inserts a few hundred books (with authors and tags), then starts side by side on
+127.0.0.1:
 
 - the generated service, as production runs it (`python -m <package>.serve`: one uvicorn worker,
   ENVIRONMENT=production, JSON logs at WARNING), in the project's pinned environment;
 - a raw baseline (benchmarks/baseline_app.py: Starlette + asyncpg pool + orjson, one process,
-  the same SQL statements), served by the same uvicorn (with the project's uvloop and
-  httptools, when it pins them), in a small venv of its own with the project's versions of
-  those, starlette and asyncpg (orjson stays out of the generated project's pins).
+  the same SQL statements; on MySQL / MariaDB its twin benchmarks/baseline_app_mysql.py over an
+  asyncmy pool), served by the same uvicorn (with the project's uvloop and httptools, when it
+  pins them), in a small venv of its own with the project's versions of those, starlette and
+  the database's driver (orjson stays out of the generated project's pins).
 
 Each request comes from one of --clients addresses (X-Forwarded-For, which the service trusts
 from 127.0.0.1), as behind a load balancer: the rate limiter, on by default as in production,
@@ -20,7 +23,8 @@ p50/p95/p99 per round and their medians, the ratio service/baseline per endpoint
 summary. Processes and the database are removed at the end, also on Ctrl-C. A benchmark, not a
 test; wrk must be installed (`apt-get install wrk`), and wrk shares the cores with both servers.
 
-    python benchmarks/read_path.py [PROJECT] [--database postgresql://postgres@127.0.0.1:5432/postgres]
+    python benchmarks/read_path.py [PROJECT] [--database postgresql://postgres@127.0.0.1:5432/postgres
+                                              | mysql://root@127.0.0.1:3306/x]
         [--rounds 3] [--duration 10] [--connections 64] [--books 500] [--clients 20000]
         [--no-rate-limit] [--json OUT]
 
@@ -42,16 +46,22 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from backforge.verify.environment import ProjectEnv, ensure_env
-from backforge.verify.scratchdb import ADMIN_SCRIPT
+from backforge.verify.scratchdb import (
+    ADMIN_SCRIPT,
+    MYSQL_ADMIN_SCRIPT,
+    DatabaseUrlError,
+    engine_of,
+)
 from backforge.verify.server import free_port
 
 HERE = Path(__file__).resolve().parent
 BASELINE_VENV = Path.home() / ".cache" / "backforge" / "bench"
-SHARED = ("starlette", "uvicorn", "uvloop", "httptools", "asyncpg")  # those the project has
+SHARED = ("starlette", "uvicorn", "uvloop", "httptools")  # those the project has, + the driver
 ENDPOINTS = {
     "get_by_id": "/api/v1/books/{id}",
     "list": "/api/v1/books?status=published&sort=-price&limit=20",
@@ -88,11 +98,88 @@ async def main(books: int) -> None:
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT max(id) FROM {table}))")
         await conn.execute("ANALYZE")
+        print("PostgreSQL", await conn.fetchval("SHOW server_version"))
     finally:
         await conn.close()
 
 asyncio.run(main(int(sys.argv[1])))
 """
+
+# The same rows on MySQL / MariaDB, with asyncmy (datetimes naive, in UTC, as the service stores
+# them); AUTO_INCREMENT moves past the ids inserted by itself.
+MYSQL_SEED_SCRIPT = """
+import asyncio, os, sys
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from urllib.parse import unquote, urlsplit
+import asyncmy
+
+async def insert(cursor, table, columns, records):
+    marks = ", ".join(["%s"] * len(columns))
+    await cursor.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", records)
+
+async def main(books: int) -> None:
+    url = urlsplit(os.environ["BF_DSN"])
+    conn = await asyncmy.connect(
+        host=url.hostname or "127.0.0.1", port=url.port or 3306,
+        user=unquote(url.username or "root"), password=unquote(url.password or ""),
+        database=url.path.lstrip("/"), charset="utf8mb4", autocommit=True)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    try:
+        async with conn.cursor() as cursor:
+            await insert(cursor, "author", [
+                "id", "name", "bio", "born_on", "created_at", "updated_at", "version"],
+                [(i, f"Author {i}", "A writer." * 20, None, now, now, 1) for i in range(1, 51)])
+            await insert(cursor, "tag", ["id", "label", "created_at", "updated_at", "version"],
+                [(i, f"tag-{i}", now, now, 1) for i in range(1, 11)])
+            statuses = ("draft", "published", "retired")
+            await insert(cursor, "book", [
+                "id", "title", "isbn", "price", "status", "published_at", "author_id",
+                "created_at", "updated_at", "version"],
+                [(i, f"Book number {i}", f"978{i:010d}", Decimal(i % 97) + Decimal("0.99"),
+                  statuses[i % 3], now - timedelta(days=i), i % 50 + 1, now, now, 1)
+                 for i in range(1, books + 1)])
+            await insert(cursor, "book_tags", ["book_id", "tag_id"],
+                [(i, t) for i in range(1, books + 1) for t in (i % 10 + 1, (i + 3) % 10 + 1)])
+            await cursor.execute("ANALYZE TABLE author, tag, book, book_tags")
+            await cursor.fetchall()
+            await cursor.execute("SELECT version()")
+            (version,) = await cursor.fetchone()
+        print("MariaDB" if "mariadb" in version.lower() else "MySQL", version)
+    finally:
+        conn.close()
+
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+
+@dataclass(frozen=True)
+class Server:
+    """What differs between database servers: how the scratch database is made and seeded, the
+    URL schemes of its admin and of the service, and the baseline's driver and module."""
+
+    admin_script: str
+    seed_script: str
+    admin_scheme: str
+    app_scheme: str
+    driver: str
+    baseline: str
+
+
+SERVERS = {  # by backforge.verify.scratchdb.engine_of
+    "postgresql": Server(
+        ADMIN_SCRIPT, SEED_SCRIPT, "postgresql", "postgresql+asyncpg", "asyncpg", "baseline_app"
+    ),
+    "mysql": Server(
+        MYSQL_ADMIN_SCRIPT,
+        MYSQL_SEED_SCRIPT,
+        "mysql",
+        "mysql+asyncmy",
+        "asyncmy",
+        "baseline_app_mysql",
+    ),
+}
 
 WRK_SCRIPT = """
 local template, books, clients = "%s", %d, %d
@@ -167,15 +254,15 @@ def generate(workdir: Path) -> Path:
     return project
 
 
-def baseline_env(project_env: ProjectEnv) -> Path:
+def baseline_env(project_env: ProjectEnv, driver: str) -> Path:
     """A venv with the project's versions of the server (uvicorn, with its event loop and HTTP
-    parser), starlette and asyncpg, and orjson."""
+    parser), starlette and the database driver (asyncpg or asyncmy), and orjson."""
     versions = subprocess.run(
         [
             project_env.python,
             "-c",
             "import importlib.metadata as m; print(' '.join("
-            f"f'{{n}}=={{m.version(n)}}' for n in {SHARED!r} "
+            f"f'{{n}}=={{m.version(n)}}' for n in {(*SHARED, driver)!r} "
             "if n in {d.metadata['Name'].lower() for d in m.distributions()}))",
         ],
         capture_output=True,
@@ -192,9 +279,9 @@ def baseline_env(project_env: ProjectEnv) -> Path:
     return python
 
 
-def admin(env: ProjectEnv, admin_dsn: str, action: str, name: str) -> None:
+def admin(env: ProjectEnv, script: str, admin_dsn: str, action: str, name: str) -> None:
     subprocess.run(
-        [env.python, "-c", ADMIN_SCRIPT, action, name],
+        [env.python, "-c", script, action, name],
         env=env.environ({"BF_ADMIN_DSN": admin_dsn}),
         check=True,
         timeout=60,
@@ -287,7 +374,12 @@ def summarise(rounds: list[dict[str, float]]) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("project", nargs="?", type=Path)
-    parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--database",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="the PostgreSQL or MySQL / MariaDB server (e.g. mysql://root@127.0.0.1:3306/x) "
+        "to make the scratch database on",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--connections", type=int, default=64)
@@ -305,6 +397,12 @@ def main() -> int:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
+    try:
+        server = SERVERS.get(engine_of(args.database))
+    except DatabaseUrlError as error:
+        raise SystemExit(f"--database: {error}") from None
+    if server is None:
+        raise SystemExit("--database: a postgresql://… or mysql://… server, not SQLite")
 
     cleanup = Cleanup()
     signal.signal(signal.SIGTERM, interrupt)
@@ -315,15 +413,19 @@ def main() -> int:
         manifest = json.loads((project / ".backforge" / "manifest.json").read_text())
         package = manifest["package"]
         env = ensure_env(project)
-        baseline_python = baseline_env(env)
+        baseline_python = baseline_env(env, server.driver)
 
         parts = urlsplit(args.database)
-        admin_dsn = urlunsplit(parts._replace(scheme="postgresql"))
+        if server.driver == "asyncmy":  # as verify does: no query string on MySQL URLs
+            parts = parts._replace(query="")
+        admin_dsn = urlunsplit(parts._replace(scheme=server.admin_scheme))
         name = f"bench_{secrets.token_hex(5)}"
-        admin(env, admin_dsn, "create", name)
-        cleanup.call(f"database {name}", lambda: admin(env, admin_dsn, "drop", name))
-        dsn = urlunsplit(parts._replace(scheme="postgresql", path=f"/{name}"))
-        app_url = urlunsplit(parts._replace(scheme="postgresql+asyncpg", path=f"/{name}"))
+        admin(env, server.admin_script, admin_dsn, "create", name)
+        cleanup.call(
+            f"database {name}", lambda: admin(env, server.admin_script, admin_dsn, "drop", name)
+        )
+        dsn = urlunsplit(parts._replace(scheme=server.admin_scheme, path=f"/{name}"))
+        app_url = urlunsplit(parts._replace(scheme=server.app_scheme, path=f"/{name}"))
 
         service_port, baseline_port = free_port(), free_port()
         environ = env.environ(
@@ -344,11 +446,14 @@ def main() -> int:
             check=True,
             capture_output=True,
         )
-        subprocess.run(
-            [env.python, "-c", SEED_SCRIPT, str(args.books)],
+        database = subprocess.run(
+            [env.python, "-c", server.seed_script, str(args.books)],
             env=env.environ({"BF_DSN": dsn}),
+            stdout=subprocess.PIPE,
+            text=True,
             check=True,
-        )
+        ).stdout.strip()
+        print(f"database: {database} (scratch database {name})", flush=True)
 
         service_log, baseline_log = scratch / "service.log", scratch / "baseline.log"
         service = start(
@@ -364,7 +469,7 @@ def main() -> int:
                 baseline_python,
                 "-m",
                 "uvicorn",
-                "baseline_app:app",
+                f"{server.baseline}:app",
                 "--app-dir",
                 HERE,
                 "--host",
@@ -418,6 +523,7 @@ def main() -> int:
                     )
 
         summary: dict[str, object] = {
+            "database": database,
             "connections": args.connections,
             "duration_s": args.duration,
             "rounds": args.rounds,
