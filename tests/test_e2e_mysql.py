@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_e2e_new import EXAMPLES, assert_delivered, run_new
+from test_e2e_new import EVERY_EXAMPLE, EXAMPLES, assert_delivered, run_new
 
 from backforge.cli import main
 
@@ -19,8 +19,8 @@ MARIADB = "mysql://root@127.0.0.1:3306/x"
 @pytest.mark.parametrize(
     ("example", "url"),
     [
-        ("bookstore", MARIADB),
-        ("bookclub", "mariadb+asyncmy://root@127.0.0.1:3306/x"),
+        (example, "mariadb+asyncmy://root@127.0.0.1:3306/x" if example == "bookclub" else MARIADB)
+        for example in EVERY_EXAMPLE
     ],
 )
 def test_new_delivers_the_examples_on_mariadb(tmp_path: Path, example: str, url: str) -> None:

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.e2e
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+EVERY_EXAMPLE = sorted(path.stem for path in EXAMPLES.glob("*.yaml"))
 
 
 def run_new(spec: Path, out: Path, *extra: str) -> dict:  # type: ignore[type-arg]
@@ -55,7 +56,7 @@ def assert_delivered(report: dict) -> None:  # type: ignore[type-arg]
     assert report["status_block"].startswith("STATUS: COMPLETE")
 
 
-@pytest.mark.parametrize("example", ["bookstore", "projects", "inventory", "bookclub"])
+@pytest.mark.parametrize("example", EVERY_EXAMPLE)
 def test_new_delivers_every_example_on_sqlite(tmp_path: Path, example: str) -> None:
     report = run_new(EXAMPLES / f"{example}.yaml", tmp_path / example)
     assert_delivered(report)
@@ -63,7 +64,7 @@ def test_new_delivers_every_example_on_sqlite(tmp_path: Path, example: str) -> N
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("example", ["bookstore", "bookclub"])
+@pytest.mark.parametrize("example", EVERY_EXAMPLE)
 def test_new_delivers_every_example_on_postgresql(tmp_path: Path, example: str) -> None:
     spec = EXAMPLES / f"{example}.yaml"
     report = run_new(spec, tmp_path / example, "--database", POSTGRES, "--fuzz-examples", "15")
