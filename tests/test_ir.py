@@ -87,6 +87,21 @@ def test_refs_filter_sort_columns_are_indexed(ir) -> None:  # type: ignore[no-un
     ]
 
 
+def test_a_ref_sorts_by_its_column() -> None:
+    text = """
+service: {name: s}
+resources:
+  Person:
+    fields:
+      title: {type: ref, to: Person}
+      born: date
+    sort: [title, born, created_at]
+"""
+    person = build_ir(load_spec_text(text), text).resource("Person")
+    assert person.sort_keys == ["id", "title", "born", "created_at"]
+    assert person.sort_columns == {"title": "title_id"}
+
+
 def test_tables_are_ordered_by_reference(ir) -> None:  # type: ignore[no-untyped-def]
     assert [r.name for r in ir.tables_in_order] == ["Category", "Order"]
     assert ir.resource("Category").referenced_by == ["Category.parent", "Order.category"]

@@ -366,6 +366,12 @@ class ResourceIR:
         found += [(i["name"], i["columns"]) for i in self.indexes if i["unique"]]
         return found
 
+    @property
+    def sort_columns(self) -> dict[str, str]:
+        """Sort keys whose column has another name (a ref `author` sorts by `author_id`)."""
+        columns = {f.name: f.column for f in self.columns}
+        return {k: columns[k] for k in self.sort_keys if columns.get(k, k) != k}
+
     def ref_named(self, name: str) -> FieldIR | None:
         return next((f for f in self.refs if f.name == name), None)
 
