@@ -136,3 +136,24 @@ def test_long_user_text_becomes_short_string_literals() -> None:
     literal = python_text(text.strip(), width=30)
     assert eval(literal) == text.strip()
     assert all(len(line) < 40 for line in literal.split("' '"))
+
+
+def test_an_index_declared_twice_is_one_index() -> None:
+    text = """
+service: {name: s}
+resources:
+  Event:
+    fields:
+      label: string
+    indexes:
+    - fields: [created_at]
+    - [created_at]
+    - [label, created_at]
+    - fields: [label, created_at]
+      unique: true
+"""
+    event = build_ir(load_spec_text(text), text).resource("Event")
+    assert event.indexes == [
+        {"name": "ix_event_created_at", "columns": ["created_at"], "unique": False},
+        {"name": "ix_event_label_created_at", "columns": ["label", "created_at"], "unique": True},
+    ]

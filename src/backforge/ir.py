@@ -745,6 +745,10 @@ def _resource(
         unique = False if isinstance(entry, list) else entry.unique
         columns = [by_name[n].column if n in by_name else n for n in names]
         index_name = None if isinstance(entry, list) else entry.name
+        same = next((i for i in indexes if i["columns"] == columns and not index_name), None)
+        if same is not None:  # declared twice: one index (unique if either one is)
+            same["unique"] = same["unique"] or unique
+            continue
         indexes.append(
             {
                 "name": index_name or f"ix_{table}_{'_'.join(columns)}",
