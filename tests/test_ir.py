@@ -87,6 +87,21 @@ def test_refs_filter_sort_columns_are_indexed(ir) -> None:  # type: ignore[no-un
     ]
 
 
+def test_a_ref_sorts_by_its_column() -> None:
+    text = """
+service: {name: s}
+resources:
+  Person:
+    fields:
+      title: {type: ref, to: Person}
+      born: date
+    sort: [title, born, created_at]
+"""
+    person = build_ir(load_spec_text(text), text).resource("Person")
+    assert person.sort_keys == ["id", "title", "born", "created_at"]
+    assert person.sort_columns == {"title": "title_id"}
+
+
 def test_tables_are_ordered_by_reference(ir) -> None:  # type: ignore[no-untyped-def]
     assert [r.name for r in ir.tables_in_order] == ["Category", "Order"]
     assert ir.resource("Category").referenced_by == ["Category.parent", "Order.category"]
@@ -181,3 +196,24 @@ def test_who_may_refer_to_another_accounts_parent() -> None:
     assert [(c["field"].name, c["actions"]) for c in cases] == [("order", ["create", "update"])]
     assert [c["field"].name for c in ir.hidden_ref_cases(ir.resource("Tracking"))] == ["item"]
     assert ir.hidden_ref_cases(ir.resource("Product")) == []
+
+
+def test_an_index_declared_twice_is_one_index() -> None:
+    text = """
+service: {name: s}
+resources:
+  Event:
+    fields:
+      label: string
+    indexes:
+    - fields: [created_at]
+    - [created_at]
+    - [label, created_at]
+    - fields: [label, created_at]
+      unique: true
+"""
+    event = build_ir(load_spec_text(text), text).resource("Event")
+    assert event.indexes == [
+        {"name": "ix_event_created_at", "columns": ["created_at"], "unique": False},
+        {"name": "ix_event_label_created_at", "columns": ["label", "created_at"], "unique": True},
+    ]

@@ -386,6 +386,12 @@ class ResourceIR:
         found += [(i["name"], i["columns"]) for i in self.indexes if i["unique"]]
         return found
 
+    @property
+    def sort_columns(self) -> dict[str, str]:
+        """Sort keys whose column has another name (a ref `author` sorts by `author_id`)."""
+        columns = {f.name: f.column for f in self.columns}
+        return {k: columns[k] for k in self.sort_keys if columns.get(k, k) != k}
+
     def ref_named(self, name: str) -> FieldIR | None:
         return next((f for f in self.refs if f.name == name), None)
 
@@ -846,6 +852,10 @@ def _resource(
         unique = False if isinstance(entry, list) else entry.unique
         columns = [by_name[n].column if n in by_name else n for n in names]
         index_name = None if isinstance(entry, list) else entry.name
+        same = next((i for i in indexes if i["columns"] == columns and not index_name), None)
+        if same is not None:  # declared twice: one index (unique if either one is)
+            same["unique"] = same["unique"] or unique
+            continue
         indexes.append(
             {
                 "name": index_name or f"ix_{table}_{'_'.join(columns)}",
