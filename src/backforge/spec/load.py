@@ -109,7 +109,7 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
 
 
 def _is_label(part: str) -> bool:
-    return part[:1].isupper() or "[" in part or part in {"str", "int", "list", "dict"}
+    return part[:1].isupper() or "[" in part or part in {"str", "int", "bool", "list", "dict"}
 
 
 def _explain(error: dict[str, Any], path: tuple[Any, ...], data: Any) -> tuple[str, str]:
