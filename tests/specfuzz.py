@@ -451,7 +451,7 @@ def _auth(draw: st.DrawFn) -> dict[str, Any]:
     if admin != "admin":
         auth["admin_role"] = admin
     if draw(st.booleans()):
-        auth["registration"] = draw(st.booleans())
+        auth["registration"] = draw(st.sampled_from([True, False, {"neutral": True}]))
     if draw(st.booleans()):
         auth["api_keys"] = True
     if draw(st.integers(0, 2)) == 0:

@@ -549,6 +549,21 @@ AUTH_CASES = {
         "  Auth:\n    fields: {a: int}\n",
         (4, "resources.Auth", "clashes with the generated `auth` package"),
     ),
+    "registration option misspelt": (
+        "service: {name: shop}\nauth:\n  users: true\n  roles: [admin, member]\n"
+        "  registration: {neutrall: true}\nresources:\n  Book:\n    fields: {a: int}\n",
+        (5, "auth.registration.neutrall", "unknown option `neutrall`"),
+    ),
+    "registration neither a boolean nor options": (
+        "service: {name: shop}\nauth:\n  users: true\n  roles: [admin, member]\n"
+        "  registration: [neutral]\nresources:\n  Book:\n    fields: {a: int}\n",
+        (5, "auth.registration", "valid boolean"),
+    ),
+    "neutral registration not a boolean": (
+        "service: {name: shop}\nauth:\n  users: true\n  roles: [admin, member]\n"
+        "  registration:\n    neutral: 3\nresources:\n  Book:\n    fields: {a: int}\n",
+        (6, "auth.registration.neutral", "valid boolean"),
+    ),
     "owner may create": (
         "service: {name: shop}\nauth: {users: true, roles: [admin, member]}\nresources:\n"
         "  Book:\n    owned: true\n    fields: {a: int}\n    permissions: {create: owner}\n",
@@ -563,6 +578,31 @@ def test_auth_problems(text: str, expected: tuple[int, str, str]) -> None:
     assert (problem.line, problem.path) == expected[:2]
     assert expected[2] in problem.message
     assert problem.fix
+
+
+@pytest.mark.parametrize(
+    ("registration", "open_", "neutral"),
+    [
+        ("true", True, False),
+        ("false", False, False),
+        ("{neutral: true}", True, True),
+        ("{neutral: false}", True, False),
+        ("{}", True, False),
+    ],
+)
+def test_registration_is_a_boolean_or_its_options(
+    registration: str, open_: bool, neutral: bool
+) -> None:
+    from backforge.ir import build_ir
+
+    head = (
+        "service: {name: shop}\nauth:\n  users: true\n  roles: [admin, member]\n"
+        f"  registration: {registration}\nresources:\n"
+    )
+    text = spec("Book:\n  fields: {a: int}\n", head)
+    auth = build_ir(load_spec_text(text, "spec.yaml"), text).auth
+    assert auth is not None
+    assert (auth.registration, auth.registration_neutral) == (open_, neutral)
 
 
 def test_default_role_must_be_a_role() -> None:

@@ -60,6 +60,10 @@ SETTINGS = [
     "MAX_BODY_BYTES",
     "MAX_JSON_DEPTH",
     "IDEMPOTENCY_TTL_SECONDS",
+    "PUBLIC_URL",
+    "CURSOR_SECRET",
+    "METRICS_TOKEN",
+    "METRICS_PUBLIC",
 ]
 AUTH_OPERATIONS = (
     "register",
@@ -93,7 +97,8 @@ MIDDLEWARE = [
     "request context (outermost, pure ASGI): X-Request-ID in and out, request id bound to "
     "every log line, one JSON access log line per request",
     "Prometheus metrics (pure ASGI): requests, 5xx errors, duration and in-flight by route "
-    "template; GET /metrics",
+    "template; GET /metrics, behind a bearer METRICS_TOKEN (required in production unless "
+    "METRICS_PUBLIC=true)",
     "OpenTelemetry tracing of requests, SQL and outgoing httpx calls when "
     "OTEL_EXPORTER_OTLP_ENDPOINT is set",
     "security headers (pure ASGI, around the last-resort 500 too): nosniff, X-Frame-Options, "

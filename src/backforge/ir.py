@@ -282,6 +282,7 @@ class AuthIR:
 
     users: bool
     registration: bool
+    registration_neutral: bool  # an existing email answers like a new one (202, same body)
     api_keys: bool
     roles: list[str]
     admin_role: str
@@ -780,7 +781,8 @@ def _auth(spec: ServiceSpec) -> AuthIR | None:
         return None
     return AuthIR(
         users=auth.users,
-        registration=auth.registration,
+        registration=auth.registration_open(),
+        registration_neutral=auth.registration_neutral(),
         api_keys=auth.api_keys,
         roles=list(auth.roles),
         admin_role=auth.admin_role,

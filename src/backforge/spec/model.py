@@ -96,6 +96,17 @@ class TokenTtl(Strict):
     refresh_ttl: Duration = Field("14d", description="Lifetime of a refresh token, e.g. 14d.")
 
 
+class RegistrationSpec(Strict):
+    """How open registration answers (`registration: {neutral: true}`)."""
+
+    neutral: bool = Field(
+        False,
+        description="Registering an email that already has an account answers exactly as a "
+        "new registration does (202, the same body, a password hash's time) and changes "
+        "nothing, so registration does not tell who has an account; false: 409.",
+    )
+
+
 class AuthSpec(Strict):
     """Accounts, tokens, API keys and roles."""
 
@@ -104,10 +115,11 @@ class AuthSpec(Strict):
         description="Accounts: register, token (OAuth2 password flow), refresh, logout, me; "
         "passwords hashed with argon2id.",
     )
-    registration: bool = Field(
+    registration: bool | RegistrationSpec = Field(
         True,
         description="Anyone may register an account (with default_role); false: only the "
-        "admin role creates accounts.",
+        "admin role creates accounts; {neutral: true}: anyone may, and the answer never "
+        "tells whether the email already had an account.",
     )
     tokens: TokenTtl = Field(TokenTtl(), description="Access and refresh token lifetimes.")
     api_keys: bool = Field(
@@ -124,6 +136,12 @@ class AuthSpec(Strict):
     default_role: Identifier | None = Field(
         None, description="Role of a new account (default: the first role other than admin_role)."
     )
+
+    def registration_open(self) -> bool:
+        return self.registration is not False
+
+    def registration_neutral(self) -> bool:
+        return isinstance(self.registration, RegistrationSpec) and self.registration.neutral
 
     def role_for_new_accounts(self) -> str | None:
         if self.default_role:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,8 @@ class VerifyContext:
     server_log: Path | None = None
     auth_headers: dict[str, str] = field(default_factory=dict)  # an admin's, with accounts
     auth_environ: dict[str, str] = field(default_factory=dict)  # the key that signed them
+    # The bearer token /metrics asks for: the server runs with METRICS_TOKEN set to it.
+    metrics_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def need_env(self) -> ProjectEnv:
         if self.env is None:

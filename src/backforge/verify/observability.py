@@ -1,5 +1,7 @@
-"""Observability: after the smoke load, /metrics shows the traffic by route template, and a
-request id sent in comes back in the response and in the server's structured log."""
+"""Observability: after the smoke load, /metrics shows the traffic by route template (read
+with the METRICS_TOKEN the server runs with; without it, a project that reads that setting
+must answer 401), and a request id sent in comes back in the response and in the server's
+structured log."""
 
 from __future__ import annotations
 
@@ -37,6 +39,15 @@ def check(ctx: VerifyContext) -> Outcome:
     return Outcome(not problems, figures, summary, "\n".join(problems))
 
 
+def token_required(ctx: VerifyContext) -> bool:
+    """The project's settings read METRICS_TOKEN (older projects serve /metrics openly)."""
+    settings = ctx.project.root / ctx.project.package / "core" / "settings.py"
+    try:
+        return "metrics_token" in settings.read_text(encoding="utf-8")
+    except OSError:
+        return False
+
+
 def _metrics(
     http: httpx.Client,
     collections: list[str],
@@ -44,7 +55,12 @@ def _metrics(
     figures: dict[str, Any],
     problems: list[str],
 ) -> None:
-    response = http.get("/metrics")
+    if token_required(ctx):
+        anonymous = http.get("/metrics")
+        figures["metrics_without_token"] = anonymous.status_code
+        if anonymous.status_code != 401:
+            problems.append(f"/metrics answered {anonymous.status_code} without METRICS_TOKEN")
+    response = http.get("/metrics", headers={"Authorization": f"Bearer {ctx.metrics_token}"})
     if response.status_code != 200:
         problems.append(f"/metrics answered {response.status_code}")
         return

@@ -80,7 +80,8 @@ def check(ctx: VerifyContext) -> Outcome:
     package = ctx.project.package
     if not ctx.auth_environ:  # verify_project makes it up front, for the resilience run too
         ctx.auth_environ = signin.auth_environ(root, package)
-    environ = env.environ({"DATABASE_URL": url, **UNLIMITED, **ctx.auth_environ})
+    metrics = {"METRICS_TOKEN": ctx.metrics_token}
+    environ = env.environ({"DATABASE_URL": url, **UNLIMITED, **ctx.auth_environ, **metrics})
     figures: dict[str, Any] = {
         "database": engine_of(ctx.database_url),
         "rate_limits": RATE_LIMITS_NOTE,
