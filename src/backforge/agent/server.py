@@ -185,8 +185,9 @@ def build_server(root: Path, *, log: CallLog | None = None) -> MCPServer:
         as notifications, one per check started and finished. Returns the report and its STATUS
         block; writes backforge-report.json into the project. Takes minutes.
 
-        Progress is counted in checks: n + 0.5 while check n + 1 runs, n + 1 once it ended."""
-        done = {"count": 0}
+        Progress is counted in checks: n once n have ended; a check that starts moves it half
+        way to n + 1 (checks run concurrently, and progress must increase every time)."""
+        done: dict[str, Any] = {"count": 0, "last": 0.0}
 
         def progress(event: str, data: dict[str, Any]) -> None:
             try:
@@ -199,10 +200,11 @@ def build_server(root: Path, *, log: CallLog | None = None) -> MCPServer:
                 total = data["total"]
                 done["total"] = total
                 message = f"[{data['index'] + 1}/{total}] {data['name']} …"
-                # Progress must increase with every notification: half a check while one runs.
-                anyio.from_thread.run(ctx.report_progress, data["index"] + 0.5, total, message)
+                done["last"] += (done["count"] + 1 - done["last"]) / 2
+                anyio.from_thread.run(ctx.report_progress, done["last"], total, message)
             elif event == "check_finished":
                 done["count"] += 1
+                done["last"] = done["count"]
                 figure = f" — {data['figure']}" if data.get("figure") else ""
                 message = f"{data['name']}: {data['status']} in {data['seconds']:.1f} s{figure}"
                 anyio.from_thread.run(
