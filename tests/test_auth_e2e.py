@@ -35,6 +35,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'bookclub.db'}",
         "JWT_SECRET": secrets.token_urlsafe(48),
         "ENVIRONMENT": "production",
+        "METRICS_TOKEN": secrets.token_urlsafe(48),  # production refuses /metrics open
         # every test here calls from 127.0.0.1: room for all of them in the address's budget
         "RATE_LIMIT_ANONYMOUS": "100000/minute",
         "RATE_LIMIT_AUTHENTICATED": "100000/minute",
