@@ -51,7 +51,7 @@ def test_the_app_wires_logging_middleware_metrics_and_tracing(bookstore: Path) -
     for wiring in (
         "configure_logging(settings",
         "app.add_middleware(MetricsMiddleware)",
-        "app.include_router(metrics.router)",
+        "metrics.router,",
         "tracing.instrument_app(app, settings)",
         "tracing.instrument_database(",
         "install_request_context(app)",
