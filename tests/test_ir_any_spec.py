@@ -129,3 +129,27 @@ def test_search_is_tested_on_a_field_the_test_can_write() -> None:
     missing = [entry["test"] for entry in ir.tests_not_generated]
     assert "tests/test_note.py::test_search_finds_text_case_insensitively" in missing
     assert "tests/test_tag.py::test_search_finds_text_case_insensitively" not in missing
+
+
+def test_bodies_that_cannot_differ_leave_out_the_reused_key_test() -> None:
+    """An int with min = max and a one-value enum give every create the same body: sending it
+    again under the same Idempotency-Key is a replay (201), not another body (422)."""
+    ir = ir_of(
+        "service: {name: shop}\nresources:\n"
+        "  Group:\n    fields:\n      match: {type: int, min: 1, max: 1, required: true}\n"
+        "      kind: {type: enum, values: [only]}\n"
+        "  Tag: {fields: {weight: {type: int, min: 1, max: 2}}}\n"
+    )
+    assert not ir.resource("Group").varied_payload
+    assert ir.resource("Tag").varied_payload
+    varied = render_project(ir)["tests/test_idempotency.py"].split("VARIED = [")[1].split("]")[0]
+    assert '("tags", tag_payload)' in varied and "group_payload" not in varied
+    ir = ir_of(
+        "service: {name: shop}\nresources:\n"
+        "  Group: {fields: {match: {type: int, min: 1, max: 1}}}\n"
+    )
+    assert "test_the_same_key_with_another_body_is_422" not in render_project(ir).get(
+        "tests/test_idempotency.py", ""
+    )
+    missing = [entry["test"] for entry in ir.tests_not_generated]
+    assert "tests/test_idempotency.py::test_the_same_key_with_another_body_is_422" in missing

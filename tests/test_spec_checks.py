@@ -7,6 +7,7 @@ import textwrap
 import pytest
 
 from backforge.errors import Problem, SpecError
+from backforge.ir import build_ir
 from backforge.spec import load_spec_text
 
 HEAD = "service: {name: shop}\nresources:\n"  # the resources below start on line 3
@@ -772,3 +773,28 @@ def test_owned_through_is_a_mapping_with_through_only() -> None:
         (8, "resources.Item.owned.through", "`through` is required here"),
         (8, "resources.Item.owned.via", "unknown option `via`"),
     }
+
+
+def test_two_schema_objects_of_one_name_are_refused() -> None:
+    """`Http.log_class` and `HttpLog.class`, both indexed, would both give `ix_http_log_class`:
+    PostgreSQL, MariaDB and SQLite keep index names apart across tables."""
+    found = problems(
+        spec(
+            "Http: {fields: {log_class: {type: string, index: true}}}\n"
+            "HttpLog: {fields: {class: {type: string, index: true}}}\n"
+        )
+    )
+    assert [(p.line, p.path) for p in found] == [(4, "resources.HttpLog.fields.class")]
+    assert "'ix_http_log_class'" in found[0].message
+    assert "resources.Http.fields.log_class" in found[0].message
+    assert "name the index yourself" in found[0].fix
+
+
+def test_a_field_index_declared_again_is_one_index() -> None:
+    loaded = load_spec_text(
+        spec("Event:\n  fields: {class: {type: string, index: true}}\n  indexes: [[class]]\n"),
+        "spec.yaml",
+    )
+    event = build_ir(loaded, "").resource("Event")
+    assert [i["name"] for i in event.indexes] == ["ix_event_class"]
+    assert not next(f for f in event.fields if f.name == "class").indexed

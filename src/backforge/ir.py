@@ -29,6 +29,7 @@ from backforge.render_text import python_text
 from backforge.samples import samples
 from backforge.spec.model import FieldSpec, LimitsSpec, ResourceSpec, ServiceSpec
 from backforge.spec.seeds import seed_blocks
+from backforge.spec.yamlsource import dotted
 
 _MAPPED = {
     "int": "int",
@@ -253,6 +254,18 @@ class FieldIR:
         return _factory(self)
 
     @property
+    def factory_varies(self) -> bool:
+        """Whether the factory gives this field more than one value (a constant when its type or
+        its constraints allow only one, such as an int with min = max)."""
+        if self.samples:
+            return len(self.samples) > 1
+        if self.kind == "enum":
+            return self.annotation.count(",") > 0
+        if self.kind in ("int", "bigint", "float", "decimal"):
+            return _numeric_range(self)[1] > 1
+        return True
+
+    @property
     def is_optional_ref(self) -> bool:
         """An optional reference: factories leave it out (it could point at its own kind)."""
         return self.kind == "ref" and not self.required
@@ -380,6 +393,34 @@ class ResourceIR:
         return 403
 
     @property
+    def schema_names(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The names this resource puts where a database wants them unique across all tables
+        (tables, indexes, unique and foreign keys), each with the spec path that gives it."""
+        base = ("resources", self.name)
+        names = [(self.table, base)]
+        for f in self.fields:
+            at = (*base, "owned") if f.name == "owner" and self.owned else (*base, "fields", f.name)
+            if f.indexed:
+                names.append((f"ix_{self.table}_{f.column}", at))
+            if f.unique:
+                names.append((f"uq_{self.table}_{f.column}", at))
+            if f.kind == "ref":
+                names.append((f"fk_{self.table}_{f.column}_{f.ref_table}", at))
+            if f.kind == "many" and f.link_table:
+                names += [
+                    (f.link_table, at),
+                    (f"ix_{f.link_table}_{f.link_target_column}", at),
+                    (f"fk_{f.link_table}_{f.link_self_column}_{self.table}", at),
+                    (f"fk_{f.link_table}_{f.link_target_column}_{f.ref_table}", at),
+                ]
+        names += [
+            (f"uq_{self.table}_{'_'.join(g)}", (*base, "unique_together"))
+            for g in self.unique_together
+        ]
+        names += [(i["name"], (*base, "indexes")) for i in self.indexes]
+        return names
+
+    @property
     def unique_constraints(self) -> list[tuple[str, list[str]]]:
         """Unique constraints by the name the database gives them, with their columns."""
         found = [(f"uq_{self.table}_{f.column}", [f.column]) for f in self.columns if f.unique]
@@ -412,13 +453,7 @@ class ResourceIR:
     @property
     def varied_payload(self) -> bool:
         """Whether two factory payloads differ in a field the client sets (not all refs)."""
-        return any(
-            f.writable
-            and not f.is_relation
-            and not (f.kind == "enum" and f.annotation.count(",") == 0)
-            and not (f.samples and len(f.samples) == 1)
-            for f in self.fields
-        )
+        return any(f.writable and not f.is_relation and f.factory_varies for f in self.fields)
 
     @property
     def columns(self) -> list[FieldIR]:
@@ -605,6 +640,14 @@ class ServiceIR:
                         "choose the text to find",
                     }
                 )
+        if not any(r.varied_payload for r in self.resources):
+            missing.append(
+                {
+                    "test": "tests/test_idempotency.py::test_the_same_key_with_another_body_is_422",
+                    "reason": "no resource takes a field whose value can differ between two "
+                    "creates: every body is the same",
+                }
+            )
         if self.max_limit == 1:
             missing.append(
                 {
@@ -643,6 +686,28 @@ class ServiceIR:
             and not f.is_relation
             and ((f.pattern and f.kind in ("string", "text")) or f.kind in ("decimal", "time"))
         ]
+
+    def name_clashes(self) -> list[tuple[tuple[str, ...], str, str]]:
+        """Two schema objects the generated migration would give one name (a table `http` with
+        an indexed `log_class` and a table `http_log` with an indexed `class` both want
+        `ix_http_log_class`): where in the spec, what clashes, and how to fix it."""
+        seen: dict[str, tuple[str, ...]] = {name: ("service",) for name in self.system_tables}
+        clashes = []
+        for r in self.resources:
+            for name, at in r.schema_names:
+                first = seen.setdefault(name, at)
+                if first is not at:
+                    where = "another account table" if first == ("service",) else dotted(first)
+                    clashes.append(
+                        (
+                            at,
+                            f"this gives the database a second object named {name!r} (the "
+                            f"first comes from {where}); the database refuses the second",
+                            "rename a field or resource, or name the index yourself "
+                            "(indexes: [{fields: [...], name: ...}])",
+                        )
+                    )
+        return clashes
 
     @property
     def tables_in_order(self) -> list[ResourceIR]:
@@ -865,6 +930,9 @@ def _resource(
                 "unique": unique,
             }
         )
+    # A field's `index: true` and an index of that field alone are one index (one name).
+    alone = {i["columns"][0] for i in indexes if len(i["columns"]) == 1}
+    indexed = {name for name in indexed if by_name[name].column not in alone}
     # Every foreign key, filter and sort column gets an index unless one already leads with it.
     leading = {i["columns"][0] for i in indexes}
     wanted = [f.name for f in fields if f.kind == "ref"] + body.filter + body.sort
@@ -1079,12 +1147,7 @@ def _factory(f: FieldIR) -> str:
     if kind == "url":
         return f'f"https://example.com/{f.name}/{{n}}"'
     if kind in ("int", "bigint", "float", "decimal"):
-        low = _option(f.constraints, "ge")
-        high = _option(f.constraints, "le")
-        lowest = math.ceil(Decimal(low.strip("Decimal()'"))) if low else 0
-        highest = math.floor(Decimal(high.strip("Decimal()'"))) if high else lowest + 10**6
-        start = max(lowest, min(0, highest)) if lowest < 0 else lowest
-        span = min(highest - start + 1, 10**6)
+        start, span = _numeric_range(f)
         value = f"{start} + n % {span}"
         return {"float": f"float({value})", "decimal": f"str({value})"}.get(kind, value)
     return {
@@ -1096,6 +1159,16 @@ def _factory(f: FieldIR) -> str:
         "json": '{"n": n}',
         "enum": f"{f.annotation.removeprefix('Literal')}[n % {f.annotation.count(',') + 1}]",
     }[kind]
+
+
+def _numeric_range(f: FieldIR) -> tuple[int, int]:
+    """The first whole number a numeric factory gives, and how many it cycles through."""
+    low = _option(f.constraints, "ge")
+    high = _option(f.constraints, "le")
+    lowest = math.ceil(Decimal(low.strip("Decimal()'"))) if low else 0
+    highest = math.floor(Decimal(high.strip("Decimal()'"))) if high else lowest + 10**6
+    start = max(lowest, min(0, highest)) if lowest < 0 else lowest
+    return start, min(highest - start + 1, 10**6)
 
 
 def _option(constraints: str, name: str) -> str | None:

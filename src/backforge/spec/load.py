@@ -60,7 +60,17 @@ def load_spec_text(text: str, file: str = "<spec>") -> ServiceSpec:
     if problems:
         raise SpecError(problems)
     assert spec is not None
+    _check_schema_names(spec, text, source)
     return spec
+
+
+def _check_schema_names(spec: ServiceSpec, text: str, source: YamlSource) -> None:
+    """Names the generated schema would hold twice: only the whole model knows them."""
+    from backforge.ir import build_ir  # the model imports this package: not at the top
+
+    clashes = build_ir(spec, text).name_clashes()
+    if clashes:
+        raise SpecError([source.problem(at, message, fix) for at, message, fix in clashes])
 
 
 def _expand_shorthand(data: dict[str, Any]) -> None:
