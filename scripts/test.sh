@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Install backforge with its test tools into .venv and run the whole test suite, including the
 # end-to-end runs of `backforge new` on SQLite and on the PostgreSQL server at 127.0.0.1:5432.
+# The tests run in TEST_WORKERS processes (default: one per core, at most 4; 0 runs them in this
+# one), the end-to-end ones first (tests/conftest.py).
 #   scripts/test.sh [PYTEST_ARGS...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
-exec .venv/bin/python -m pytest "$@"
+cores=$(nproc)
+workers=${TEST_WORKERS:-$((cores < 4 ? cores : 4))}
+exec .venv/bin/python -m pytest -n "$workers" --dist worksteal "$@"

@@ -32,3 +32,9 @@ def write_spec(tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return write
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests first (in their order): with several workers (scripts/test.sh), the long
+    runs start early and the fast tests fill the gaps."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
