@@ -365,6 +365,8 @@ def _permissions(draw: st.DrawFn, owned: bool, roles: list[str]) -> dict[str, st
         shapes = ["anyone", "authenticated", *roles]
         if owned and action != "create":
             shapes.append("owner")
+        if owned and action == "create":
+            shapes.remove("anyone")  # an owned record belongs to the account that creates it
         choice = draw(st.integers(0, 4))
         if choice == 0:
             continue  # nobody named: denied to all but the admin role

@@ -570,6 +570,12 @@ AUTH_CASES = {
         "  Book:\n    owned: true\n    fields: {a: int}\n    permissions: {create: owner}\n",
         (7, "resources.Book.permissions.create", "nobody owns a record before"),
     ),
+    "anyone may create an owned record": (
+        "service: {name: shop}\nauth: {users: true, roles: [admin, member]}\nresources:\n"
+        "  Book:\n    owned: true\n    fields: {a: int}\n"
+        "    permissions: {create: [member, anyone]}\n",
+        (7, "resources.Book.permissions.create", "an anonymous caller has none"),
+    ),
 }
 
 

@@ -14,7 +14,7 @@ import pytest
 from verify_miniproject import FILES, edit, write_openapi, write_project
 
 from backforge.report import BLOCKED, COMPLETE, Report
-from backforge.verify import CHECKS, verify_project
+from backforge.verify import CHECKS, scratchdb, verify_project
 from backforge.verify import server as server_check
 from backforge.verify.environment import ProjectEnv, ensure_env
 
@@ -267,7 +267,9 @@ def test_server_errors_under_load_fail(make: Make) -> None:
 
 
 @pytest.mark.postgres
-def test_a_sound_project_passes_on_postgresql(make: Make, project_env: ProjectEnv) -> None:
+def test_a_sound_project_passes_on_postgresql(
+    make: Make, project_env: ProjectEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def scratch_databases() -> set[str]:
         done = subprocess.run(
             [str(project_env.python), "-c", SCRATCH_DATABASES], capture_output=True, text=True
@@ -275,14 +277,25 @@ def test_a_sound_project_passes_on_postgresql(make: Make, project_env: ProjectEn
         assert done.returncode == 0, done.stderr
         return set(done.stdout.split())
 
-    before = scratch_databases()  # another run's, if one is going on beside this one
+    # this run's scratch databases (other runs beside it, other test workers, make their own)
+    actions: list[tuple[str, str]] = []
+    admin = scratchdb._admin
+
+    def recorded(ctx: Any, script: str, dsn: str, action: str, name: str) -> None:
+        admin(ctx, script, dsn, action, name)
+        actions.append((action, name))
+
+    monkeypatch.setattr(scratchdb, "_admin", recorded)
     root = make()
     url = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
     report, checks = run(root, database_url=url)
     assert report.status == COMPLETE, report.status_block()
     assert checks["migrations"]["figures"]["database"] == "postgresql"
     assert report.data["database"]["verified_on"] == "postgresql"
-    assert scratch_databases() <= before  # every scratch database of this run was dropped
+    created = {name for action, name in actions if action == "create"}
+    assert created, "verify on PostgreSQL works in scratch databases"
+    assert created == {name for action, name in actions if action == "drop"}
+    assert not created & scratch_databases()  # every scratch database of this run is gone
 
 
 def test_a_project_without_metrics_or_request_ids_fails_observability(make: Make) -> None:

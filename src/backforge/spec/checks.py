@@ -777,6 +777,13 @@ def _check_permissions(
                     "nobody owns a record before it is created",
                     "use `authenticated` or a role for create",
                 )
+            elif entry == "anyone" and action == "create" and body.get("owned") is True:
+                report(
+                    (*base, "permissions", action),
+                    "each record of an owned resource belongs to the account that creates it: "
+                    "an anonymous caller has none",
+                    "use `authenticated` or a role for create",
+                )
             elif entry == "owner" and not body.get("owned"):
                 report(
                     (*base, "permissions", action),
