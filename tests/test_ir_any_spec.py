@@ -153,3 +153,26 @@ def test_bodies_that_cannot_differ_leave_out_the_reused_key_test() -> None:
     )
     missing = [entry["test"] for entry in ir.tests_not_generated]
     assert "tests/test_idempotency.py::test_the_same_key_with_another_body_is_422" in missing
+
+
+def test_without_text_on_create_the_poison_tests_are_not_generated() -> None:
+    """Numbers, choices and references carry no text: the poison tests would get no resource
+    to parametrize over (pytest skips an empty set), so they are left out and listed."""
+    ir = ir_of(
+        "service: {name: shop}\nresources:\n"
+        "  Person:\n    fields:\n      age: int\n      mentor: {type: ref, to: Person}\n"
+        "      kind: {type: enum, values: [a, b]}\n"
+    )
+    assert not ir.resource("Person").takes_text
+    poison = render_project(ir)["tests/test_poison.py"]
+    assert "TEXTUAL = []" in poison
+    assert "def test_poison_in_any_field_is_refused_and_never_stored" not in poison
+    assert "def test_any_accepted_body_reads_back_and_lists" not in poison
+    missing = [entry["test"] for entry in ir.tests_not_generated]
+    assert "tests/test_poison.py::test_any_accepted_body_reads_back_and_lists" in missing
+    ir = ir_of("service: {name: shop}\nresources:\n  Tag: {fields: {price: decimal}}\n")
+    assert ir.resource("Tag").takes_text
+    assert (
+        "def test_any_accepted_body_reads_back_and_lists"
+        in render_project(ir)["tests/test_poison.py"]
+    )

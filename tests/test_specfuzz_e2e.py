@@ -1,11 +1,13 @@
 """The spec fuzzer end to end: fuzzed valid specs become projects whose own suites pass.
 
 Each drawn spec (fixed seed) is generated and its project's own test suite is run in the shared
-pinned environment (the one `backforge verify` builds or reuses), without coverage, two projects
-at a time. On PostgreSQL, each project's migrations also go up, down, up and pass `alembic check`
+pinned environment (the one `backforge verify` builds or reuses), without coverage: two projects
+at a time, or one per pytest-xdist worker (SPECFUZZ_WORKERS). On PostgreSQL, each project's
+migrations also go up, down, up and pass `alembic check`
 (verify's own migrations check) before the suite runs against a scratch database.
 
-How many specs: SPECFUZZ_SQLITE (default 25) and SPECFUZZ_POSTGRES (default 10); the seed is
+How many specs: SPECFUZZ_SQLITE (default 25) and SPECFUZZ_POSTGRES (default 10), in tests of
+SPECFUZZ_CHUNK specs each (default 5, so that pytest-xdist workers share them); the seed is
 SPECFUZZ_SEED. The slow run of the docs is `SPECFUZZ_SQLITE=200 SPECFUZZ_POSTGRES=40`. A failure
 lists each failing spec and keeps its YAML under SPECFUZZ_KEEP (default a temporary directory):
 shrink it, save it under tests/specs/fuzz/, and fix the generator; test_regressions runs them.
@@ -14,6 +16,7 @@ Every failure fails the test: a generated test must hold for any valid spec.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -42,9 +45,22 @@ ROOT = Path(__file__).resolve().parents[1]
 REGRESSIONS = sorted((ROOT / "tests" / "specs" / "fuzz").glob("*.yaml"))
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 SEED = int(os.environ.get("SPECFUZZ_SEED", "20261204"))
-WORKERS = int(os.environ.get("SPECFUZZ_WORKERS", "2"))
+SQLITE_SPECS = int(os.environ.get("SPECFUZZ_SQLITE", "25"))
+POSTGRES_SPECS = int(os.environ.get("SPECFUZZ_POSTGRES", "10"))
+# Specs per test: chunks let several test processes (pytest-xdist) share the work evenly.
+CHUNK = int(os.environ.get("SPECFUZZ_CHUNK", "5"))
+# Projects tested at once in a test: one under pytest-xdist (its workers are the parallelism).
+WORKERS = int(
+    os.environ.get("SPECFUZZ_WORKERS", "1" if "PYTEST_XDIST_WORKER" in os.environ else "2")
+)
 
 
+def chunks(count: int) -> list[tuple[int, int]]:
+    """[first, last) index ranges of CHUNK specs covering `count`."""
+    return [(first, min(first + CHUNK, count)) for first in range(0, count, CHUNK)]
+
+
+@functools.cache
 def draw_specs(count: int, *, salt: int = 0) -> list[str]:
     """`count` distinct fuzzed specs as YAML, the same ones for the same seed."""
     found: list[str] = []
@@ -170,12 +186,16 @@ def shared_env() -> ProjectEnv:
         return ensure_env(Path(tmp) / "p")
 
 
-def run_fuzzed(texts: list[str], database: str, keep: Path) -> list[Run]:
-    """Generate and test every spec, WORKERS at a time, in the shared environment."""
+def run_fuzzed(texts: list[str], first: int, database: str, keep: Path) -> list[Run]:
+    """Generate and test every spec (numbered from `first`), WORKERS at a time, in the shared
+    environment."""
     env = [shared_env()]
     with ThreadPoolExecutor(WORKERS) as pool:
         return list(
-            pool.map(lambda item: _one(item[0], item[1], keep, database, env), enumerate(texts))
+            pool.map(
+                lambda item: _one(item[0], item[1], keep, database, env),
+                enumerate(texts, start=first),
+            )
         )
 
 
@@ -215,21 +235,27 @@ def _check(runs: list[Run], started: float, capsys: pytest.CaptureFixture[str]) 
     assert all(r.ok for r in runs), summary
 
 
+def _ids(span: tuple[int, int]) -> str:
+    return f"{span[0]}-{span[1] - 1}"
+
+
+@pytest.mark.parametrize("span", chunks(SQLITE_SPECS), ids=_ids)
 def test_fuzzed_specs_pass_their_own_suites_on_sqlite(
-    keep: Path, capsys: pytest.CaptureFixture[str]
+    span: tuple[int, int], keep: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     started = time.monotonic()
-    texts = draw_specs(int(os.environ.get("SPECFUZZ_SQLITE", "25")))
-    _check(run_fuzzed(texts, "sqlite", keep), started, capsys)
+    texts = draw_specs(SQLITE_SPECS)[span[0] : span[1]]
+    _check(run_fuzzed(texts, span[0], "sqlite", keep), started, capsys)
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("span", chunks(POSTGRES_SPECS), ids=_ids)
 def test_fuzzed_specs_migrate_and_pass_their_suites_on_postgresql(
-    keep: Path, capsys: pytest.CaptureFixture[str]
+    span: tuple[int, int], keep: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     started = time.monotonic()
-    texts = draw_specs(int(os.environ.get("SPECFUZZ_POSTGRES", "10")), salt=1)
-    _check(run_fuzzed(texts, "postgresql", keep), started, capsys)
+    texts = draw_specs(POSTGRES_SPECS, salt=1)[span[0] : span[1]]
+    _check(run_fuzzed(texts, span[0], "postgresql", keep), started, capsys)
 
 
 @pytest.mark.parametrize("spec", REGRESSIONS, ids=[p.stem for p in REGRESSIONS])

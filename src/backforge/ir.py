@@ -50,6 +50,8 @@ CONTROL_PARAMS = frozenset({"limit", "cursor", "offset", "sort", "q"})
 NO_NUL = r"^[^\x00]*$"
 URL_PATTERN = r"^https?://[^\s/?#\x00]+[^\s\x00]*$"
 MAX_IN_VALUES = 50
+# Field types whose JSON value is never a string (enum values are a fixed choice of them).
+WIRE_NON_TEXT = frozenset({"int", "bigint", "float", "bool", "enum", "ref", "many"})
 MAX_MANY_IDS = 100
 MYSQL_INDEX_PREFIX = 255  # characters of a long text column in a MySQL / MariaDB index
 OWNER_MODULE = "auth"  # the package of accounts, which owners refer to
@@ -451,6 +453,12 @@ class ResourceIR:
         return [f for f in self.searchable if f.readable and self.filled_on_create(f.name)]
 
     @property
+    def takes_text(self) -> bool:
+        """Whether a create body has a field that carries text on the wire (a string of any
+        format, a decimal, or free-form JSON): the poison tests put NUL and surrogates there."""
+        return any(f.writable and f.kind not in WIRE_NON_TEXT for f in self.fields)
+
+    @property
     def varied_payload(self) -> bool:
         """Whether two factory payloads differ in a field the client sets (not all refs)."""
         return any(f.writable and not f.is_relation and f.factory_varies for f in self.fields)
@@ -638,6 +646,19 @@ class ServiceIR:
                         "test_search_finds_text_case_insensitively",
                         "reason": f"no searchable field of {r.name} is writable: a test cannot "
                         "choose the text to find",
+                    }
+                )
+        if not any(r.takes_text for r in self.resources):
+            for test in (
+                "test_poison_in_any_field_is_refused_and_never_stored",
+                "test_any_accepted_body_reads_back_and_lists",
+            ):
+                missing.append(
+                    {
+                        "test": f"tests/test_poison.py::{test}",
+                        "reason": "no resource takes a text, decimal or JSON field on create: "
+                        "there is no text to poison (numbers and choices are attacked by "
+                        "tests/test_hostile.py)",
                     }
                 )
         if not any(r.varied_payload for r in self.resources):

@@ -8,8 +8,9 @@ every resource (with ``r`` bound to it).
 from __future__ import annotations
 
 import keyword
+import os
 from importlib import resources
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jinja2
@@ -35,10 +36,24 @@ def template_environment(folder: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        bytecode_cache=_bytecode_cache(),
     )
     env.filters["pyrepr"] = repr
     env.filters["pytext"] = python_text
     return env
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs (compiling them is most of a render's time), under
+    $XDG_CACHE_HOME/backforge/jinja; Jinja checks each against its template's source. None when
+    that folder cannot be made."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    folder = Path(base) / "backforge" / "jinja"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 USER_OWNED = ".once"  # a template named x.py.once.jinja writes x.py once: then it is the user's
