@@ -103,13 +103,14 @@ class Run:
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?: - |$)", re.MULTILINE)
 _PASSED = re.compile(r"(\d+) passed")
+_SKIPPED = re.compile(r"\b\d+ skipped\b")
 
 
 def _suite(env: ProjectEnv, root: Path, extra: dict[str, str], run: Run) -> None:
     started = time.monotonic()
     # the projects' addopts hold -q already: a second one would hide the summary counted below
     done = subprocess.run(
-        [str(env.python), "-m", "pytest", "-p", "no:cacheprovider", "--maxfail=25", "-rfE"],
+        [str(env.python), "-m", "pytest", "-p", "no:cacheprovider", "--maxfail=25", "-rfEs"],
         cwd=root,
         env=env.environ(extra),
         capture_output=True,
@@ -125,6 +126,9 @@ def _suite(env: ProjectEnv, root: Path, extra: dict[str, str], run: Run) -> None
         run.error = "the suite did not run:\n" + "\n".join(done.stdout.splitlines()[-30:])
     elif run.failed_tests:
         run.error = "\n".join(done.stdout.splitlines()[-40:])
+    elif _SKIPPED.search(done.stdout):
+        # what a spec gives no way to exercise is not generated; a skip would count as a pass
+        run.error = "tests were skipped:\n" + "\n".join(done.stdout.splitlines()[-20:])
 
 
 def _generate(spec: Path, out: Path, run: Run) -> bool:
