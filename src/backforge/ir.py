@@ -170,7 +170,10 @@ class FieldIR:
         """A decimal as text: plain digits, as many as the column holds."""
         digits, places = (int(x) for x in self.sa_type[len("sa.Numeric(") : -1].split(","))
         sign = "-?" if signed else ""
-        return rf"^{sign}[0-9]{{1,{digits - places}}}(\.[0-9]{{1,{places}}})?$"
+        # precision = scale holds no whole digit but 0; scale 0 no fraction
+        whole = f"[0-9]{{1,{digits - places}}}" if digits > places else "0"
+        fraction = rf"(\.[0-9]{{1,{places}}})?" if places else ""
+        return rf"^{sign}{whole}{fraction}$"
 
     @property
     def body_decimal_pattern(self) -> str:
