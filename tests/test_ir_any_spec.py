@@ -3,6 +3,7 @@ tests of shared behaviour call as (`reader`), and which tests a spec gives no wa
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,17 @@ def test_without_text_on_create_the_poison_tests_are_not_generated() -> None:
         "def test_any_accepted_body_reads_back_and_lists"
         in render_project(ir)["tests/test_poison.py"]
     )
+
+
+def test_a_decimal_with_no_whole_digit_varies_in_its_last_place() -> None:
+    """NUMERIC(3, 3) holds no whole number but 0: counting in whole numbers gave every record
+    the same value (a unique one answered 409); its pattern was [0-9]{1,0}, which no regex
+    engine compiles."""
+    ir = ir_of(
+        "service: {name: shop}\nresources:\n"
+        "  Tag: {fields: {share: {type: decimal, precision: 3, scale: 3, unique: true}}}\n"
+    )
+    share = next(f for f in ir.resource("Tag").fields if f.name == "share")
+    values = {eval(share.factory, {"n": n}) for n in range(1, 200)}
+    assert len(values) == 199 and all(re.fullmatch(share.body_decimal_pattern, v) for v in values)
+    assert share.factory_varies

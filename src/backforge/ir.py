@@ -266,6 +266,8 @@ class FieldIR:
             return len(self.samples) > 1
         if self.kind == "enum":
             return self.annotation.count(",") > 0
+        if self.kind == "decimal" and (units := _fraction_units(self)) is not None:
+            return units[1] > 1
         if self.kind in ("int", "bigint", "float", "decimal"):
             return _numeric_range(self)[1] > 1
         return True
@@ -1170,6 +1172,9 @@ def _factory(f: FieldIR) -> str:
         return 'f"user{n}@example.com"'
     if kind == "url":
         return f'f"https://example.com/{f.name}/{{n}}"'
+    if kind == "decimal" and (units := _fraction_units(f)) is not None:
+        start, span = units
+        return f'f"{{({start} + n % {span}) / 10**{f.scale}:.{f.scale}f}}"'
     if kind in ("int", "bigint", "float", "decimal"):
         start, span = _numeric_range(f)
         value = f"{start} + n % {span}"
@@ -1191,6 +1196,20 @@ def _numeric_range(f: FieldIR) -> tuple[int, int]:
     high = _option(f.constraints, "le")
     lowest = math.ceil(Decimal(low.strip("Decimal()'"))) if low else 0
     highest = math.floor(Decimal(high.strip("Decimal()'"))) if high else lowest + 10**6
+    start = max(lowest, min(0, highest)) if lowest < 0 else lowest
+    return start, min(highest - start + 1, 10**6)
+
+
+def _fraction_units(f: FieldIR) -> tuple[int, int] | None:
+    """For a decimal whose bounds hold at most one whole number (NUMERIC(2, 2) holds none but
+    0): the first value in units of its last decimal place, and how many it cycles through.
+    None for the others, whose factory counts in whole numbers."""
+    if f.scale == 0 or _numeric_range(f)[1] > 1:
+        return None
+    unit = Decimal(10) ** f.scale
+    low, high = (_option(f.constraints, key) for key in ("ge", "le"))
+    lowest = math.ceil(Decimal(low.strip("Decimal()'")) * unit) if low else 0
+    highest = math.floor(Decimal(high.strip("Decimal()'")) * unit) if high else lowest
     start = max(lowest, min(0, highest)) if lowest < 0 else lowest
     return start, min(highest - start + 1, 10**6)
 
