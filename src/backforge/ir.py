@@ -1190,28 +1190,25 @@ def _factory(f: FieldIR) -> str:
     }[kind]
 
 
-def _numeric_range(f: FieldIR) -> tuple[int, int]:
-    """The first whole number a numeric factory gives, and how many it cycles through."""
+def _numeric_range(f: FieldIR, places: int = 0) -> tuple[int, int]:
+    """The first value a numeric factory gives, in units of 10**-places (whole numbers by
+    default), and how many it cycles through."""
+    unit = Decimal(10) ** places
     low = _option(f.constraints, "ge")
     high = _option(f.constraints, "le")
-    lowest = math.ceil(Decimal(low.strip("Decimal()'"))) if low else 0
-    highest = math.floor(Decimal(high.strip("Decimal()'"))) if high else lowest + 10**6
+    lowest = math.ceil(Decimal(low.strip("Decimal()'")) * unit) if low else 0
+    highest = math.floor(Decimal(high.strip("Decimal()'")) * unit) if high else lowest + 10**6
     start = max(lowest, min(0, highest)) if lowest < 0 else lowest
     return start, min(highest - start + 1, 10**6)
 
 
 def _fraction_units(f: FieldIR) -> tuple[int, int] | None:
     """For a decimal whose bounds hold at most one whole number (NUMERIC(2, 2) holds none but
-    0): the first value in units of its last decimal place, and how many it cycles through.
-    None for the others, whose factory counts in whole numbers."""
+    0): its factory's range in units of its last decimal place. None for the others, whose
+    factory counts in whole numbers."""
     if f.scale == 0 or _numeric_range(f)[1] > 1:
         return None
-    unit = Decimal(10) ** f.scale
-    low, high = (_option(f.constraints, key) for key in ("ge", "le"))
-    lowest = math.ceil(Decimal(low.strip("Decimal()'")) * unit) if low else 0
-    highest = math.floor(Decimal(high.strip("Decimal()'")) * unit) if high else lowest
-    start = max(lowest, min(0, highest)) if lowest < 0 else lowest
-    return start, min(highest - start + 1, 10**6)
+    return _numeric_range(f, f.scale)
 
 
 def _option(constraints: str, name: str) -> str | None:
