@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from backforge.verify.contract import command, run_report, traffic
+from backforge.verify.contract import (
+    LONG_TEXT,
+    command,
+    left_to_generated_tests,
+    run_report,
+    traffic,
+)
 from backforge.verify.load import list_paths, percentile
 from backforge.verify.testsuite import coverage_figures, junit_counts, summary_counts
 
@@ -142,3 +148,26 @@ def test_schemathesis_command_line(tmp_path: Path) -> None:
         "http://127.0.0.1:8123/openapi.json --origin http://127.0.0.1:8123 "
         "--checks all --mode all --seed 7 --max-examples 30"
     )
+
+
+def test_what_the_fuzzer_leaves_to_the_generated_tests_is_named() -> None:
+    def text(limit: int) -> dict[str, object]:
+        return {"type": "string", "maxLength": limit}
+
+    schemas = {
+        "NoteCreate": {
+            "properties": {
+                "body": {"anyOf": [text(LONG_TEXT + 1), {"type": "null"}]},
+                "title": text(LONG_TEXT),
+            }
+        },
+        "NoteUpdate": {"properties": {"body": text(100_000)}},
+    }
+    [left] = left_to_generated_tests({"components": {"schemas": schemas}})
+    assert "NoteCreate.body, NoteUpdate.body;" in left and "title" not in left
+    assert "tests/test_hostile.py" in left
+    email = {"type": "string", "format": "email", "pattern": "^(?!.*@[^@]*\\.test$)"}
+    contract = {"components": {"schemas": {"Account": {"properties": {"email": email}}}}}
+    [left] = left_to_generated_tests(contract)
+    assert "special-use" in left
+    assert left_to_generated_tests({"components": {"schemas": {"A": {"properties": {}}}}}) == []

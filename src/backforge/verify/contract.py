@@ -5,8 +5,10 @@ The served /openapi.json must equal the project's openapi.json. Then
 scratch directory (so nothing lands in the project) with the project's schemathesis.toml when it
 ships one, else an empty config. Figures come from schemathesis' JSON run report and its NDJSON
 events (every request and response). Passes only with 0 failures, 0 errors and no 5xx answer.
-schemathesis loads verify/contract_hooks.py, which leaves the special-use look-ahead of email
-fields to the generated tests (it costs the fuzzer minutes); the figures say so.
+schemathesis loads verify/contract_hooks.py, which leaves two things to the generated tests, as
+the figures say: the special-use look-ahead of email fields (it costs the fuzzer minutes), and
+the maximum length of long text (over LONG_TEXT characters: the fuzzer's too-long strings cost
+it seconds per operation; test_hostile sends maxLength + 1 characters to every text field).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ CONFIG = "schemathesis.toml"
 HOOKS = Path(__file__).with_name("contract_hooks.py")  # run by schemathesis, see its docstring
 LOOKAHEAD_EMAIL = '"pattern": "^(?!.*@'  # an email field's look-ahead, as json.dumps writes it
 TIME_LIMIT = 600.0
+LONG_TEXT = 4096  # characters; a longer maxLength is left to the generated tests
 
 
 def command(
@@ -103,12 +106,16 @@ def check(ctx: VerifyContext) -> Outcome:
     figures["authenticated"] = bool(ctx.auth_headers)
     hooks = work / f"{HOOKS.stem}.py"
     shutil.copyfile(HOOKS, hooks)
-    environ = env.environ({"SCHEMATHESIS_HOOKS": HOOKS.stem, "PYTHONPATH": str(work)})
-    if LOOKAHEAD_EMAIL in json.dumps(ctx.project.openapi):
-        figures["left_to_generated_tests"] = [
-            "the special-use domain look-ahead of email fields (tests/test_unit_core.py): "
-            "the fuzzer sends no special-use address"
-        ]
+    environ = env.environ(
+        {
+            "SCHEMATHESIS_HOOKS": HOOKS.stem,
+            "PYTHONPATH": str(work),
+            "BACKFORGE_LONG_TEXT": str(LONG_TEXT),
+        }
+    )
+    left = left_to_generated_tests(ctx.project.openapi)
+    if left:
+        figures["left_to_generated_tests"] = left
     done = run(argv, cwd=work, env=environ, timeout=TIME_LIMIT)
     figures["seed"] = ctx.seed
     figures["rate_limits"] = RATE_LIMITS_NOTE
@@ -127,6 +134,36 @@ def check(ctx: VerifyContext) -> Outcome:
         f"{figures.get('failures', '?')} failures, {figures.get('server_errors', '?')} 5xx"
     )
     return Outcome(not problems, figures, headline, "\n".join(problems))
+
+
+def left_to_generated_tests(openapi: dict[str, Any]) -> list[str]:
+    """What contract_hooks.py keeps from the fuzzer for this contract, and which test proves it."""
+    left = []
+    if LOOKAHEAD_EMAIL in json.dumps(openapi):
+        left.append(
+            "the special-use domain look-ahead of email fields (tests/test_unit_core.py): "
+            "the fuzzer sends no special-use address"
+        )
+    long_text = sorted(set(_long_text(openapi.get("components", {}).get("schemas", {}))))
+    if long_text:
+        left.append(
+            f"the maximum length of text over {LONG_TEXT} characters ({', '.join(long_text)}; "
+            "tests/test_hostile.py sends one character more): the fuzzer sends no longer string"
+        )
+    return left
+
+
+def _long_text(schemas: dict[str, Any]) -> list[str]:
+    """`Schema.field` for each property that takes a string longer than LONG_TEXT."""
+    return [
+        f"{name}.{field}"
+        for name, schema in schemas.items()
+        for field, prop in schema.get("properties", {}).items()
+        if any(
+            isinstance(branch.get("maxLength"), int) and branch["maxLength"] > LONG_TEXT
+            for branch in (prop, *prop.get("anyOf", ()))
+        )
+    ]
 
 
 def _served_openapi(url: str) -> object:

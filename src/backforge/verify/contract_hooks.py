@@ -6,14 +6,19 @@ Generated services document that an email address on a special-use domain (RFC 6
 strings for and against such a pattern costs schemathesis over a minute per operation that takes
 an email, most of the contract check. So the fuzzer sees the format without the look-ahead and
 sends no special-use address; the refusal itself is proven by the generated
-tests/test_unit_core.py, and the report says the pattern was left to it.
+tests/test_unit_core.py, and the report says the pattern was left to it. Likewise a maximum
+length over LONG_TEXT characters: tests/test_hostile.py sends one character more.
 """
 
+import os
 from typing import Any
 
 import schemathesis
 
 SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
+# Above this many characters a string's maximum length is left to the generated tests too:
+# strings one character too long cost the fuzzer seconds per operation. contract.py sets it.
+LONG_TEXT = int(os.environ.get("BACKFORGE_LONG_TEXT", "4096"))
 
 
 def _lookahead_email(schema: dict[str, Any]) -> bool:
@@ -22,10 +27,17 @@ def _lookahead_email(schema: dict[str, Any]) -> bool:
     return schema.get("format") == "email" and lookahead
 
 
+def _long_text(schema: dict[str, Any]) -> bool:
+    limit = schema.get("maxLength")
+    return isinstance(limit, int) and limit > LONG_TEXT
+
+
 def _strip(node: Any) -> None:
     if isinstance(node, dict):
         if _lookahead_email(node):
             del node["pattern"]
+        if _long_text(node):
+            del node["maxLength"]
         for value in node.values():
             _strip(value)
     elif isinstance(node, list):
