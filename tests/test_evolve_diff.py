@@ -590,8 +590,183 @@ def test_owned_through_changes_the_api_not_the_tables() -> None:
     assert d.operations == []
     assert api(d) == {
         "Item: now owned through order: only the owner of its order (and roles that see "
-        "every record) may see or change a record": True
+        "every record) may see or change a record": True,
+        "Item: who may read: authenticated -> owner": True,
     }
     back = changed(through, OWNED)
     assert back.operations == []
-    assert api(back) == {"Item: no longer owned through order": False}
+    assert api(back) == {
+        "Item: no longer owned through order": False,
+        "Item: who may read: owner -> authenticated": False,
+    }
+
+
+PLAIN = """
+service: {name: shop}
+resources:
+  Order:
+    fields: {note: string}
+"""
+ACCOUNTS = "auth: {users: true, roles: [admin, member], api_keys: true}\n"
+WITH_ACCOUNTS = edit(PLAIN, "resources:\n", ACCOUNTS + "resources:\n")
+OWNED_WITH_ROWS = edit(
+    WITH_ACCOUNTS,
+    "    fields: {note: string}",
+    "    owned: {existing_rows: keeper@example.com}\n    fields: {note: string}",
+)
+
+
+def test_turning_accounts_on_creates_their_tables_first_and_off_drops_them() -> None:
+    on = changed(PLAIN, WITH_ACCOUNTS)
+    created = [op.table for op in on.operations]
+    assert created == ["users", "refresh_tokens", "api_keys", "audit_events"]
+    assert all(isinstance(op, CreateTable) for op in on.operations)
+    assert [op.table for op in on.reverse] == created[::-1]
+    assert not on.destructive
+    assert api(on)[
+        "API: accounts added: sign-in and tokens under /auth; actions not open to "
+        "`anyone` now answer 401 without a token"
+    ]
+    assert api(on)["Order: who may create: anyone -> nobody"] is True
+    off = changed(WITH_ACCOUNTS, PLAIN)
+    assert [op.table for op in off.operations] == created[::-1]
+    lost = [op.loses for op in off.destructive]
+    assert lost[:1] == ["every row of the audit log (table audit_events)"]
+    assert "every row of accounts (table users)" in lost
+    # the tables the diff creates are the tables auth/models.py maps (alembic check proves it
+    # end to end); a project that had accounts all along sees no change
+    assert changed(WITH_ACCOUNTS, WITH_ACCOUNTS).empty
+
+
+def test_owning_existing_rows_needs_the_account_that_takes_them() -> None:
+    owned = edit(
+        WITH_ACCOUNTS, "    fields: {note: string}", "    owned: true\n    fields: {note: string}"
+    )
+    refused = changed(WITH_ACCOUNTS, owned)
+    (message,) = refused.refusals
+    assert "cannot make Order owned: the rows already in order would have no owner" in message
+    assert "owned: {existing_rows: admin@example.com}" in message
+
+    handed = changed(WITH_ACCOUNTS, OWNED_WITH_ROWS)
+    assert not handed.refusals and not handed.destructive
+    assert kinds(handed.operations) == [
+        "FixRows",
+        "AddColumn",
+        "FillColumn",
+        "RequireColumn",
+        "AddConstraint",
+        "CreateIndex",
+    ]
+    create, add, fill, require = handed.operations[:4]
+    assert (
+        'INSERT INTO "users"' in create.sql
+        and "'keeper@example.com', '!', 'admin', FALSE" in create.sql
+    )
+    assert "WHERE NOT EXISTS" in create.sql
+    assert add.column.name == "owner_id" and add.column.nullable
+    assert fill.sql == (
+        'UPDATE "order" SET "owner_id" = (SELECT "id" FROM "users" WHERE "email" = '
+        "'keeper@example.com') WHERE \"owner_id\" IS NULL"
+    )
+    assert require.old.nullable and not require.new.nullable
+    assert api(handed)[
+        "Order: now owned: a record belongs to the account that creates it, and "
+        "only its owner (and roles that see every record) may see or change it"
+    ]
+    # the column goes with the ownership; the account stays
+    assert kinds(handed.reverse) == ["DropConstraint", "DropIndex", "DropColumn"]
+    # all at once: accounts on and the rows handed over, in one revision, tables first
+    at_once = changed(PLAIN, OWNED_WITH_ROWS)
+    assert kinds(at_once.operations)[:4] == ["CreateTable"] * 4
+    assert kinds(at_once.operations)[4:] == kinds(handed.operations)
+    # once owned, the hint is history: no change
+    assert changed(OWNED_WITH_ROWS, OWNED_WITH_ROWS).empty
+
+
+def test_the_handover_renders_in_the_order_it_runs(tmp_path: Path) -> None:
+    new = ir(OWNED_WITH_ROWS)
+    d = changed(PLAIN, OWNED_WITH_ROWS)
+    project = project_with(tmp_path, ("0001_initial.py", "0001", None))
+    text = render_revision(project, new, d.operations, d.reverse, d.api).text
+    ast.parse(text)
+    steps = [
+        '"users"',
+        '"audit_events"',
+        "INSERT INTO",
+        "add_column",
+        "UPDATE",
+        "alter_column",
+        "create_foreign_key",
+    ]
+    upgrade = text[text.index("def upgrade") : text.index("def downgrade")]
+    at = [upgrade.index(step) for step in steps]
+    assert at == sorted(at), text
+    assert "python -m shop.auth.bootstrap keeper@example.com" in " ".join(text.split())
+
+
+LIBRARY = """
+service: {name: shop}
+resources:
+  Author:
+    fields:
+      name: {type: string, max_length: 80, required: true, unique: true}
+      rank: {type: int, min: 1}
+      peers: {type: many, to: Author}
+  Book:
+    fields:
+      title: {type: string, required: true}
+      author: {type: ref, to: Author, on_delete: cascade}
+      tags: {type: many, to: Author}
+"""
+WRITER = edit(
+    edit(LIBRARY, "  Author:\n    fields:", "  Writer:\n    renamed_from: Author\n    fields:"),
+    "to: Author",
+    "to: Writer",
+).replace("to: Author", "to: Writer")
+
+
+def test_a_renamed_resource_renames_its_table_and_names_keeping_the_rows() -> None:
+    d = changed(LIBRARY, WRITER)
+    assert not d.refusals and not d.destructive
+    ops = [op.summary for op in d.operations]
+    assert ops[0] == "rename table author to writer"
+    assert "create table writer_peers (the links of Writer.peers)" not in ops  # moved, not new
+    assert "move the links of Author.peers from author_peers to writer_peers" in ops
+    # the constraints and indexes named after the table get the new name
+    for old_name, new_name in (
+        ("uq_author_name", "uq_writer_name"),
+        ("ck_author_rank", "ck_writer_rank"),
+        ("fk_book_author_id_author", "fk_book_author_id_writer"),
+    ):
+        assert any(old_name in s and s.startswith("drop") for s in ops), (old_name, ops)
+        assert any(new_name in s and s.startswith("add") for s in ops), (new_name, ops)
+    # Book.tags points at the renamed resource: its link table stays, the column is renamed
+    assert "alter column book_tags.author_id: rename to writer_id" in ops
+    assert not any("drop column" in s or "drop table" in s for s in ops), ops
+    assert api(d) == {
+        "Writer: renamed from Author (its schemas are named Writer)": True,
+        "Writer: collection moved /authors -> /writers": True,
+    }
+    # the reverse renames back
+    back = [op.summary for op in d.reverse]
+    assert "rename table writer to author" in back
+    assert "alter column book_tags.writer_id: rename to author_id" in back
+    # once applied the hint is history; a hint naming nothing is refused
+    assert changed(WRITER, WRITER).empty
+    with pytest.raises(ProjectError, match="renamed_from: Scribe names no resource"):
+        changed(LIBRARY, WRITER.replace("renamed_from: Author", "renamed_from: Scribe"))
+
+
+def test_a_rename_renders_with_the_postgresql_names(tmp_path: Path) -> None:
+    d = changed(LIBRARY, WRITER)
+    project = project_with(tmp_path, ("0001_initial.py", "0001", None))
+    text = render_revision(project, ir(WRITER), d.operations, d.reverse, d.api).text
+    ast.parse(text)
+    assert 'op.rename_table("author", "writer")' in text
+    assert 'RENAME CONSTRAINT "pk_author" TO "pk_writer"' in text
+    assert 'ALTER SEQUENCE IF EXISTS "author_id_seq" RENAME TO "writer_id_seq"' in text
+    assert revision_name(text).startswith("shop: rename author to writer and ")
+
+
+def revision_name(text: str) -> str:
+    return text.splitlines()[1].strip('"')

@@ -776,9 +776,24 @@ def test_owned_through_is_a_mapping_with_through_only() -> None:
         )
     )
     assert {(p.line, p.path, p.message) for p in found} == {
-        (8, "resources.Item.owned.through", "`through` is required here"),
         (8, "resources.Item.owned.via", "unknown option `via`"),
     }
+    for owned, message in (
+        ("{}", "takes exactly one of `through` and `existing_rows`"),
+        ("{through: order, existing_rows: a@example.com}", "takes exactly one of"),
+        ("{existing_rows: admin}", "'admin' is not a valid value here"),
+    ):
+        text = "Item:\n  owned: " + owned + "\n  fields:\n"
+        found = problems(through(text + "    order: {type: ref, to: Order, required: true}\n"))
+        assert [(p.line, p.message) for p in found if p.path.startswith("resources.Item.owned")]
+        assert any(p.line == 8 and message in p.message for p in found), found
+
+
+def test_existing_rows_owns_directly() -> None:
+    text = through("Item:\n  owned: {existing_rows: Admin@Example.com}\n  fields: {note: text}\n")
+    item = load_spec_text(text, "spec.yaml").resources["Item"]
+    assert item.owned_directly and item.owned_through is None
+    assert item.existing_rows_owner == "admin@example.com"
 
 
 def test_two_schema_objects_of_one_name_are_refused() -> None:
@@ -804,3 +819,26 @@ def test_a_field_index_declared_again_is_one_index() -> None:
     event = build_ir(loaded, "").resource("Event")
     assert [i["name"] for i in event.indexes] == ["ix_event_class"]
     assert not next(f for f in event.fields if f.name == "class").indexed
+
+
+def test_a_resource_renamed_from_must_name_a_resource_that_is_gone() -> None:
+    found = problems(
+        spec(
+            "Writer: {renamed_from: Writer, fields: {name: string}}\n"
+            "Poet: {renamed_from: Writer, fields: {name: string}}\n"
+            "Scribe: {renamed_from: Author, fields: {name: string}}\n"
+            "Clerk: {renamed_from: Author, fields: {name: string}}\n"
+            "Bard: {renamed_from: author, fields: {name: string}}\n"
+        )
+    )
+    assert {(p.path, p.message) for p in found} == {
+        ("resources.Writer.renamed_from", "a resource cannot be renamed from itself"),
+        (
+            "resources.Poet.renamed_from",
+            "renamed_from: Writer names a resource that is still in the spec",
+        ),
+        ("resources.Clerk.renamed_from", "Scribe is already renamed from 'Author'"),
+        ("resources.Bard.renamed_from", "'author' is not a valid value here"),
+    }
+    loaded = load_spec_text(spec("Writer: {renamed_from: Author, fields: {name: string}}\n"))
+    assert loaded.resources["Writer"].renamed_from == "Author"

@@ -27,7 +27,14 @@ from typing import Any
 
 from backforge import __version__
 from backforge.errors import ProjectError
-from backforge.evolve import Evolution, destructive_refusal, evolve, is_revision, refusal
+from backforge.evolve import (
+    Evolution,
+    destructive_refusal,
+    evolve,
+    initial_revision,
+    is_revision,
+    refusal,
+)
 from backforge.ir import ServiceIR, build_ir
 from backforge.render import render_project, user_owned
 from backforge.spec.load import load_spec
@@ -205,8 +212,9 @@ def staged(prepared: Prepared, *, beside: bool = True) -> Iterator[tuple[Path, d
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=where))
     try:
         files = render_project(ir)
-        if prepared.previous is not None:  # revisions are history: only a new project gets one
-            files = {p: text for p, text in files.items() if not is_revision(p)}
+        if prepared.previous is None:  # revisions are history: only a new project gets one
+            initial = initial_revision(ir)
+            files[initial.path] = initial.text
         mine = user_owned(ir)
         kept = {p for p in mine if (out_dir / p).is_file()}
         for path in kept:  # the user's version of a hook or custom module wins

@@ -24,7 +24,16 @@ from backforge.fieldtypes import (
     decimal_shape,
     max_length,
 )
-from backforge.names import kebab, module_name, plural, python_name, snake
+from backforge.names import (
+    foreign_key_name,
+    index_name,
+    kebab,
+    module_name,
+    plural,
+    python_name,
+    snake,
+    unique_name,
+)
 from backforge.render_text import python_text
 from backforge.samples import samples
 from backforge.spec.model import FieldSpec, LimitsSpec, ResourceSpec, ServiceSpec
@@ -55,6 +64,7 @@ WIRE_NON_TEXT = frozenset({"int", "bigint", "float", "bool", "enum", "ref", "man
 MAX_MANY_IDS = 100
 MYSQL_INDEX_PREFIX = 255  # characters of a long text column in a MySQL / MariaDB index
 OWNER_MODULE = "auth"  # the package of accounts, which owners refer to
+OWNER_COLUMN = "owner_id"  # the column of the account that owns a record (owned directly)
 SYSTEM_TABLES = ("idempotency_keys",)  # defined in evolve/snapshot.py, created by 0001_initial
 
 
@@ -330,6 +340,9 @@ class ResourceIR:
     permissions: dict[str, list[str]] = field(default_factory=dict)  # action → principals
     # owned through a parent: the required ref field whose target's owner owns this record
     through: str | None = None
+    # owned directly, once its table holds rows: the email of the account that takes them
+    existing_rows_owner: str | None = None
+    renamed_from: str | None = None  # the resource's name in the previous version of the spec
 
     @property
     def guarded(self) -> bool:
@@ -408,21 +421,22 @@ class ResourceIR:
         for f in self.fields:
             at = (*base, "owned") if f.name == "owner" and self.owned else (*base, "fields", f.name)
             if f.indexed:
-                names.append((f"ix_{self.table}_{f.column}", at))
+                names.append((index_name(self.table, [f.column]), at))
             if f.unique:
-                names.append((f"uq_{self.table}_{f.column}", at))
+                names.append((unique_name(self.table, [f.column]), at))
             if f.kind == "ref":
-                names.append((f"fk_{self.table}_{f.column}_{f.ref_table}", at))
+                names.append((foreign_key_name(self.table, f.column, f.ref_table or ""), at))
             if f.kind == "many" and f.link_table:
+                link, own = f.link_table, f.link_self_column or ""
+                other = f.link_target_column or ""
                 names += [
-                    (f.link_table, at),
-                    (f"ix_{f.link_table}_{f.link_target_column}", at),
-                    (f"fk_{f.link_table}_{f.link_self_column}_{self.table}", at),
-                    (f"fk_{f.link_table}_{f.link_target_column}_{f.ref_table}", at),
+                    (link, at),
+                    (index_name(link, [other]), at),
+                    (foreign_key_name(link, own, self.table), at),
+                    (foreign_key_name(link, other, f.ref_table or ""), at),
                 ]
         names += [
-            (f"uq_{self.table}_{'_'.join(g)}", (*base, "unique_together"))
-            for g in self.unique_together
+            (unique_name(self.table, g), (*base, "unique_together")) for g in self.unique_together
         ]
         names += [(i["name"], (*base, "indexes")) for i in self.indexes]
         return names
@@ -430,8 +444,10 @@ class ResourceIR:
     @property
     def unique_constraints(self) -> list[tuple[str, list[str]]]:
         """Unique constraints by the name the database gives them, with their columns."""
-        found = [(f"uq_{self.table}_{f.column}", [f.column]) for f in self.columns if f.unique]
-        found += [(f"uq_{self.table}_{'_'.join(g)}", g) for g in self.unique_together]
+        found = [
+            (unique_name(self.table, [f.column]), [f.column]) for f in self.columns if f.unique
+        ]
+        found += [(unique_name(self.table, g), g) for g in self.unique_together]
         found += [(i["name"], i["columns"]) for i in self.indexes if i["unique"]]
         return found
 
@@ -900,7 +916,7 @@ def _owner_field() -> FieldIR:
     return FieldIR(
         name="owner",
         attr="owner",
-        column="owner_id",
+        column=OWNER_COLUMN,
         kind="ref",
         description="Id of the account that owns this record.",
         required=True,
@@ -934,7 +950,7 @@ def _resource(
         _field(name, fname, fspec, spec, modules, fname in body.sort)
         for fname, fspec in body.fields.items()
     ]
-    owned = body.owned is True and _auth(spec) is not None
+    owned = body.owned_directly and _auth(spec) is not None
     if owned:
         fields.append(_owner_field())
     by_name = {f.name: f for f in fields}
@@ -944,14 +960,14 @@ def _resource(
         names = entry if isinstance(entry, list) else entry.fields
         unique = False if isinstance(entry, list) else entry.unique
         columns = [by_name[n].column if n in by_name else n for n in names]
-        index_name = None if isinstance(entry, list) else entry.name
-        same = next((i for i in indexes if i["columns"] == columns and not index_name), None)
+        given_name = None if isinstance(entry, list) else entry.name
+        same = next((i for i in indexes if i["columns"] == columns and not given_name), None)
         if same is not None:  # declared twice: one index (unique if either one is)
             same["unique"] = same["unique"] or unique
             continue
         indexes.append(
             {
-                "name": index_name or f"ix_{table}_{'_'.join(columns)}",
+                "name": given_name or index_name(table, columns),
                 "columns": columns,
                 "unique": unique,
             }
@@ -991,6 +1007,8 @@ def _resource(
         owned=owned,
         permissions=_permissions(body, spec),
         through=body.owned_through if _auth(spec) is not None else None,
+        existing_rows_owner=body.existing_rows_owner if owned else None,
+        renamed_from=body.renamed_from,
     )
 
 

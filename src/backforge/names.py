@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Sequence
 
 AUTOMATIC_FIELDS = ("id", "created_at", "updated_at", "version")
 
@@ -108,3 +109,25 @@ def module_name(name: str) -> str:
 
 def kebab(name: str) -> str:
     return name.replace("_", "-")
+
+
+# Constraint and index names: the naming convention of the generated core/db.py, spelled here
+# once for the schema snapshots, the name checks of the IR and the migrations.
+def primary_key_name(table: str) -> str:
+    return f"pk_{table}"
+
+
+def foreign_key_name(table: str, column: str, referred_table: str) -> str:
+    return f"fk_{table}_{column}_{referred_table}"
+
+
+def unique_name(table: str, columns: Sequence[str]) -> str:
+    return f"uq_{table}_{'_'.join(columns)}"
+
+
+def index_name(table: str, columns: Sequence[str]) -> str:
+    return f"ix_{table}_{'_'.join(columns)}"
+
+
+def check_name(table: str, column: str) -> str:
+    return f"ck_{table}_{column}"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from backforge.errors import ProjectError
 from backforge.evolve.diff import Diff, diff, renames_in
-from backforge.evolve.migration import Revision, is_revision, render_revision
+from backforge.evolve.migration import Revision, initial_revision, is_revision, render_revision
 from backforge.evolve.snapshot import ir_from_json
 from backforge.ir import ServiceIR
 from backforge.spec.model import ServiceSpec
@@ -25,6 +25,7 @@ __all__ = [
     "Evolution",
     "destructive_refusal",
     "evolve",
+    "initial_revision",
     "is_revision",
     "previous_ir",
     "refusal",

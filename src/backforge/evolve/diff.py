@@ -31,6 +31,7 @@ from backforge.evolve.snapshot import (
     Column,
     ForeignKey,
     Index,
+    Schema,
     Table,
     Unique,
     enum_values,
@@ -41,14 +42,17 @@ from backforge.evolve.snapshot import (
     sql_type,
     type_change,
 )
-from backforge.ir import FieldIR, ResourceIR, ServiceIR
+from backforge.ir import OWNER_COLUMN, FieldIR, ResourceIR, ServiceIR
+from backforge.names import primary_key_name
 from backforge.spec.model import ServiceSpec
 
 # Field renames as a spec declares them: resource -> {new field: old field}.
 Renames = dict[str, dict[str, str]]
 
+LOCKED_HASH = "!"  # no password matches this hash (auth/passwords.py in the project)
+
 # Phases of the changes to one existing table, in the order the revision runs them.
-DROP_CONSTRAINTS, FIX_ROWS, COLUMNS, CHECK_ROWS, ADD_CONSTRAINTS = 1, 2, 3, 4, 5
+DROP_CONSTRAINTS, FIX_ROWS, COLUMNS, FILL_ROWS, REQUIRE, CHECK_ROWS, ADD_CONSTRAINTS = range(1, 8)
 
 
 def renames_in(spec: ServiceSpec) -> Renames:
@@ -127,6 +131,31 @@ class DropTable(Operation):
     @property
     def slug(self) -> str:
         return f"drop_{self.table}"
+
+
+@dataclass(frozen=True)
+class RenameTable(Operation):
+    """A renamed resource: its table keeps its rows under the new name (on PostgreSQL its
+    primary key and id sequence are renamed too; the other names follow in the same revision)."""
+
+    old_name: str
+    kind: ClassVar[str] = "rename_table"
+
+    @property
+    def summary(self) -> str:
+        return f"rename table {self.old_name} to {self.table}"
+
+    @property
+    def old_primary_key(self) -> str:
+        return primary_key_name(self.old_name)
+
+    @property
+    def new_primary_key(self) -> str:
+        return primary_key_name(self.table)
+
+    @property
+    def slug(self) -> str:
+        return f"rename_{self.old_name}_to_{self.table}"
 
 
 @dataclass(frozen=True)
@@ -268,6 +297,20 @@ class FixRows(Operation):
     @property
     def summary(self) -> str:
         return self.what
+
+
+@dataclass(frozen=True)
+class FillColumn(FixRows):
+    """An UPDATE that fills a column added empty in the same revision."""
+
+    phase: ClassVar[int] = FILL_ROWS
+
+
+@dataclass(frozen=True)
+class RequireColumn(AlterColumn):
+    """A column added empty and filled in the same revision becomes required."""
+
+    phase: ClassVar[int] = REQUIRE
 
 
 @dataclass(frozen=True)
@@ -441,19 +484,47 @@ class Diff(Changes):
 
 
 def diff(old: ServiceIR | None, new: ServiceIR, renames: Renames | None = None) -> Diff:
-    """Everything that changes from ``old`` (None: nothing yet) to ``new``."""
-    fields = _resolve_renames(old, new, renames or {})
-    inverse = {r: {o: n for n, o in m.items()} for r, m in fields.items()}
-    forward = _operations(old, new, fields, restoring=False)
-    backward = _operations(new, old, inverse, restoring=True)
-    return Diff(forward, backward, api_changes(old, new, fields), _notes(forward))
+    """Everything that changes from ``old`` (None: nothing yet) to ``new``.
+
+    Field renames are keyed by the resource's name in ``new``; a renamed resource (its
+    ``renamed_from``) is looked up in ``old`` by its previous name.
+    """
+    moved = _resolve_moves(old, new)
+    back = {o: n for n, o in moved.items()}
+    fields = _resolve_renames(old, new, renames or {}, moved)
+    inverse = {moved.get(r, r): {o: n for n, o in m.items()} for r, m in fields.items()}
+    forward = _operations(old, new, fields, moved, restoring=False)
+    backward = _operations(new, old, inverse, back, restoring=True)
+    return Diff(forward, backward, api_changes(old, new, fields, moved), _notes(forward))
 
 
-def _resolve_renames(old: ServiceIR | None, new: ServiceIR, renames: Renames) -> Renames:
+def _resolve_moves(old: ServiceIR | None, new: ServiceIR) -> dict[str, str]:
+    """Renamed resources that apply ({new name: previous name}): the previous one is in the
+    project and the new name is new."""
+    if old is None:
+        return {}
+    names = {r.name for r in old.resources}
+    moved: dict[str, str] = {}
+    for r in new.resources:
+        if r.renamed_from is None or r.name in names:
+            continue  # not renamed, or renamed by an earlier generation: the hint is history
+        if r.renamed_from not in names:
+            raise ProjectError(
+                f"resources.{r.name}.renamed_from: {r.renamed_from} names no resource of the "
+                f"project (it has: {', '.join(sorted(names))}); fix the name or remove "
+                "renamed_from"
+            )
+        moved[r.name] = r.renamed_from
+    return moved
+
+
+def _resolve_renames(
+    old: ServiceIR | None, new: ServiceIR, renames: Renames, moved: dict[str, str]
+) -> Renames:
     """The renames that apply: the old field exists and the new name is new."""
     applied: Renames = {}
     for resource, mapping in sorted(renames.items()):
-        before = _find(old, resource)
+        before = _find(old, moved.get(resource, resource))
         for new_name, old_name in sorted(mapping.items()):
             if before is None:
                 continue  # a new resource: nothing to rename
@@ -484,10 +555,18 @@ def _notes(operations: list[Operation]) -> list[str]:
 
 
 def _operations(
-    old_ir: ServiceIR | None, new_ir: ServiceIR | None, renames: Renames, *, restoring: bool
+    old_ir: ServiceIR | None,
+    new_ir: ServiceIR | None,
+    renames: Renames,
+    moved: dict[str, str],
+    *,
+    restoring: bool,
 ) -> list[Operation]:
-    old, new = schema_of(old_ir), schema_of(new_ir)
-    columns, links = _column_renames(old_ir, new_ir, renames)
+    tables = _moved_tables(old_ir, new_ir, moved)
+    renamed_tables: list[Operation] = [RenameTable(n, o) for o, n in tables.items()]
+    # the schema once the tables are renamed: compared with the new one by the new names
+    old, new = _after_renames(schema_of(old_ir), tables), schema_of(new_ir)
+    columns, links = _column_renames(old_ir, new_ir, renames, moved)
     moved_old = set(links.values())
     dropped_links = [
         DropTable(t.name, t)
@@ -509,11 +588,14 @@ def _operations(
         for t in new.tables
         if t.name in links
     ]
+    handovers = _handovers(new_ir)
     altered: list[Operation] = []
     for table in sorted(new.tables, key=lambda t: t.name):
         before = old.get(table.name)
         if before is not None:
-            altered += _alter(before, table, columns.get(table.name, {}), restoring=restoring)
+            renamed = columns.get(table.name, {})
+            handover = handovers.get(table.name)
+            altered += _alter(before, table, renamed, restoring=restoring, handover=handover)
     dropped = [
         DropTable(t.name, t) for t in reversed(old.tables) if not t.link and new.get(t.name) is None
     ]
@@ -531,7 +613,67 @@ def _operations(
         for fk in reversed(op.definition.foreign_keys)
         if fk.deferred
     ]
-    return [*dropped_links, *created, *closing, *created_links, *altered, *opening, *dropped]
+    return [
+        *renamed_tables,
+        *dropped_links,
+        *created,
+        *closing,
+        *created_links,
+        *altered,
+        *opening,
+        *dropped,
+    ]
+
+
+def _moved_tables(
+    old_ir: ServiceIR | None, new_ir: ServiceIR | None, moved: dict[str, str]
+) -> dict[str, str]:
+    """The tables of renamed resources: {previous table: new table}."""
+    found: dict[str, str] = {}
+    for new_name, old_name in sorted(moved.items()):
+        before, after = _find(old_ir, old_name), _find(new_ir, new_name)
+        if before is not None and after is not None and before.table != after.table:
+            found[before.table] = after.table
+    return found
+
+
+def _after_renames(schema: Schema, tables: dict[str, str]) -> Schema:
+    """``schema`` once ``tables`` are renamed: foreign keys follow the tables they refer to;
+    every constraint and index keeps its name (the diff renames those that change)."""
+    if not tables:
+        return schema
+    return Schema(
+        tuple(
+            replace(
+                t,
+                name=tables.get(t.name, t.name),
+                foreign_keys=tuple(
+                    replace(fk, ref_table=tables.get(fk.ref_table, fk.ref_table))
+                    for fk in t.foreign_keys
+                ),
+            )
+            for t in schema.tables
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Handover:
+    """The account that takes the rows already in a table whose resource becomes owned."""
+
+    email: str
+    role: str  # given to the account when the migration creates it
+    package: str  # of the service, to name its bootstrap command
+
+
+def _handovers(ir: ServiceIR | None) -> dict[str, Handover]:
+    if ir is None or ir.auth is None:
+        return {}
+    return {
+        r.table: Handover(r.existing_rows_owner, ir.auth.admin_role, ir.package)
+        for r in ir.resources
+        if r.owned and r.existing_rows_owner
+    }
 
 
 def _required(table: Table | None) -> Table:
@@ -540,39 +682,51 @@ def _required(table: Table | None) -> Table:
 
 
 def _column_renames(
-    old_ir: ServiceIR | None, new_ir: ServiceIR | None, renames: Renames
+    old_ir: ServiceIR | None, new_ir: ServiceIR | None, renames: Renames, moved: dict[str, str]
 ) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     """Renamed columns by table ({new column: old column}) and moved link tables (new: old).
 
     A rename keeps the data when the column keeps its meaning: a ref to another resource, or a
-    change between a relation and a plain value, is a drop and an add instead.
+    change between a relation and a plain value, is a drop and an add instead. The links of a
+    `many` field move when its name or its resource's changes; its target column is renamed
+    when its target's name changes.
     """
     columns: dict[str, dict[str, str]] = {}
     links: dict[str, str] = {}
-    for resource, mapping in renames.items():
-        before, after = _find(old_ir, resource), _find(new_ir, resource)
-        if before is None or after is None:
+    for after in new_ir.resources if new_ir else []:
+        before = _find(old_ir, moved.get(after.name, after.name))
+        if before is None:
             continue
-        for new_name, old_name in mapping.items():
-            o = next((f for f in before.fields if f.name == old_name), None)
-            n = next((f for f in after.fields if f.name == new_name), None)
-            if o is None or n is None or not _same_meaning(o, n):
+        mapping = renames.get(after.name, {})
+        for n in after.fields:
+            o = next((f for f in before.fields if f.name == mapping.get(n.name, n.name)), None)
+            if o is None or not _same_meaning(o, n, moved):
                 continue
-            if n.kind == "many":
+            if n.kind == "many" and n.link_table != o.link_table:
                 links[n.link_table or ""] = o.link_table or ""
-            elif o.column != n.column:
+            elif n.kind == "many" and n.link_target_column != o.link_target_column:
+                target = columns.setdefault(n.link_table or "", {})
+                target[n.link_target_column or ""] = o.link_target_column or ""
+            elif n.kind != "many" and o.column != n.column:
                 columns.setdefault(after.table, {})[n.column] = o.column
     return columns, links
 
 
-def _same_meaning(old: FieldIR, new: FieldIR) -> bool:
+def _same_meaning(old: FieldIR, new: FieldIR, moved: dict[str, str]) -> bool:
     relations = ("ref", "many")
     if old.kind in relations or new.kind in relations:
-        return old.kind == new.kind and old.ref == new.ref
+        return old.kind == new.kind and old.ref == moved.get(new.ref or "", new.ref)
     return True
 
 
-def _alter(old: Table, new: Table, renamed: dict[str, str], *, restoring: bool) -> list[Operation]:
+def _alter(
+    old: Table,
+    new: Table,
+    renamed: dict[str, str],
+    *,
+    restoring: bool,
+    handover: Handover | None = None,
+) -> list[Operation]:
     """The changes to one table that exists before and after."""
     ops: list[Operation] = []
     to_new = {o: n for n, o in renamed.items()}
@@ -630,7 +784,7 @@ def _alter(old: Table, new: Table, renamed: dict[str, str], *, restoring: bool) 
     for column in new.columns:
         source = matched.get(column.name)
         if source is None:
-            ops += _add_column(new, column, restoring=restoring)
+            ops += _add_column(new, column, restoring=restoring, handover=handover)
         elif source != column:
             ops += _change_column(new, source, column)
     return sorted(ops, key=lambda op: (phase_of(op), _order(op)))
@@ -735,11 +889,15 @@ def _narrows(old: Check | None, new: Check) -> bool:
     return "<=" in bounds and ("<=" not in before or bounds["<="] < before["<="])
 
 
-def _add_column(table: Table, column: Column, *, restoring: bool) -> list[Operation]:
+def _add_column(
+    table: Table, column: Column, *, restoring: bool, handover: Handover | None = None
+) -> list[Operation]:
     if column.nullable or column.has_default:
         return [AddColumn(table.name, column)]
     if restoring:  # the values were dropped: the column comes back, empty, as nullable
         return [AddColumn(table.name, replace(column, nullable=True))]
+    if column.name == OWNER_COLUMN:
+        return _become_owned(table, column, handover)
     # Existing rows would have no value. The generator cannot see whether a database has rows,
     # and a revision that works only on empty tables is a trap: refuse, and say how instead.
     what = f"{table.owner}.{column.field}" if column.field else column.name
@@ -752,6 +910,46 @@ def _add_column(table: Table, column: Column, *, restoring: bool) -> list[Operat
             "later version (that migration checks no row is left empty)",
         ),
         AddColumn(table.name, column),
+    ]
+
+
+def _become_owned(table: Table, column: Column, handover: Handover | None) -> list[Operation]:
+    """An existing table whose resource becomes owned: its rows go to the account the spec
+    names (created, inactive and without a password, when it does not exist yet)."""
+    if handover is None:
+        return [
+            Refusal(
+                table.name,
+                f"cannot make {table.owner} owned: the rows already in {table.name} would have "
+                "no owner. Name the account that takes them, e.g. "
+                "`owned: {existing_rows: admin@example.com}`; the migration creates that "
+                "account if it does not exist (inactive, with the admin role and no password, "
+                "until `python -m <service>.auth.bootstrap <email>` gives it one)",
+            ),
+            AddColumn(table.name, column),
+        ]
+    name, owner = quote(table.name), quote(column.name)
+    email = quote_text(handover.email)
+    account = f'SELECT "id" FROM "users" WHERE "email" = {email}'
+    return [
+        FixRows(
+            table.name,
+            'INSERT INTO "users" ("email", "password_hash", "role", "is_active", "created_at", '
+            f'"updated_at") SELECT {email}, {quote_text(LOCKED_HASH)}, '
+            f"{quote_text(handover.role)}, FALSE, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP "
+            'FROM (SELECT 1 AS "one") AS "account" '
+            f'WHERE NOT EXISTS (SELECT 1 FROM "users" WHERE "email" = {email})',
+            f"the account {handover.email} takes the rows already in {table.name}; "
+            "created here (inactive, no password) unless it exists: "
+            f"`python -m {handover.package}.auth.bootstrap {handover.email}` activates it",
+        ),
+        AddColumn(table.name, replace(column, nullable=True)),
+        FillColumn(
+            table.name,
+            f"UPDATE {name} SET {owner} = ({account}) WHERE {owner} IS NULL",
+            f"give the rows already in {table.name} to {handover.email}",
+        ),
+        RequireColumn(table.name, replace(column, nullable=True), column),
     ]
 
 
@@ -856,7 +1054,9 @@ def _remove_values(table: Table, old: Column, new: Column, removed: list[str]) -
 # --- the API -----------------------------------------------------------------------------------
 
 
-def api_changes(old: ServiceIR | None, new: ServiceIR, renames: Renames) -> list[ApiChange]:
+def api_changes(
+    old: ServiceIR | None, new: ServiceIR, renames: Renames, moved: dict[str, str] | None = None
+) -> list[ApiChange]:
     if old is None:
         return [ApiChange(r.name, "", f"new resource at /{r.path}", False) for r in new.resources]
     changes: list[ApiChange] = []
@@ -880,22 +1080,52 @@ def api_changes(old: ServiceIR | None, new: ServiceIR, renames: Renames) -> list
         add("", "", "changes now require If-Match (428 without it)", True)
     elif before_if_match and not after_if_match:
         add("", "", "changes no longer require If-Match", False)
+    if new.auth and not old.auth:
+        add(
+            "",
+            "",
+            "accounts added: sign-in and tokens under /auth; actions not open to `anyone` now "
+            "answer 401 without a token",
+            True,
+        )
+    elif old.auth and not new.auth:
+        add("", "", "accounts removed: the /auth endpoints are gone, every action is open", True)
+    moved = moved or {}
     for r in old.resources:
-        if _find(new, r.name) is None:
+        if _find(new, r.name) is None and r.name not in moved.values():
             add(r.name, "", f"resource removed (its endpoints under /{r.path} are gone)", True)
     for r in new.resources:
-        before = _find(old, r.name)
+        before = _find(old, moved.get(r.name, r.name))
         if before is None:
             add(r.name, "", f"new resource at /{r.path}", False)
-        else:
-            _resource_changes(before, r, renames.get(r.name, {}), add)
+            continue
+        if before.name != r.name:
+            add(r.name, "", f"renamed from {before.name} (its schemas are named {r.name})", True)
+        _resource_changes(before, r, renames.get(r.name, {}), add, moved)
     return changes
 
 
-def _resource_changes(old: ResourceIR, new: ResourceIR, renames: dict[str, str], add: Any) -> None:
+def _resource_changes(
+    old: ResourceIR, new: ResourceIR, renames: dict[str, str], add: Any, moved: dict[str, str]
+) -> None:
     name = new.name
     if old.path != new.path:
         add(name, "", f"collection moved /{old.path} -> /{new.path}", True)
+    if new.owned and not old.owned:
+        add(
+            name,
+            "",
+            "now owned: a record belongs to the account that creates it, and only its owner "
+            "(and roles that see every record) may see or change it",
+            True,
+        )
+    elif old.owned and not new.owned:
+        add(name, "", "no longer owned", False)
+    for action in sorted(set(old.permissions) & set(new.permissions)):  # older ir.json: none
+        was, now = old.permissions.get(action, []), new.permissions.get(action, [])
+        if was != now:
+            who = f"{', '.join(was) or 'nobody'} -> {', '.join(now) or 'nobody'}"
+            add(name, "", f"who may {action}: {who}", not _covers(now, was))
     if old.through != new.through:  # no column: a change of who sees the records, not of tables
         if new.through:
             add(
@@ -922,11 +1152,19 @@ def _resource_changes(old: ResourceIR, new: ResourceIR, renames: dict[str, str],
                 f"renamed from {source.name}: clients must use `{f.name}` instead",
                 True,
             )
-        _field_changes(name, source, f, add)
+        _field_changes(name, source, f, add, moved)
     for f in old.fields:
         if f.name not in matched and _visible(f):
             add(name, f.name, "field removed", True)
     _listing_changes(old, new, add)
+
+
+def _covers(now: list[str], was: list[str]) -> bool:
+    """Whether every caller allowed by ``was`` is allowed by ``now``."""
+    if "anyone" in now:
+        return True
+    signed_in = "authenticated" in now
+    return all(who in now or (signed_in and who != "anyone") for who in was)
 
 
 def _visible(f: FieldIR) -> bool:
@@ -945,7 +1183,9 @@ def _added_field(resource: str, f: FieldIR, add: Any) -> None:
         add(resource, f.name, "new read-only field", False)
 
 
-def _field_changes(resource: str, old: FieldIR, new: FieldIR, add: Any) -> None:
+def _field_changes(
+    resource: str, old: FieldIR, new: FieldIR, add: Any, moved: dict[str, str]
+) -> None:
     name = new.name
     if not (_visible(old) or _visible(new)):
         return
@@ -954,7 +1194,7 @@ def _field_changes(resource: str, old: FieldIR, new: FieldIR, add: Any) -> None:
         add(resource, name, f"type {old.kind} -> {new.kind} (wider)", False)
     elif old.kind != new.kind or (old.annotation != new.annotation and new.kind != "enum"):
         add(resource, name, f"type {_type(old)} -> {_type(new)}", True)
-    elif old.ref != new.ref:
+    elif old.ref != moved.get(new.ref or "", new.ref):
         add(resource, name, f"now refers to {new.ref} instead of {old.ref}", True)
     if old.readable and not new.readable:
         add(resource, name, "no longer returned", True)

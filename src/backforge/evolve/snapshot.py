@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from backforge.errors import ProjectError
 from backforge.ir import AuthIR, FieldIR, FilterParam, ResourceIR, ServiceIR, table_order
+from backforge.names import check_name, foreign_key_name, index_name, primary_key_name, unique_name
 
 T = TypeVar("T")
 
@@ -126,13 +127,18 @@ class Table:
         return not self.link
 
     @property
+    def primary_key_name(self) -> str:
+        return primary_key_name(self.name)
+
+    @property
     def uses_id_type(self) -> bool:
         return self.link or any(c.type == ID_TYPE for c in self.columns)
 
 
 @dataclass(frozen=True)
 class Schema:
-    """Every table of a service, resource tables in creation order, then link tables."""
+    """Every table of a service in creation order: the accounts' tables, the service's own
+    tables, resource tables (referenced ones first), then link tables."""
 
     tables: tuple[Table, ...]
 
@@ -151,13 +157,22 @@ def schema_of(ir: ServiceIR | None) -> Schema:
     if ir is None:
         return EMPTY
     order, deferred = table_order(ir.resources)
-    tables = [resource_table(r, deferred) for r in order]
-    tables += [link_table(r, f) for r in ir.resources for f in r.many]
+    tables = auth_tables(ir.auth) if ir.auth else []  # owners: before the resources
     tables += [SYSTEM_TABLES[name] for name in ir.system_tables if name in SYSTEM_TABLES]
+    tables += [resource_table(r, deferred) for r in order]
+    tables += [link_table(r, f) for r in ir.resources for f in r.many]
     return Schema(tuple(tables))
 
 
-# Tables of the service itself, as core/idempotency.py and 0001_initial define them: a project
+def _index(table: str, *columns: str) -> Index:
+    return Index(index_name(table, columns), columns)
+
+
+def _unique(table: str, *columns: str) -> Unique:
+    return Unique(unique_name(table, columns), columns)
+
+
+# Tables of the service itself, as core/idempotency.py defines them: a project
 # generated before one existed gets it in its next revision, and no regeneration drops it.
 SYSTEM_TABLES = {
     "idempotency_keys": Table(
@@ -174,9 +189,100 @@ SYSTEM_TABLES = {
             Column("expires_at", DATETIME, False),
         ),
         primary_key=("scope", "key"),
-        indexes=(Index("ix_idempotency_keys_expires_at", ("expires_at",)),),
+        indexes=(_index("idempotency_keys", "expires_at"),),
     )
 }
+
+
+def auth_tables(auth: AuthIR) -> list[Table]:
+    """The tables of accounts, refresh tokens, API keys and the audit log, as
+    ``auth/models.py`` defines them, in creation order."""
+    tables = [USERS, REFRESH_TOKENS]
+    if auth.api_keys:
+        tables.append(API_KEYS)
+    return [*tables, AUDIT_EVENTS]
+
+
+def _account_key(table: str) -> ForeignKey:
+    return ForeignKey(foreign_key_name(table, "user_id", "users"), "user_id", "users", "CASCADE")
+
+
+USERS = Table(
+    name="users",
+    owner="accounts",
+    columns=(
+        Column("id", ID_TYPE, False),
+        Column("email", "sa.String(length=320)", False),
+        Column("password_hash", "sa.String(length=255)", False),
+        Column("role", "sa.String(length=40)", False),
+        Column("is_active", "sa.Boolean()", False),
+        Column("created_at", DATETIME, False),
+        Column("updated_at", DATETIME, False),
+    ),
+    primary_key=("id",),
+    uniques=(_unique("users", "email"),),
+)
+REFRESH_TOKENS = Table(
+    name="refresh_tokens",
+    owner="refresh tokens",
+    columns=(
+        Column("token_hash", "sa.String(length=64)", False),
+        Column("family", "sa.String(length=32)", False),
+        Column("user_id", ID_TYPE, False),
+        Column("expires_at", DATETIME, False),
+        Column("used_at", DATETIME, True),
+        Column("revoked_at", DATETIME, True),
+        Column("created_at", DATETIME, False),
+    ),
+    primary_key=("token_hash",),
+    foreign_keys=(_account_key("refresh_tokens"),),
+    indexes=(
+        _index("refresh_tokens", "family"),
+        _index("refresh_tokens", "user_id"),
+    ),
+)
+API_KEYS = Table(
+    name="api_keys",
+    owner="API keys",
+    columns=(
+        Column("id", ID_TYPE, False),
+        Column("user_id", ID_TYPE, False),
+        Column("name", "sa.String(length=100)", False),
+        Column("role", "sa.String(length=40)", False),
+        Column("prefix", "sa.String(length=16)", False),
+        Column("key_hash", "sa.String(length=64)", False),
+        Column("created_at", DATETIME, False),
+        Column("last_used_at", DATETIME, True),
+        Column("revoked_at", DATETIME, True),
+    ),
+    primary_key=("id",),
+    foreign_keys=(_account_key("api_keys"),),
+    uniques=(_unique("api_keys", "key_hash"),),
+    indexes=(_index("api_keys", "user_id"),),
+)
+AUDIT_EVENTS = Table(
+    name="audit_events",
+    owner="the audit log",
+    columns=(
+        Column("id", ID_TYPE, False),
+        Column("at", DATETIME, False),
+        Column("actor_id", ID_TYPE, True),
+        Column("actor_kind", "sa.String(length=20)", False),
+        Column("action", "sa.String(length=40)", False),
+        Column("resource", "sa.String(length=60)", True),
+        Column("resource_id", ID_TYPE, True),
+        Column("before", "sa.JSON()", True),
+        Column("after", "sa.JSON()", True),
+        Column("request_id", "sa.String(length=128)", True),
+        Column("client", "sa.String(length=64)", True),
+    ),
+    primary_key=("id",),
+    indexes=(
+        _index("audit_events", "at"),
+        _index("audit_events", "actor_id"),
+        _index("audit_events", "resource", "resource_id"),
+    ),
+)
 
 
 def resource_table(r: ResourceIR, deferred: set[tuple[str, str]] | None = None) -> Table:
@@ -189,7 +295,7 @@ def resource_table(r: ResourceIR, deferred: set[tuple[str, str]] | None = None) 
     ]
     foreign_keys = [
         ForeignKey(
-            f"fk_{r.table}_{f.column}_{f.ref_table}",
+            foreign_key_name(r.table, f.column, f.ref_table or ""),
             f.column,
             f.ref_table or "",
             f.on_delete or "",
@@ -197,11 +303,11 @@ def resource_table(r: ResourceIR, deferred: set[tuple[str, str]] | None = None) 
         )
         for f in r.refs
     ]
-    checks = [Check(f"ck_{r.table}_{f.column}", f.column, f.check) for f in r.columns if f.check]
-    uniques = [Unique(f"uq_{r.table}_{f.column}", (f.column,)) for f in r.columns if f.unique]
-    uniques += [Unique(f"uq_{r.table}_{'_'.join(g)}", tuple(g)) for g in r.unique_together]
+    checks = [Check(check_name(r.table, f.column), f.column, f.check) for f in r.columns if f.check]
+    uniques = [Unique(unique_name(r.table, [f.column]), (f.column,)) for f in r.columns if f.unique]
+    uniques += [Unique(unique_name(r.table, g), tuple(g)) for g in r.unique_together]
     indexes = [
-        Index(f"ix_{r.table}_{f.column}", (f.column,), mysql_length=f.mysql_prefix)
+        Index(index_name(r.table, [f.column]), (f.column,), mysql_length=f.mysql_prefix)
         for f in r.columns
         if f.indexed
     ]
@@ -227,10 +333,15 @@ def link_table(r: ResourceIR, f: FieldIR) -> Table:
         columns=(Column(own, ID_TYPE, False), Column(other, ID_TYPE, False)),
         primary_key=(own, other),
         foreign_keys=(
-            ForeignKey(f"fk_{name}_{own}_{r.table}", own, r.table, "CASCADE"),
-            ForeignKey(f"fk_{name}_{other}_{f.ref_table}", other, f.ref_table or "", "CASCADE"),
+            ForeignKey(foreign_key_name(name, own, r.table), own, r.table, "CASCADE"),
+            ForeignKey(
+                foreign_key_name(name, other, f.ref_table or ""),
+                other,
+                f.ref_table or "",
+                "CASCADE",
+            ),
         ),
-        indexes=(Index(f"ix_{name}_{other}", (other,)),),
+        indexes=(Index(index_name(name, [other]), (other,)),),
         link=True,
     )
 

@@ -96,6 +96,12 @@ def _check_required_cycles(
         )
 
 
+def _owned_directly(body: Any) -> bool:
+    """`owned: true`, or `owned: {existing_rows: email}`: the resource has an `owner` column."""
+    owned = body.get("owned") if isinstance(body, dict) else None
+    return owned is True or (isinstance(owned, dict) and "existing_rows" in owned)
+
+
 def _through(body: Any) -> str | None:
     """The field a resource is owned through (`owned: {through: field}`), if it names one."""
     owned = body.get("owned") if isinstance(body, dict) else None
@@ -145,7 +151,7 @@ def _check_owned_through(
         target = resources.get(spec.to) if isinstance(spec.to, str) else None
         if not isinstance(target, dict):
             continue  # a dangling `to:` is reported with the field
-        if target.get("owned") is not True and _through(target) is None:
+        if not _owned_directly(target) and _through(target) is None:
             report(
                 path,
                 f"{spec.to} is not owned: {name} records would belong to nobody",
@@ -364,6 +370,27 @@ def _check_resource_names(resources: dict[str, Any], report: Any) -> None:
                 "set a different `plural:` on one of them",
             )
         paths[segment] = name
+    renamed: dict[str, str] = {}
+    for name, body in resources.items():
+        old = body.get("renamed_from") if isinstance(body, dict) else None
+        if not isinstance(old, str):
+            continue
+        path = ("resources", name, "renamed_from")
+        if old == name:
+            report(path, "a resource cannot be renamed from itself", "remove it")
+        elif old in resources:
+            report(
+                path,
+                f"renamed_from: {old} names a resource that is still in the spec",
+                f"remove `renamed_from` or the resource {old!r}",
+            )
+        elif old in renamed:
+            report(
+                path,
+                f"{renamed[old]} is already renamed from {old!r}",
+                "a resource can be renamed into one resource only",
+            )
+        renamed.setdefault(old, name)
     for name, body in resources.items():
         fields = body.get("fields") if isinstance(body, dict) else None
         if not isinstance(fields, dict) or not RESOURCE_NAME.match(name):
@@ -403,7 +430,7 @@ def _check_resource(
                 f"both use column {column!r}",
                 "rename one of them",
             )
-        if field_name == "owner" and body.get("owned") is True:
+        if field_name == "owner" and _owned_directly(body):
             report(
                 path,
                 "an owned resource gets its `owner` automatically",
@@ -726,7 +753,7 @@ def _check_index_fields(
     name: str, body: dict[str, Any], fields: dict[str, FieldSpec | None], report: Any
 ) -> None:
     base = ("resources", name)
-    implicit = [*AUTOMATIC_TYPES, *(["owner"] if body.get("owned") is True else [])]
+    implicit = [*AUTOMATIC_TYPES, *(["owner"] if _owned_directly(body) else [])]
     indexable = [f for f, spec in fields.items() if not spec or FIELD_TYPES[spec.type].indexable]
     choices = list(dict.fromkeys([*indexable, *implicit]))
     groups = []
@@ -777,7 +804,7 @@ def _check_permissions(
                     "nobody owns a record before it is created",
                     "use `authenticated` or a role for create",
                 )
-            elif entry == "anyone" and action == "create" and body.get("owned") is True:
+            elif entry == "anyone" and action == "create" and _owned_directly(body):
                 report(
                     (*base, "permissions", action),
                     "each record of an owned resource belongs to the account that creates it: "

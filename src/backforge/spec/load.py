@@ -89,11 +89,14 @@ def _expand_shorthand(data: dict[str, Any]) -> None:
 def _structural_problems(exc: ValidationError, data: Any, source: YamlSource) -> list[Problem]:
     located = [(_data_path(error["loc"], data), error) for error in exc.errors()]
     inner = {path[:end] for path, _ in located for end in range(len(path))}
+    precise = {path for path, error in located if "fix" in error.get("ctx", {})}
     problems: dict[tuple[Any, ...], Problem] = {}
     for path, error in located:
         # one message per place: a union reports each alternative, and a wrong-type message
-        # about a node is noise next to a precise one inside it (an IndexSpec or a list)
-        if path in problems or (error["type"].endswith("_type") and path in inner):
+        # about a node is noise next to a precise one inside it (an IndexSpec or a list) or
+        # about it (a mapping that is not the boolean the other alternative takes)
+        wrong_type = error["type"].endswith("_type")
+        if path in problems or (wrong_type and (path in inner or path in precise)):
             continue
         message, fix = _explain(error, path, data)
         problems[path] = source.problem(path, message, fix)
@@ -134,6 +137,8 @@ def _explain(error: dict[str, Any], path: tuple[Any, ...], data: Any) -> tuple[s
         if parent:
             fix += " Allowed here: " + ", ".join(sorted(parent))
         return f"unknown {where} `{key}`", fix
+    if "fix" in error.get("ctx", {}):  # a rule of the model that says what to do
+        return error["msg"], error["ctx"]["fix"]
     if kind == "missing":
         return f"`{key}` is required here", f"add `{key}:`"
     if kind == "literal_error":
@@ -186,6 +191,9 @@ _PATTERN_FIXES = {
     "roles": "role names are lowercase letters, digits and `_`",
     "values": "enum values are lowercase identifiers: letters, digits and `_`",
     "plural": "a plural is a lowercase identifier: letters, digits and `_`",
+    "renamed_from": "write the previous name as the spec wrote it: PascalCase for a resource, "
+    "snake_case for a field",
+    "existing_rows": "give the email of the account that takes the rows, e.g. admin@example.com",
 }
 
 

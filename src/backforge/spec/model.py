@@ -6,9 +6,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
-from backforge.names import FIELD_NAME, SERVICE_NAME
+from backforge.names import FIELD_NAME, RESOURCE_NAME, SERVICE_NAME
 
 FieldTypeName = Literal[
     "string",
@@ -36,6 +37,10 @@ RateLimit = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*/(second|minu
 ServiceName = Annotated[str, StringConstraints(pattern=SERVICE_NAME.pattern)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 FieldName = Annotated[str, StringConstraints(pattern=FIELD_NAME.pattern)]
+ResourceName = Annotated[str, StringConstraints(pattern=RESOURCE_NAME.pattern)]
+Email = Annotated[
+    str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320, to_lower=True)
+]
 Scalar = str | int | float | bool | Decimal | dt.date | dt.datetime | dt.time | None
 
 
@@ -227,13 +232,35 @@ class CacheSpec(Strict):
     ttl: Duration = Field(description="How long a cached response lives, e.g. 60s.")
 
 
-class OwnedThrough(Strict):
-    """Ownership through a parent: the record belongs to whoever owns the record it refers to."""
+class Ownership(Strict):
+    """`owned` as a mapping: through a parent, or directly for a table that already holds rows."""
 
-    through: FieldName = Field(
+    through: FieldName | None = Field(
+        None,
         description="A required `ref` field of this resource whose target is owned (directly, "
-        "or itself through a parent): the caller owns this record when it owns that one."
+        "or itself through a parent): the caller owns this record when it owns that one.",
     )
+    existing_rows: Email | None = Field(
+        None,
+        description="Owned directly, as with `owned: true`, and the rows already in the table "
+        "when the resource becomes owned go to the account of this email. The migration creates "
+        "it if it does not exist, inactive, with the admin role and no password; "
+        "`python -m <service>.auth.bootstrap <email>` then activates it with a password.",
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Ownership:
+        if (self.through is None) == (self.existing_rows is None):
+            raise PydanticCustomError(
+                "one_of",
+                "`owned` as a mapping takes exactly one of `through` and `existing_rows`",
+                {
+                    "fix": "`through: <ref field>` owns through a parent; "
+                    "`existing_rows: <email>` owns directly and gives the rows already in the "
+                    "table to that account"
+                },
+            )
+        return self
 
 
 class IndexSpec(Strict):
@@ -251,6 +278,12 @@ class ResourceSpec(Strict):
     plural: Identifier | None = Field(
         None, description="URL segment of the collection (default: English plural of the name)."
     )
+    renamed_from: ResourceName | None = Field(
+        None,
+        description="The resource's previous name: regenerating an existing project renames its "
+        "table, link tables, indexes and constraints and keeps the rows (instead of dropping "
+        "one resource and adding another).",
+    )
     fields: dict[str, FieldSpec] = Field(
         min_length=1, description="The fields, by snake_case name (id and timestamps are added)."
     )
@@ -266,18 +299,30 @@ class ResourceSpec(Strict):
     sort: list[str] = Field(
         default_factory=list, description="Fields a list can be sorted by (?sort=-field)."
     )
-    owned: bool | OwnedThrough = Field(
+    owned: bool | Ownership = Field(
         False,
         description="`true`: rows belong to the account that created them (an `owner` field "
-        "set from the caller's token, never from the body). `{through: field}`: rows belong to "
-        "the owner of the record that required ref field points at (no column is added). The "
-        "principal `owner` refers to that account.",
+        "set from the caller's token, never from the body). `{existing_rows: email}`: the same, "
+        "for a table that already holds rows: they go to that account. `{through: field}`: rows "
+        "belong to the owner of the record that required ref field points at (no column is "
+        "added). The principal `owner` refers to that account.",
     )
+
+    @property
+    def owned_directly(self) -> bool:
+        """Whether the resource has an `owner` column (`owned: true` or `{existing_rows}`)."""
+        owned = self.owned
+        return owned is True or (isinstance(owned, Ownership) and owned.existing_rows is not None)
+
+    @property
+    def existing_rows_owner(self) -> str | None:
+        """The account that takes the rows already in the table, if the spec names one."""
+        return self.owned.existing_rows if isinstance(self.owned, Ownership) else None
 
     @property
     def owned_through(self) -> str | None:
         """The ref field ownership goes through, if the resource is owned through a parent."""
-        return self.owned.through if isinstance(self.owned, OwnedThrough) else None
+        return self.owned.through if isinstance(self.owned, Ownership) else None
 
     permissions: dict[Action, Permission] = Field(
         default_factory=dict,
