@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from backforge.errors import ProjectError, SpecError
-from backforge.evolve.diff import (
+from backforge.evolve.diff import Diff, diff, renames_in
+from backforge.evolve.migration import blocks, history, render_revision, slug
+from backforge.evolve.operations import (
     AddColumn,
     AddConstraint,
     AlterColumn,
     CreateIndex,
     CreateTable,
-    Diff,
     DropColumn,
     DropConstraint,
     DropIndex,
@@ -24,10 +25,7 @@ from backforge.evolve.diff import (
     FixRows,
     Guard,
     MoveLinkTable,
-    diff,
-    renames_in,
 )
-from backforge.evolve.migration import blocks, history, render_revision, slug
 from backforge.evolve.snapshot import ir_from_json, schema_of, type_change
 from backforge.ir import ServiceIR, build_ir
 from backforge.spec import load_spec_text

@@ -128,8 +128,8 @@ def test_plan_of_a_new_project_and_bad_input(
     plan = json.loads(capsys.readouterr().out)
     assert plan["new_project"] and "migrations/versions/0001_initial.py" in plan["files"]["added"]
     assert [op["summary"] for op in plan["database"]] == [
-        "create table book",
         "create table idempotency_keys",
+        "create table book",
     ]
     assert not (tmp_path / "nothing-yet").exists()
     bad = write(tmp_path, "bad.yaml", "service: {name: shelf}\nresources: {}\n")

@@ -8,7 +8,8 @@ import textwrap
 import pytest
 
 from backforge.errors import SpecError
-from backforge.evolve.diff import AddConstraint, CreateTable, DropConstraint, DropTable, diff
+from backforge.evolve.diff import diff
+from backforge.evolve.operations import AddConstraint, CreateTable, DropConstraint, DropTable
 from backforge.evolve.snapshot import ir_from_json, schema_of
 from backforge.ir import ServiceIR, build_ir
 from backforge.spec import load_spec_text

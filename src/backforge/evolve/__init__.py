@@ -1,10 +1,11 @@
 """Evolving a generated project whose spec changed.
 
 ``snapshot`` reads back the IR the project was generated from (``.backforge/ir.json``) and
-derives the database schema it stands for; ``diff`` compares it with the new IR (typed
-operations, each destructive or not, and API changes, each breaking or not); ``migration``
-writes the operations as the project's next Alembic revision; ``plan`` shows all of it without
-writing anything. ``generate`` uses ``evolve()`` below to decide what a regeneration writes.
+derives the database schema it stands for; ``diff`` compares it with the new IR as typed steps
+(``operations``, each destructive or not) and API changes (``api``, each breaking or not);
+``migration`` writes the steps as the project's next Alembic revision (or, for a new project,
+its first one); ``plan`` shows all of it without writing anything. ``generate`` uses
+``evolve()`` below to decide what a regeneration writes.
 """
 
 from __future__ import annotations

@@ -1,31 +1,50 @@
-"""The difference between two snapshots of a service, as typed operations.
+"""The difference between two snapshots of a service.
 
-``diff(old_ir, new_ir, renames)`` compares the IR a project was generated from with the IR of
-its changed spec and gives:
+``diff(old_ir, new_ir, renames)`` compares the IR a project was generated from (None for a new
+project) with the IR of its changed spec and gives:
 
-- ``operations``: what the database must do, in order (``Operation`` subclasses; each knows
+- ``operations``: what the database must do, in order (``evolve.operations``; each step knows
   whether it is destructive and what it would lose), rendered into an Alembic revision by
   ``evolve.migration``;
-- ``reverse``: the operations that undo them (the revision's ``downgrade()``), computed as the
+- ``reverse``: the steps that undo them (the revision's ``downgrade()``), computed as the
   difference the other way round;
-- ``api``: the changes a client of the API sees, each ``breaking`` or not.
+- ``api``: the changes a client of the API sees, each ``breaking`` or not (``evolve.api``).
 
-Rules for the API: a removed resource, field, filter or sort key, a renamed field, a narrowed
-type or constraint and a new required input without default are breaking; a new optional field,
-a new resource and a widened constraint are not. Rules for the database: dropping a table or a
-column, narrowing a type or a length and removing enum values are destructive.
+Dropping a table or a column, narrowing a type or a length and removing enum values are
+destructive. Renamed fields and resources (``renamed_from``) keep their data.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 from backforge.errors import ProjectError
+from backforge.evolve.api import ApiChange, Renames, api_changes, find_resource
+from backforge.evolve.operations import (
+    CHECK_ROWS,
+    AddColumn,
+    AddConstraint,
+    AlterColumn,
+    CreateIndex,
+    CreateTable,
+    DropColumn,
+    DropConstraint,
+    DropIndex,
+    DropTable,
+    FillColumn,
+    FixRows,
+    Guard,
+    MoveLinkTable,
+    Operation,
+    Refusal,
+    RenameTable,
+    RequireColumn,
+    phase_of,
+)
 from backforge.evolve.snapshot import (
     Check,
     Column,
@@ -34,7 +53,6 @@ from backforge.evolve.snapshot import (
     Schema,
     Table,
     Unique,
-    enum_values,
     family_changes,
     quote,
     quote_text,
@@ -42,17 +60,10 @@ from backforge.evolve.snapshot import (
     sql_type,
     type_change,
 )
-from backforge.ir import OWNER_COLUMN, FieldIR, ResourceIR, ServiceIR
-from backforge.names import primary_key_name
+from backforge.ir import OWNER_COLUMN, FieldIR, ServiceIR
 from backforge.spec.model import ServiceSpec
 
-# Field renames as a spec declares them: resource -> {new field: old field}.
-Renames = dict[str, dict[str, str]]
-
 LOCKED_HASH = "!"  # no password matches this hash (auth/passwords.py in the project)
-
-# Phases of the changes to one existing table, in the order the revision runs them.
-DROP_CONSTRAINTS, FIX_ROWS, COLUMNS, FILL_ROWS, REQUIRE, CHECK_ROWS, ADD_CONSTRAINTS = range(1, 8)
 
 
 def renames_in(spec: ServiceSpec) -> Renames:
@@ -63,389 +74,6 @@ def renames_in(spec: ServiceSpec) -> Renames:
             if fspec.renamed_from:
                 found.setdefault(name, {})[fname] = fspec.renamed_from
     return found
-
-
-# --- database operations -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One step of a migration. ``table`` is the table it acts on."""
-
-    table: str
-    kind: ClassVar[str] = ""
-    phase: ClassVar[int] = 0  # for the changes to an existing table
-
-    @property
-    def destructive(self) -> bool:
-        return self.loses is not None
-
-    @property
-    def loses(self) -> str | None:
-        """What data the step loses, when it is destructive."""
-        return None
-
-    @property
-    def summary(self) -> str:
-        raise NotImplementedError
-
-    @property
-    def slug(self) -> str | None:
-        """Words for the revision's file name, for the steps worth naming it after."""
-        return None
-
-
-@dataclass(frozen=True)
-class CreateTable(Operation):
-    definition: Table
-    kind: ClassVar[str] = "create_table"
-
-    @property
-    def summary(self) -> str:
-        if self.definition.link:
-            return f"create table {self.table} (the links of {self.definition.owner})"
-        return f"create table {self.table}"
-
-    @property
-    def slug(self) -> str:
-        return f"add_{self.table}"
-
-
-@dataclass(frozen=True)
-class DropTable(Operation):
-    definition: Table
-    kind: ClassVar[str] = "drop_table"
-
-    @property
-    def loses(self) -> str:
-        if self.definition.link:
-            return f"every link of {self.definition.owner} (table {self.table})"
-        return f"every row of {self.definition.owner} (table {self.table})"
-
-    @property
-    def summary(self) -> str:
-        if self.definition.link:
-            return f"drop table {self.table} (the links of {self.definition.owner})"
-        return f"drop table {self.table}"
-
-    @property
-    def slug(self) -> str:
-        return f"drop_{self.table}"
-
-
-@dataclass(frozen=True)
-class RenameTable(Operation):
-    """A renamed resource: its table keeps its rows under the new name (on PostgreSQL its
-    primary key and id sequence are renamed too; the other names follow in the same revision)."""
-
-    old_name: str
-    kind: ClassVar[str] = "rename_table"
-
-    @property
-    def summary(self) -> str:
-        return f"rename table {self.old_name} to {self.table}"
-
-    @property
-    def old_primary_key(self) -> str:
-        return primary_key_name(self.old_name)
-
-    @property
-    def new_primary_key(self) -> str:
-        return primary_key_name(self.table)
-
-    @property
-    def slug(self) -> str:
-        return f"rename_{self.old_name}_to_{self.table}"
-
-
-@dataclass(frozen=True)
-class MoveLinkTable(Operation):
-    """A renamed many-to-many field: its links move to the new link table."""
-
-    old: Table
-    new: Table
-    kind: ClassVar[str] = "move_link_table"
-
-    @property
-    def summary(self) -> str:
-        return f"move the links of {self.old.owner} from {self.old.name} to {self.new.name}"
-
-    @property
-    def slug(self) -> str:
-        return f"rename_{self.old.name}"
-
-
-@dataclass(frozen=True)
-class AddColumn(Operation):
-    column: Column
-    kind: ClassVar[str] = "add_column"
-    phase: ClassVar[int] = COLUMNS
-
-    @property
-    def summary(self) -> str:
-        how = "NOT NULL" if not self.column.nullable else "nullable"
-        if self.column.has_default:
-            how += f", default {self.column.default_sql}"
-        return f"add column {self.table}.{self.column.name} ({how})"
-
-    @property
-    def slug(self) -> str:
-        return f"add_{self.table}_{self.column.field or self.column.name}"
-
-
-@dataclass(frozen=True)
-class DropColumn(Operation):
-    column: Column
-    kind: ClassVar[str] = "drop_column"
-    phase: ClassVar[int] = COLUMNS
-
-    @property
-    def loses(self) -> str:
-        return f"the values of column {self.table}.{self.column.name}"
-
-    @property
-    def summary(self) -> str:
-        return f"drop column {self.table}.{self.column.name}"
-
-    @property
-    def slug(self) -> str:
-        return f"drop_{self.table}_{self.column.field or self.column.name}"
-
-
-@dataclass(frozen=True)
-class AlterColumn(Operation):
-    """Rename, retype, change nullability, default or comment of one column."""
-
-    old: Column
-    new: Column
-    kind: ClassVar[str] = "alter_column"
-    phase: ClassVar[int] = COLUMNS
-
-    @property
-    def renamed(self) -> bool:
-        return self.old.name != self.new.name
-
-    @property
-    def type_changed(self) -> bool:
-        return self.old.type != self.new.type
-
-    @property
-    def using(self) -> str | None:
-        """PostgreSQL's cast for a change of type family (text to number, ...)."""
-        if not self.type_changed or not family_changes(self.old.type, self.new.type):
-            return None
-        return f"{quote(self.old.name)}::{sql_type(self.new.type).postgresql}"
-
-    @property
-    def drops_default_first(self) -> bool:
-        """PostgreSQL cannot cast a column's default along with a new type family."""
-        return self.using is not None and self.old.server_default is not None
-
-    @property
-    def default_changed(self) -> bool:
-        return self.old.server_default != self.new.server_default or self.drops_default_first
-
-    @property
-    def loses(self) -> str | None:
-        change, note = type_change(self.old.type, self.new.type)
-        if change == "narrow" or (change == "convert" and note):
-            return f"{self.table}.{self.old.name}: {note}"
-        return None
-
-    @property
-    def changes(self) -> list[str]:
-        found = []
-        if self.renamed:
-            found.append(f"rename to {self.new.name}")
-        if self.type_changed:
-            found.append(f"type {self.old.type} -> {self.new.type}")
-        if self.old.nullable != self.new.nullable:
-            found.append("NOT NULL" if not self.new.nullable else "nullable")
-        if self.old.server_default != self.new.server_default:
-            found.append(
-                f"default {self.new.default_sql}" if self.new.has_default else "no default"
-            )
-        if self.old.comment != self.new.comment:
-            found.append("comment")
-        return found
-
-    @property
-    def summary(self) -> str:
-        return f"alter column {self.table}.{self.old.name}: {', '.join(self.changes)}"
-
-    @property
-    def slug(self) -> str:
-        if self.renamed:
-            return f"rename_{self.table}_{self.old.name}_to_{self.new.name}"
-        return f"alter_{self.table}_{self.new.name}"
-
-
-@dataclass(frozen=True)
-class FixRows(Operation):
-    """An UPDATE that makes existing rows fit a change (fill, cut, remap)."""
-
-    sql: str
-    what: str
-    lost: str | None = None
-    kind: ClassVar[str] = "execute"
-    phase: ClassVar[int] = FIX_ROWS
-
-    @property
-    def loses(self) -> str | None:
-        return self.lost
-
-    @property
-    def summary(self) -> str:
-        return self.what
-
-
-@dataclass(frozen=True)
-class FillColumn(FixRows):
-    """An UPDATE that fills a column added empty in the same revision."""
-
-    phase: ClassVar[int] = FILL_ROWS
-
-
-@dataclass(frozen=True)
-class RequireColumn(AlterColumn):
-    """A column added empty and filled in the same revision becomes required."""
-
-    phase: ClassVar[int] = REQUIRE
-
-
-@dataclass(frozen=True)
-class Guard(Operation):
-    """Stops the migration, before the change it protects, when existing rows are in the way."""
-
-    sql: str  # counts the rows in the way
-    message: str
-    stage: int = FIX_ROWS
-    lost: str | None = None
-    dialect: str | None = None  # only on this database
-    kind: ClassVar[str] = "guard"
-
-    @property
-    def loses(self) -> str | None:
-        return self.lost
-
-    @property
-    def summary(self) -> str:
-        return f"stop if rows are in the way: {self.message}"
-
-
-@dataclass(frozen=True)
-class Refusal(Operation):
-    """A change backforge does not migrate: generation stops and says what to do instead."""
-
-    message: str
-    kind: ClassVar[str] = "refusal"
-    phase: ClassVar[int] = FIX_ROWS
-
-    @property
-    def summary(self) -> str:
-        return f"REFUSED: {self.message}"
-
-
-@dataclass(frozen=True)
-class DropConstraint(Operation):
-    constraint: Check | Unique | ForeignKey
-    kind: ClassVar[str] = "drop_constraint"
-    phase: ClassVar[int] = DROP_CONSTRAINTS
-
-    @property
-    def type_(self) -> str:
-        return {Check: "check", Unique: "unique", ForeignKey: "foreignkey"}[type(self.constraint)]
-
-    @property
-    def summary(self) -> str:
-        return f"drop {_describe(self.constraint)} on {self.table}"
-
-
-@dataclass(frozen=True)
-class AddConstraint(Operation):
-    constraint: Check | Unique | ForeignKey
-    kind: ClassVar[str] = "add_constraint"
-    phase: ClassVar[int] = ADD_CONSTRAINTS
-
-    @property
-    def summary(self) -> str:
-        return f"add {_describe(self.constraint)} on {self.table}"
-
-
-@dataclass(frozen=True)
-class DropIndex(Operation):
-    index: Index
-    kind: ClassVar[str] = "drop_index"
-    phase: ClassVar[int] = DROP_CONSTRAINTS
-
-    @property
-    def summary(self) -> str:
-        return f"drop index {self.index.name}"
-
-
-@dataclass(frozen=True)
-class CreateIndex(Operation):
-    index: Index
-    kind: ClassVar[str] = "create_index"
-    phase: ClassVar[int] = ADD_CONSTRAINTS
-
-    @property
-    def summary(self) -> str:
-        unique = "unique " if self.index.unique else ""
-        columns = ", ".join(self.index.columns)
-        return f"create {unique}index {self.index.name} on {self.table} ({columns})"
-
-
-def _describe(constraint: Check | Unique | ForeignKey) -> str:
-    if isinstance(constraint, Check):
-        return f"check {constraint.name} ({constraint.sql})"
-    if isinstance(constraint, Unique):
-        return f"unique {constraint.name} ({', '.join(constraint.columns)})"
-    return (
-        f"foreign key {constraint.name} ({constraint.column} -> {constraint.ref_table}.id, "
-        f"on delete {constraint.ondelete.lower()})"
-    )
-
-
-def columns_of(operation: Operation) -> tuple[str, ...]:
-    """The columns an operation on an existing table is about (for naming the revision)."""
-    if isinstance(operation, AddColumn | DropColumn):
-        return (operation.column.name,)
-    if isinstance(operation, AlterColumn):
-        return (operation.old.name, operation.new.name)
-    if isinstance(operation, AddConstraint | DropConstraint):
-        item = operation.constraint
-        return item.columns if isinstance(item, Unique) else (item.column,)
-    if isinstance(operation, CreateIndex | DropIndex):
-        return operation.index.columns
-    return ()
-
-
-def phase_of(operation: Operation) -> int:
-    return operation.stage if isinstance(operation, Guard) else operation.phase
-
-
-# --- API changes -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ApiChange:
-    resource: str  # "" for the whole API
-    field: str  # "" for the resource
-    summary: str
-    breaking: bool
-
-    @property
-    def where(self) -> str:
-        return ".".join(p for p in (self.resource, self.field) if p) or "API"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "resource": self.resource,
-            "field": self.field,
-            "summary": self.summary,
-            "breaking": self.breaking,
-        }
 
 
 # --- the diff ----------------------------------------------------------------------------------
@@ -524,7 +152,7 @@ def _resolve_renames(
     """The renames that apply: the old field exists and the new name is new."""
     applied: Renames = {}
     for resource, mapping in sorted(renames.items()):
-        before = _find(old, moved.get(resource, resource))
+        before = find_resource(old, moved.get(resource, resource))
         for new_name, old_name in sorted(mapping.items()):
             if before is None:
                 continue  # a new resource: nothing to rename
@@ -539,12 +167,6 @@ def _resolve_renames(
                 )
             applied.setdefault(resource, {})[new_name] = old_name
     return applied
-
-
-def _find(ir: ServiceIR | None, name: str) -> ResourceIR | None:
-    if ir is None:
-        return None
-    return next((r for r in ir.resources if r.name == name), None)
 
 
 def _notes(operations: list[Operation]) -> list[str]:
@@ -631,7 +253,7 @@ def _moved_tables(
     """The tables of renamed resources: {previous table: new table}."""
     found: dict[str, str] = {}
     for new_name, old_name in sorted(moved.items()):
-        before, after = _find(old_ir, old_name), _find(new_ir, new_name)
+        before, after = find_resource(old_ir, old_name), find_resource(new_ir, new_name)
         if before is not None and after is not None and before.table != after.table:
             found[before.table] = after.table
     return found
@@ -694,7 +316,7 @@ def _column_renames(
     columns: dict[str, dict[str, str]] = {}
     links: dict[str, str] = {}
     for after in new_ir.resources if new_ir else []:
-        before = _find(old_ir, moved.get(after.name, after.name))
+        before = find_resource(old_ir, moved.get(after.name, after.name))
         if before is None:
             continue
         mapping = renames.get(after.name, {})
@@ -1049,258 +671,3 @@ def _remove_values(table: Table, old: Column, new: Column, removed: list[str]) -
             lost=f"{lost} (replaced by {replacement})",
         )
     ]
-
-
-# --- the API -----------------------------------------------------------------------------------
-
-
-def api_changes(
-    old: ServiceIR | None, new: ServiceIR, renames: Renames, moved: dict[str, str] | None = None
-) -> list[ApiChange]:
-    if old is None:
-        return [ApiChange(r.name, "", f"new resource at /{r.path}", False) for r in new.resources]
-    changes: list[ApiChange] = []
-
-    def add(resource: str, fname: str, summary: str, breaking: bool) -> None:
-        changes.append(ApiChange(resource, fname, summary, breaking))
-
-    if old.base_path != new.base_path:
-        add("", "", f"base path {old.base_path or '/'} -> {new.base_path or '/'}", True)
-    if old.pagination != new.pagination:
-        add("", "", f"pagination {old.pagination} -> {new.pagination}", True)
-    if new.max_limit < old.max_limit:
-        add("", "", f"max_limit lowered {old.max_limit} -> {new.max_limit}", True)
-    elif new.max_limit > old.max_limit:
-        add("", "", f"max_limit raised {old.max_limit} -> {new.max_limit}", False)
-    if new.default_limit != old.default_limit:
-        add("", "", f"default_limit {old.default_limit} -> {new.default_limit}", False)
-    before_if_match = getattr(old, "require_if_match", False)
-    after_if_match = getattr(new, "require_if_match", False)
-    if after_if_match and not before_if_match:
-        add("", "", "changes now require If-Match (428 without it)", True)
-    elif before_if_match and not after_if_match:
-        add("", "", "changes no longer require If-Match", False)
-    if new.auth and not old.auth:
-        add(
-            "",
-            "",
-            "accounts added: sign-in and tokens under /auth; actions not open to `anyone` now "
-            "answer 401 without a token",
-            True,
-        )
-    elif old.auth and not new.auth:
-        add("", "", "accounts removed: the /auth endpoints are gone, every action is open", True)
-    moved = moved or {}
-    for r in old.resources:
-        if _find(new, r.name) is None and r.name not in moved.values():
-            add(r.name, "", f"resource removed (its endpoints under /{r.path} are gone)", True)
-    for r in new.resources:
-        before = _find(old, moved.get(r.name, r.name))
-        if before is None:
-            add(r.name, "", f"new resource at /{r.path}", False)
-            continue
-        if before.name != r.name:
-            add(r.name, "", f"renamed from {before.name} (its schemas are named {r.name})", True)
-        _resource_changes(before, r, renames.get(r.name, {}), add, moved)
-    return changes
-
-
-def _resource_changes(
-    old: ResourceIR, new: ResourceIR, renames: dict[str, str], add: Any, moved: dict[str, str]
-) -> None:
-    name = new.name
-    if old.path != new.path:
-        add(name, "", f"collection moved /{old.path} -> /{new.path}", True)
-    if new.owned and not old.owned:
-        add(
-            name,
-            "",
-            "now owned: a record belongs to the account that creates it, and only its owner "
-            "(and roles that see every record) may see or change it",
-            True,
-        )
-    elif old.owned and not new.owned:
-        add(name, "", "no longer owned", False)
-    for action in sorted(set(old.permissions) & set(new.permissions)):  # older ir.json: none
-        was, now = old.permissions.get(action, []), new.permissions.get(action, [])
-        if was != now:
-            who = f"{', '.join(was) or 'nobody'} -> {', '.join(now) or 'nobody'}"
-            add(name, "", f"who may {action}: {who}", not _covers(now, was))
-    if old.through != new.through:  # no column: a change of who sees the records, not of tables
-        if new.through:
-            add(
-                name,
-                "",
-                f"now owned through {new.through}: only the owner of its {new.through} "
-                "(and roles that see every record) may see or change a record",
-                True,
-            )
-        else:
-            add(name, "", f"no longer owned through {old.through}", False)
-    before = {f.name: f for f in old.fields}
-    matched: set[str] = set()
-    for f in new.fields:
-        source = before.get(renames.get(f.name, f.name))
-        if source is None:
-            _added_field(name, f, add)
-            continue
-        matched.add(source.name)
-        if source.name != f.name and _visible(f):
-            add(
-                name,
-                f.name,
-                f"renamed from {source.name}: clients must use `{f.name}` instead",
-                True,
-            )
-        _field_changes(name, source, f, add, moved)
-    for f in old.fields:
-        if f.name not in matched and _visible(f):
-            add(name, f.name, "field removed", True)
-    _listing_changes(old, new, add)
-
-
-def _covers(now: list[str], was: list[str]) -> bool:
-    """Whether every caller allowed by ``was`` is allowed by ``now``."""
-    if "anyone" in now:
-        return True
-    signed_in = "authenticated" in now
-    return all(who in now or (signed_in and who != "anyone") for who in was)
-
-
-def _visible(f: FieldIR) -> bool:
-    return f.readable or f.writable
-
-
-def _added_field(resource: str, f: FieldIR, add: Any) -> None:
-    if not _visible(f):
-        return
-    if f.writable and f.required:
-        add(resource, f.name, "new required input without default", True)
-    elif f.writable:
-        default = f" (default {f.default_py})" if f.default_py is not None else ""
-        add(resource, f.name, f"new optional field{default}", False)
-    else:
-        add(resource, f.name, "new read-only field", False)
-
-
-def _field_changes(
-    resource: str, old: FieldIR, new: FieldIR, add: Any, moved: dict[str, str]
-) -> None:
-    name = new.name
-    if not (_visible(old) or _visible(new)):
-        return
-    wider = (old.kind, new.kind) in _WIDER_KINDS
-    if wider:
-        add(resource, name, f"type {old.kind} -> {new.kind} (wider)", False)
-    elif old.kind != new.kind or (old.annotation != new.annotation and new.kind != "enum"):
-        add(resource, name, f"type {_type(old)} -> {_type(new)}", True)
-    elif old.ref != moved.get(new.ref or "", new.ref):
-        add(resource, name, f"now refers to {new.ref} instead of {old.ref}", True)
-    if old.readable and not new.readable:
-        add(resource, name, "no longer returned", True)
-    elif new.readable and not old.readable:
-        add(resource, name, "now returned", False)
-    if old.writable and not new.writable:
-        add(resource, name, "no longer accepted on writes", True)
-    elif new.writable and not old.writable:
-        add(resource, name, "now accepted on writes", False)
-    if new.writable and new.required and not old.required:
-        add(resource, name, "now required on create", True)
-    elif old.required and not new.required:
-        add(resource, name, "no longer required", False)
-    if new.unique and not old.unique:
-        add(resource, name, "now unique (duplicates are refused with 409)", True)
-    elif old.unique and not new.unique:
-        add(resource, name, "no longer unique", False)
-    if old.default_py != new.default_py:
-        add(resource, name, f"default {old.default_py} -> {new.default_py}", False)
-    if old.on_delete != new.on_delete and old.kind == new.kind == "ref":
-        add(resource, name, f"on delete {old.on_delete} -> {new.on_delete}".lower(), False)
-    if (old.kind == new.kind or wider) and new.writable:
-        _constraint_changes(resource, old, new, add)
-
-
-# Kinds whose every value is a value of the other, on the wire and in the column.
-_WIDER_KINDS = {("int", "bigint"), ("string", "text")}
-
-
-def _type(f: FieldIR) -> str:
-    return f.kind if f.kind in ("ref", "many", "enum") else f"{f.kind} ({f.annotation})"
-
-
-def _constraint_changes(resource: str, old: FieldIR, new: FieldIR, add: Any) -> None:
-    a, b = _options(old.constraints), _options(new.constraints)
-    name = new.name
-    lower = {"min_length": "fewest characters", "ge": "minimum"}
-    upper = {"max_length": "most characters", "le": "maximum"}
-    for key, label in lower.items():
-        if a.get(key) != b.get(key) and not (a.get(key) is None and b.get(key) is None):
-            narrowed = _bigger(b.get(key), a.get(key))
-            add(resource, name, f"{label} {a.get(key)} -> {b.get(key)}", narrowed)
-    for key, label in upper.items():
-        if a.get(key) != b.get(key) and not (a.get(key) is None and b.get(key) is None):
-            narrowed = _bigger(a.get(key), b.get(key))
-            add(resource, name, f"{label} {a.get(key)} -> {b.get(key)}", narrowed)
-    if a.get("pattern") != b.get("pattern"):
-        removed = b.get("pattern") in (None, r"^[^\x00]*$")
-        add(resource, name, f"pattern {a.get('pattern')} -> {b.get('pattern')}", not removed)
-    if old.kind == "enum":
-        gone = [v for v in _values(old) if v not in _values(new)]
-        added = [v for v in _values(new) if v not in _values(old)]
-        if gone:
-            add(resource, name, f"values removed: {', '.join(gone)}", True)
-        if added:
-            add(resource, name, f"values added: {', '.join(added)}", False)
-    if old.kind == "decimal" and new.scale < old.scale:
-        add(resource, name, f"decimal places {old.scale} -> {new.scale}", True)
-    elif old.kind == "decimal" and new.scale > old.scale:
-        add(resource, name, f"decimal places {old.scale} -> {new.scale}", False)
-
-
-def _bigger(a: Any, b: Any) -> bool:
-    """Whether a > b, a missing bound counting as unbounded."""
-    if a is None:
-        return False
-    if b is None:
-        return True
-    return Decimal(str(a)) > Decimal(str(b))
-
-
-def _options(constraints: str) -> dict[str, Any]:
-    """The keyword arguments of a ``pydantic.Field(...)`` text, as values."""
-    if not constraints:
-        return {}
-    call = ast.parse(f"f({constraints})", mode="eval").body
-    assert isinstance(call, ast.Call)
-    found: dict[str, Any] = {}
-    for keyword in call.keywords:
-        value = keyword.value
-        if isinstance(value, ast.Call) and value.args:  # Decimal('1.5')
-            value = value.args[0]
-        try:
-            found[keyword.arg or ""] = ast.literal_eval(value)
-        except ValueError:
-            found[keyword.arg or ""] = ast.unparse(value)
-    return found
-
-
-def _values(f: FieldIR) -> list[str]:
-    return list(enum_values(f))
-
-
-def _listing_changes(old: ResourceIR, new: ResourceIR, add: Any) -> None:
-    name = new.name
-    before = {p.name for p in old.filters}
-    after = {p.name for p in new.filters}
-    for param in sorted(before - after):
-        add(name, "", f"list filter ?{param}= removed", True)
-    for param in sorted(after - before):
-        add(name, "", f"list filter ?{param}= added", False)
-    for key in [k for k in old.sort_keys if k not in new.sort_keys]:
-        add(name, "", f"sort key {key} removed", True)
-    for key in [k for k in new.sort_keys if k not in old.sort_keys]:
-        add(name, "", f"sort key {key} added", False)
-    if any(f.searchable for f in old.fields) and not any(f.searchable for f in new.fields):
-        add(name, "", "text search ?q= removed", True)
-    elif any(f.searchable for f in new.fields) and not any(f.searchable for f in old.fields):
-        add(name, "", "text search ?q= added", False)

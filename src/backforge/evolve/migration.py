@@ -20,9 +20,10 @@ import jinja2
 
 from backforge import __version__
 from backforge.errors import ProjectError
-from backforge.evolve.diff import (
+from backforge.evolve.api import ApiChange
+from backforge.evolve.diff import diff
+from backforge.evolve.operations import (
     AddColumn,
-    ApiChange,
     CreateTable,
     DropTable,
     FixRows,
@@ -32,7 +33,6 @@ from backforge.evolve.diff import (
     Refusal,
     RenameTable,
     columns_of,
-    diff,
     phase_of,
 )
 from backforge.ir import ServiceIR

@@ -1,0 +1,295 @@
+"""The changes a client of the API sees between two versions of a service, each breaking or
+not: a removed resource, field, filter or sort key, a renamed field or resource, a narrowed type
+or constraint, a new required input without default, fewer callers allowed are breaking; a new
+optional field, a new resource, a widened constraint are not."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from backforge.evolve.snapshot import enum_values
+from backforge.ir import FieldIR, ResourceIR, ServiceIR
+
+# Field renames as a spec declares them: resource -> {new field: old field}.
+Renames = dict[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class ApiChange:
+    resource: str  # "" for the whole API
+    field: str  # "" for the resource
+    summary: str
+    breaking: bool
+
+    @property
+    def where(self) -> str:
+        return ".".join(p for p in (self.resource, self.field) if p) or "API"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "resource": self.resource,
+            "field": self.field,
+            "summary": self.summary,
+            "breaking": self.breaking,
+        }
+
+
+def api_changes(
+    old: ServiceIR | None, new: ServiceIR, renames: Renames, moved: dict[str, str] | None = None
+) -> list[ApiChange]:
+    if old is None:
+        return [ApiChange(r.name, "", f"new resource at /{r.path}", False) for r in new.resources]
+    changes: list[ApiChange] = []
+
+    def add(resource: str, fname: str, summary: str, breaking: bool) -> None:
+        changes.append(ApiChange(resource, fname, summary, breaking))
+
+    if old.base_path != new.base_path:
+        add("", "", f"base path {old.base_path or '/'} -> {new.base_path or '/'}", True)
+    if old.pagination != new.pagination:
+        add("", "", f"pagination {old.pagination} -> {new.pagination}", True)
+    if new.max_limit < old.max_limit:
+        add("", "", f"max_limit lowered {old.max_limit} -> {new.max_limit}", True)
+    elif new.max_limit > old.max_limit:
+        add("", "", f"max_limit raised {old.max_limit} -> {new.max_limit}", False)
+    if new.default_limit != old.default_limit:
+        add("", "", f"default_limit {old.default_limit} -> {new.default_limit}", False)
+    before_if_match = getattr(old, "require_if_match", False)
+    after_if_match = getattr(new, "require_if_match", False)
+    if after_if_match and not before_if_match:
+        add("", "", "changes now require If-Match (428 without it)", True)
+    elif before_if_match and not after_if_match:
+        add("", "", "changes no longer require If-Match", False)
+    if new.auth and not old.auth:
+        add(
+            "",
+            "",
+            "accounts added: sign-in and tokens under /auth; actions not open to `anyone` now "
+            "answer 401 without a token",
+            True,
+        )
+    elif old.auth and not new.auth:
+        add("", "", "accounts removed: the /auth endpoints are gone, every action is open", True)
+    moved = moved or {}
+    for r in old.resources:
+        if find_resource(new, r.name) is None and r.name not in moved.values():
+            add(r.name, "", f"resource removed (its endpoints under /{r.path} are gone)", True)
+    for r in new.resources:
+        before = find_resource(old, moved.get(r.name, r.name))
+        if before is None:
+            add(r.name, "", f"new resource at /{r.path}", False)
+            continue
+        if before.name != r.name:
+            add(r.name, "", f"renamed from {before.name} (its schemas are named {r.name})", True)
+        _resource_changes(before, r, renames.get(r.name, {}), add, moved)
+    return changes
+
+
+def _resource_changes(
+    old: ResourceIR, new: ResourceIR, renames: dict[str, str], add: Any, moved: dict[str, str]
+) -> None:
+    name = new.name
+    if old.path != new.path:
+        add(name, "", f"collection moved /{old.path} -> /{new.path}", True)
+    if new.owned and not old.owned:
+        add(
+            name,
+            "",
+            "now owned: a record belongs to the account that creates it, and only its owner "
+            "(and roles that see every record) may see or change it",
+            True,
+        )
+    elif old.owned and not new.owned:
+        add(name, "", "no longer owned", False)
+    for action in sorted(set(old.permissions) & set(new.permissions)):  # older ir.json: none
+        was, now = old.permissions.get(action, []), new.permissions.get(action, [])
+        if was != now:
+            who = f"{', '.join(was) or 'nobody'} -> {', '.join(now) or 'nobody'}"
+            add(name, "", f"who may {action}: {who}", not _covers(now, was))
+    if old.through != new.through:  # no column: a change of who sees the records, not of tables
+        if new.through:
+            add(
+                name,
+                "",
+                f"now owned through {new.through}: only the owner of its {new.through} "
+                "(and roles that see every record) may see or change a record",
+                True,
+            )
+        else:
+            add(name, "", f"no longer owned through {old.through}", False)
+    before = {f.name: f for f in old.fields}
+    matched: set[str] = set()
+    for f in new.fields:
+        source = before.get(renames.get(f.name, f.name))
+        if source is None:
+            _added_field(name, f, add)
+            continue
+        matched.add(source.name)
+        if source.name != f.name and _visible(f):
+            add(
+                name,
+                f.name,
+                f"renamed from {source.name}: clients must use `{f.name}` instead",
+                True,
+            )
+        _field_changes(name, source, f, add, moved)
+    for f in old.fields:
+        if f.name not in matched and _visible(f):
+            add(name, f.name, "field removed", True)
+    _listing_changes(old, new, add)
+
+
+def _covers(now: list[str], was: list[str]) -> bool:
+    """Whether every caller allowed by ``was`` is allowed by ``now``."""
+    if "anyone" in now:
+        return True
+    signed_in = "authenticated" in now
+    return all(who in now or (signed_in and who != "anyone") for who in was)
+
+
+def _visible(f: FieldIR) -> bool:
+    return f.readable or f.writable
+
+
+def _added_field(resource: str, f: FieldIR, add: Any) -> None:
+    if not _visible(f):
+        return
+    if f.writable and f.required:
+        add(resource, f.name, "new required input without default", True)
+    elif f.writable:
+        default = f" (default {f.default_py})" if f.default_py is not None else ""
+        add(resource, f.name, f"new optional field{default}", False)
+    else:
+        add(resource, f.name, "new read-only field", False)
+
+
+def _field_changes(
+    resource: str, old: FieldIR, new: FieldIR, add: Any, moved: dict[str, str]
+) -> None:
+    name = new.name
+    if not (_visible(old) or _visible(new)):
+        return
+    wider = (old.kind, new.kind) in _WIDER_KINDS
+    if wider:
+        add(resource, name, f"type {old.kind} -> {new.kind} (wider)", False)
+    elif old.kind != new.kind or (old.annotation != new.annotation and new.kind != "enum"):
+        add(resource, name, f"type {_type(old)} -> {_type(new)}", True)
+    elif old.ref != moved.get(new.ref or "", new.ref):
+        add(resource, name, f"now refers to {new.ref} instead of {old.ref}", True)
+    if old.readable and not new.readable:
+        add(resource, name, "no longer returned", True)
+    elif new.readable and not old.readable:
+        add(resource, name, "now returned", False)
+    if old.writable and not new.writable:
+        add(resource, name, "no longer accepted on writes", True)
+    elif new.writable and not old.writable:
+        add(resource, name, "now accepted on writes", False)
+    if new.writable and new.required and not old.required:
+        add(resource, name, "now required on create", True)
+    elif old.required and not new.required:
+        add(resource, name, "no longer required", False)
+    if new.unique and not old.unique:
+        add(resource, name, "now unique (duplicates are refused with 409)", True)
+    elif old.unique and not new.unique:
+        add(resource, name, "no longer unique", False)
+    if old.default_py != new.default_py:
+        add(resource, name, f"default {old.default_py} -> {new.default_py}", False)
+    if old.on_delete != new.on_delete and old.kind == new.kind == "ref":
+        add(resource, name, f"on delete {old.on_delete} -> {new.on_delete}".lower(), False)
+    if (old.kind == new.kind or wider) and new.writable:
+        _constraint_changes(resource, old, new, add)
+
+
+# Kinds whose every value is a value of the other, on the wire and in the column.
+_WIDER_KINDS = {("int", "bigint"), ("string", "text")}
+
+
+def _type(f: FieldIR) -> str:
+    return f.kind if f.kind in ("ref", "many", "enum") else f"{f.kind} ({f.annotation})"
+
+
+def _constraint_changes(resource: str, old: FieldIR, new: FieldIR, add: Any) -> None:
+    a, b = _options(old.constraints), _options(new.constraints)
+    name = new.name
+    lower = {"min_length": "fewest characters", "ge": "minimum"}
+    upper = {"max_length": "most characters", "le": "maximum"}
+    for key, label in lower.items():
+        if a.get(key) != b.get(key) and not (a.get(key) is None and b.get(key) is None):
+            narrowed = _bigger(b.get(key), a.get(key))
+            add(resource, name, f"{label} {a.get(key)} -> {b.get(key)}", narrowed)
+    for key, label in upper.items():
+        if a.get(key) != b.get(key) and not (a.get(key) is None and b.get(key) is None):
+            narrowed = _bigger(a.get(key), b.get(key))
+            add(resource, name, f"{label} {a.get(key)} -> {b.get(key)}", narrowed)
+    if a.get("pattern") != b.get("pattern"):
+        removed = b.get("pattern") in (None, r"^[^\x00]*$")
+        add(resource, name, f"pattern {a.get('pattern')} -> {b.get('pattern')}", not removed)
+    if old.kind == "enum":
+        gone = [v for v in _values(old) if v not in _values(new)]
+        added = [v for v in _values(new) if v not in _values(old)]
+        if gone:
+            add(resource, name, f"values removed: {', '.join(gone)}", True)
+        if added:
+            add(resource, name, f"values added: {', '.join(added)}", False)
+    if old.kind == "decimal" and new.scale < old.scale:
+        add(resource, name, f"decimal places {old.scale} -> {new.scale}", True)
+    elif old.kind == "decimal" and new.scale > old.scale:
+        add(resource, name, f"decimal places {old.scale} -> {new.scale}", False)
+
+
+def _bigger(a: Any, b: Any) -> bool:
+    """Whether a > b, a missing bound counting as unbounded."""
+    if a is None:
+        return False
+    if b is None:
+        return True
+    return Decimal(str(a)) > Decimal(str(b))
+
+
+def _options(constraints: str) -> dict[str, Any]:
+    """The keyword arguments of a ``pydantic.Field(...)`` text, as values."""
+    if not constraints:
+        return {}
+    call = ast.parse(f"f({constraints})", mode="eval").body
+    assert isinstance(call, ast.Call)
+    found: dict[str, Any] = {}
+    for keyword in call.keywords:
+        value = keyword.value
+        if isinstance(value, ast.Call) and value.args:  # Decimal('1.5')
+            value = value.args[0]
+        try:
+            found[keyword.arg or ""] = ast.literal_eval(value)
+        except ValueError:
+            found[keyword.arg or ""] = ast.unparse(value)
+    return found
+
+
+def _values(f: FieldIR) -> list[str]:
+    return list(enum_values(f))
+
+
+def _listing_changes(old: ResourceIR, new: ResourceIR, add: Any) -> None:
+    name = new.name
+    before = {p.name for p in old.filters}
+    after = {p.name for p in new.filters}
+    for param in sorted(before - after):
+        add(name, "", f"list filter ?{param}= removed", True)
+    for param in sorted(after - before):
+        add(name, "", f"list filter ?{param}= added", False)
+    for key in [k for k in old.sort_keys if k not in new.sort_keys]:
+        add(name, "", f"sort key {key} removed", True)
+    for key in [k for k in new.sort_keys if k not in old.sort_keys]:
+        add(name, "", f"sort key {key} added", False)
+    if any(f.searchable for f in old.fields) and not any(f.searchable for f in new.fields):
+        add(name, "", "text search ?q= removed", True)
+    elif any(f.searchable for f in new.fields) and not any(f.searchable for f in old.fields):
+        add(name, "", "text search ?q= added", False)
+
+
+def find_resource(ir: ServiceIR | None, name: str) -> ResourceIR | None:
+    if ir is None:
+        return None
+    return next((r for r in ir.resources if r.name == name), None)
