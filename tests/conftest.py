@@ -13,6 +13,8 @@ from backforge.generate import generate
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
+collect_ignore = ["golden"]  # generated projects (test_golden.py), their own tests included
+
 
 @pytest.fixture(scope="session")
 def bookstore(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -45,6 +47,7 @@ E2E_SECONDS = {
     "test_dependency_order_e2e.py": 40,
     "test_e2e_mysql.py": 40,
     "test_e2e_any_spec.py": 35,
+    "test_evolve_accounts_renames_e2e.py": 20,
 }
 OTHER_E2E_SECONDS = 10
 

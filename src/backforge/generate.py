@@ -202,9 +202,13 @@ def generate(
 
 
 @contextmanager
-def staged(prepared: Prepared, *, beside: bool = True) -> Iterator[tuple[Path, dict[str, Any]]]:
+def staged(
+    prepared: Prepared, *, beside: bool = True, contract: bool = True
+) -> Iterator[tuple[Path, dict[str, Any]]]:
     """The complete project in a staging directory and its manifest; the directory is beside
-    the target (so that installing it is a rename), or a temporary one (``beside=False``)."""
+    the target (so that installing it is a rename), or a temporary one (``beside=False``).
+    ``contract=False`` leaves out ``openapi.json``, the one file that needs the project's
+    pinned environment (the app writes it)."""
     ir, out_dir = prepared.ir, prepared.out_dir
     if beside:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -227,7 +231,8 @@ def staged(prepared: Prepared, *, beside: bool = True) -> Iterator[tuple[Path, d
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
         _format(staging, skip=sorted(kept))
-        _write_openapi(staging, ir)
+        if contract:
+            _write_openapi(staging, ir)
         (staging / ".backforge").mkdir(exist_ok=True)
         (staging / ".backforge" / "spec.yaml").write_text(prepared.spec_text, encoding="utf-8")
         (staging / ".backforge" / "ir.json").write_text(ir.to_json(), encoding="utf-8")
