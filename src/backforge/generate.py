@@ -41,37 +41,6 @@ from backforge.spec.load import load_spec
 from backforge.spec.model import ServiceSpec
 
 MANIFEST = Path(".backforge") / "manifest.json"
-SETTINGS = [
-    "ENVIRONMENT",
-    "DATABASE_URL",
-    "DB_POOL_SIZE",
-    "DB_MAX_OVERFLOW",
-    "DB_READ_POOL_SIZE",
-    "DB_POOL_TIMEOUT",
-    "DB_CONNECT_TIMEOUT",
-    "DB_STATEMENT_TIMEOUT_MS",
-    "LOG_LEVEL",
-    "LOG_FORMAT",
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_SERVICE_NAME",
-    "PROMETHEUS_MULTIPROC_DIR",
-    "TEST_DATABASE_URL",
-    "REDIS_URL",
-    "RATE_LIMIT_ENABLED",
-    "RATE_LIMIT_ANONYMOUS",
-    "RATE_LIMIT_AUTHENTICATED",
-    "RATE_LIMIT_PREFIX",
-    "CORS_ORIGINS",
-    "CORS_ALLOW_CREDENTIALS",
-    "HSTS_SECONDS",
-    "MAX_BODY_BYTES",
-    "MAX_JSON_DEPTH",
-    "IDEMPOTENCY_TTL_SECONDS",
-    "PUBLIC_URL",
-    "CURSOR_SECRET",
-    "METRICS_TOKEN",
-    "METRICS_PUBLIC",
-]
 AUTH_OPERATIONS = (
     "register",
     "issue_token",
@@ -87,18 +56,6 @@ AUTH_OPERATIONS = (
     "revoke_api_key",
     "list_audit_events",
 )
-AUTH_SETTINGS = [
-    "JWT_SECRET",
-    "JWT_KEY_ID",
-    "JWT_PREVIOUS_SECRET",
-    "JWT_PREVIOUS_KEY_ID",
-    "JWT_LEEWAY_SECONDS",
-    "ACCESS_TOKEN_TTL",
-    "REFRESH_TOKEN_TTL",
-    "PASSWORD_HASH_TIME_COST",
-    "PASSWORD_HASH_MEMORY_KIB",
-    "LOGIN_RATE_LIMIT",
-]
 
 MIDDLEWARE = [
     "request context (outermost, pure ASGI): X-Request-ID in and out, request id bound to "
@@ -231,12 +188,11 @@ def staged(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
         _format(staging, skip=sorted(kept))
-        if contract:
-            _write_openapi(staging, ir)
+        settings = _ask_the_app(staging, ir) if contract else []
         (staging / ".backforge").mkdir(exist_ok=True)
         (staging / ".backforge" / "spec.yaml").write_text(prepared.spec_text, encoding="utf-8")
         (staging / ".backforge" / "ir.json").write_text(ir.to_json(), encoding="utf-8")
-        manifest = _manifest(staging, ir)
+        manifest = _manifest(staging, ir, settings)
         generated = {p: d for p, d in manifest["files"].items() if p not in mine}
         manifest["files"] = dict(sorted({**_history(prepared), **generated}.items()))
         manifest["user_files"] = sorted(mine)
@@ -301,28 +257,34 @@ def _format(root: Path, skip: list[str] | None = None) -> None:
             )
 
 
-def _write_openapi(root: Path, ir: ServiceIR) -> None:
-    """Ask the generated app itself for its contract, in the project's pinned environment."""
+def _ask_the_app(root: Path, ir: ServiceIR) -> list[dict[str, Any]]:
+    """Ask the generated app itself, in the project's pinned environment, for its contract
+    (written to ``openapi.json``) and the environment variables it reads (returned)."""
     from backforge.verify.environment import ensure_env
 
     env = ensure_env(root)
-    done = subprocess.run(
-        [str(env.python), "-m", f"{ir.package}.openapi"],
-        cwd=root,
-        env=env.environ({"PYTHONPATH": str(root)}),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if done.returncode != 0:
-        raise ProjectError(
-            "the generated application failed to import (a backforge bug, please report it):\n"
-            + done.stderr[-3000:]
+    answers = []
+    for module in (f"{ir.package}.openapi", f"{ir.package}.core.settings"):
+        done = subprocess.run(
+            [str(env.python), "-m", module],
+            cwd=root,
+            env=env.environ({"PYTHONPATH": str(root)}),
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
-    (root / "openapi.json").write_text(done.stdout, encoding="utf-8")
+        if done.returncode != 0:
+            raise ProjectError(
+                "the generated application failed to import (a backforge bug, please report "
+                "it):\n" + done.stderr[-3000:]
+            )
+        answers.append(done.stdout)
+    (root / "openapi.json").write_text(answers[0], encoding="utf-8")
+    settings: list[dict[str, Any]] = json.loads(answers[1])
+    return settings
 
 
-def _manifest(root: Path, ir: ServiceIR) -> dict[str, Any]:
+def _manifest(root: Path, ir: ServiceIR, settings: list[dict[str, Any]]) -> dict[str, Any]:
     files = {
         path.relative_to(root).as_posix(): _sha256(path)
         for path in sorted(root.rglob("*"))
@@ -338,7 +300,7 @@ def _manifest(root: Path, ir: ServiceIR) -> dict[str, Any]:
         "resources": [r.name for r in ir.resources],
         "spec_hash": ir.spec_hash,
         "middleware": MIDDLEWARE,
-        "settings": SETTINGS + (AUTH_SETTINGS if ir.auth else []),
+        "settings": settings,
         "notes": ir.notes,
         "flags": ir.flags,
         "seeds": [

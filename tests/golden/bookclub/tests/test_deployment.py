@@ -17,7 +17,7 @@ import pytest
 import yaml
 from httpx import AsyncClient
 
-from bookclub.core.settings import Settings
+from bookclub.core.settings import Settings, reference
 
 PROJECT = Path(__file__).resolve().parents[1]
 NAME = "bookclub"
@@ -186,6 +186,17 @@ def test_database_url_comes_from_a_secret_never_from_the_repository() -> None:
             r"postgres\w*(?:\+\w+)?://[^:/@\s]+:([^@\s]+)@", path.read_text()
         ):
             assert password.startswith("${"), f"{path.name} holds a database password"
+
+
+def test_env_example_documents_every_variable_the_service_reads() -> None:
+    text = (PROJECT / ".env.example").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^# ?([A-Z][A-Z0-9_]*)=|^([A-Z][A-Z0-9_]*)=", text, re.M))
+    names = {name for pair in documented for name in pair if name}
+    read = {variable["name"] for variable in reference()}
+    assert read - names == set(), "variables .env.example does not document"
+    assert names - read == set(), "variables in .env.example the service does not read"
+    secrets_shown = {v["name"] for v in reference() if v["secret"] and v["default"] is not None}
+    assert secrets_shown == set(), "a secret's default in the reference"
 
 
 def test_configmap_holds_valid_settings_and_every_flag(monkeypatch: pytest.MonkeyPatch) -> None:
