@@ -168,7 +168,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from backforge.evolve.plan import make_plan
+    from backforge.plan import make_plan
 
     plan = make_plan(args.spec, args.directory)
     if args.json:

@@ -75,7 +75,7 @@ def validate_spec(ws: Workspace, spec: str, text: str | None = None) -> shapes.V
 
 
 def plan(ws: Workspace, spec: str, directory: str) -> shapes.Plan:
-    from backforge.evolve.plan import make_plan
+    from backforge.plan import make_plan
 
     spec_path = ws.path(spec, what="spec")
     out = ws.path(directory, what="directory")
@@ -92,8 +92,8 @@ def generate(
     force: bool = False,
 ) -> shapes.Generation:
     """A dry run (the plan) unless `apply`; applying refuses what `backforge generate` refuses."""
-    from backforge.evolve.plan import make_plan
     from backforge.generate import generate as write_project
+    from backforge.plan import make_plan
 
     spec_path = ws.path(spec, what="spec")
     out = ws.path(directory, what="directory")

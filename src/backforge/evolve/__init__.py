@@ -4,8 +4,8 @@
 derives the database schema it stands for; ``diff`` compares it with the new IR as typed steps
 (``operations``, each destructive or not) and API changes (``api``, each breaking or not);
 ``migration`` writes the steps as the project's next Alembic revision (or, for a new project,
-its first one); ``plan`` shows all of it without writing anything. ``generate`` uses
-``evolve()`` below to decide what a regeneration writes.
+its first one). ``generate`` uses ``evolve()`` below to decide what a regeneration writes;
+``backforge.plan`` shows all of it without writing anything.
 """
 
 from __future__ import annotations

@@ -6,14 +6,11 @@ import secrets
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from backforge.verify.proc import tail
 from backforge.verify.project import Project
+from backforge.verify.projectenv import ProjectEnv
 from backforge.verify.result import CheckError, CheckResult
-
-if TYPE_CHECKING:
-    from backforge.verify.environment import ProjectEnv
 
 
 @dataclass
