@@ -18,7 +18,7 @@ from support import tree_hash
 from backforge.verify.environment import ProjectEnv, ensure_env
 from backforge.verify.scratchdb import ADMIN_SCRIPT, MYSQL_ADMIN_SCRIPT
 
-__all__ = ["Database", "mysql_database", "postgres_database", "tree_hash"]
+__all__ = ["Database", "mysql_database", "postgres_database", "scratch_database", "tree_hash"]
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 MYSQL = "mysql://root@127.0.0.1:3306"
@@ -130,3 +130,17 @@ def mysql_database(project: Path) -> Iterator[str]:
         yield f"mysql+asyncmy://root@127.0.0.1:3306/{name}"
     finally:
         admin("drop")
+
+
+@contextmanager
+def scratch_database(backend: str, project: Path, tmp_path: Path) -> Iterator[str]:
+    """A database of its own for one test: a SQLite file in `tmp_path`, or a scratch database
+    on the PostgreSQL (`postgresql`) or MariaDB (`mysql`) server, dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / f'{project.name}.db'}"
+    elif backend == "postgresql":
+        with postgres_database(project) as url:
+            yield url
+    else:
+        with mysql_database(project) as url:
+            yield url

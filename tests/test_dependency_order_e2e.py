@@ -12,14 +12,12 @@ added after both tables exist and dropped before either goes.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from evolve_support import Database, mysql_database, postgres_database
+from evolve_support import Database, scratch_database
 
 from backforge.cli import main
 from backforge.verify.environment import ensure_env
@@ -109,18 +107,6 @@ BACKENDS = [
 ]
 
 
-@contextlib.contextmanager
-def database(backend: str, project: Path, tmp_path: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
-    elif backend == "postgresql":
-        with postgres_database(project) as url:
-            yield url
-    else:
-        with mysql_database(project) as url:
-            yield url
-
-
 STEP = re.compile(
     r'op\.(create_table|drop_table)\(\s*"(\w+)"|(create_foreign_key|drop_constraint)\(\s*op\.f\("(fk_\w+)"\)'
 )
@@ -168,7 +154,7 @@ def through_two_versions(
     spec = tmp_path / f"{name}.yaml"
     spec.write_text(v1.lstrip(), encoding="utf-8")
     assert main(["generate", str(spec), "-o", str(project)]) == 0
-    with database(backend, project, tmp_path) as url:
+    with scratch_database(backend, project, tmp_path) as url:
         db = Database(project, url)
         db.must("upgrade", "head")
         db.must("downgrade", "base")

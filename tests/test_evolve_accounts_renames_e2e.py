@@ -15,13 +15,11 @@ After every step the rows keep their values, `downgrade -1` and `upgrade head` w
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from evolve_support import Database, postgres_database
+from evolve_support import Database, scratch_database
 
 from backforge.cli import main
 
@@ -45,15 +43,6 @@ V2 = V1.replace(
 )
 KEEPER = "keeper@example.com"
 AUTH_TABLES = ["api_keys", "audit_events", "refresh_tokens", "users"]
-
-
-@contextlib.contextmanager
-def database(backend: str, project: Path, tmp_path: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'keeping.db'}"
-    else:
-        with postgres_database(project) as url:
-            yield url
 
 
 def tables(db: Database, backend: str) -> list[str]:
@@ -87,7 +76,7 @@ def test_accounts_on_with_the_rows_handed_over_then_off(
     project = tmp_path / "keeping"
     assert main(["generate", str(specs[0]), "-o", str(project)]) == 0
 
-    with database(backend, project, tmp_path) as url:
+    with scratch_database(backend, project, tmp_path) as url:
         db = Database(project, url)
         db.must("upgrade", "head")
         db.sql(
@@ -186,7 +175,7 @@ def test_a_renamed_resource_keeps_its_rows_and_links(
     v2.write_text(RENAMED.lstrip(), encoding="utf-8")
     project = tmp_path / "library"
     assert main(["generate", str(v1), "-o", str(project)]) == 0
-    with database(backend, project, tmp_path) as url:
+    with scratch_database(backend, project, tmp_path) as url:
         db = Database(project, url)
         db.must("upgrade", "head")
         stamp = "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1"

@@ -10,16 +10,14 @@ equal, and `backforge plan` (run before) named the breaking and destructive chan
 
 from __future__ import annotations
 
-import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from evolve_support import Database, postgres_database, tree_hash
+from evolve_support import Database, scratch_database, tree_hash
 
 from backforge.cli import main
 
@@ -100,15 +98,6 @@ def books(db: Database, *columns: str) -> list[dict[str, Any]]:
     return db.sql(f'SELECT id, {quoted} FROM "book" ORDER BY id')
 
 
-@contextlib.contextmanager
-def database(backend: str, project: Path, tmp_path: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'evolving.db'}"
-    else:
-        with postgres_database(project) as url:
-            yield url
-
-
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
@@ -127,7 +116,7 @@ def test_a_service_evolves_through_seven_specs_keeping_its_rows(
     generated = time.monotonic() - started
     (project / USER_FILE).write_text(USER_TEXT, encoding="utf-8")
 
-    with database(backend, project, tmp_path) as url:
+    with scratch_database(backend, project, tmp_path) as url:
         db = Database(project, url)
         timings["v1"] = {"generate_s": generated, "upgrade_s": db.must("upgrade", "head")}
         db.sql(
