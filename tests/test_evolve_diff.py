@@ -26,9 +26,10 @@ from backforge.evolve.operations import (
     Guard,
     MoveLinkTable,
 )
-from backforge.evolve.snapshot import ir_from_json, schema_of, type_change
+from backforge.evolve.snapshot import ir_from_json, schema_of
 from backforge.ir import ServiceIR, build_ir
 from backforge.spec import load_spec_text
+from backforge.sqltypes import SqlType, type_change
 
 BASE = """
 service: {name: shop}
@@ -138,7 +139,7 @@ def test_a_new_field_with_a_default_fills_existing_rows() -> None:
     )
     add = [op for op in d.operations if isinstance(op, AddColumn)]
     assert len(add) == 1 and not add[0].column.nullable
-    assert add[0].column.server_default == 'sa.text("1")'
+    assert add[0].column.default == 1 and add[0].column.default_sql == "1"
     assert kinds(d.operations) == ["AddColumn", "AddConstraint"]  # no guard: rows get 1
     assert not d.destructive
     assert api(d) == {"Book.edition: new optional field (default 1)": False}
@@ -403,14 +404,17 @@ def test_api_only_changes_have_no_database_operations() -> None:
 
 
 def test_type_changes_are_classified() -> None:
-    assert type_change("sa.Integer()", "sa.BigInteger()") == ("widen", None)
-    assert type_change("sa.String(10)", "sa.Text()") == ("widen", None)
-    assert type_change("sa.Text()", "sa.String(10)")[0] == "narrow"
-    assert type_change("sa.Numeric(10, 2)", "sa.Numeric(12, 2)") == ("widen", None)
-    assert type_change("sa.Numeric(10, 2)", "sa.Numeric(10, 1)")[0] == "narrow"
-    assert type_change("sa.Integer()", "sa.String(255)") == ("convert", None)
-    change, note = type_change("sa.String(255)", "sa.Integer()")
-    assert change == "convert" and note is not None
+    integer, text = SqlType("Integer"), SqlType("Text")
+    assert type_change(integer, SqlType("BigInteger")) == ("widen", None)
+    assert type_change(SqlType("String", 10), text) == ("widen", None)
+    assert type_change(text, SqlType("String", 10))[0] == "narrow"
+    numeric = SqlType("Numeric", precision=10, scale=2)
+    assert type_change(numeric, SqlType("Numeric", precision=12, scale=2)) == ("widen", None)
+    assert type_change(numeric, SqlType("Numeric", precision=10, scale=1))[0] == "narrow"
+    assert type_change(integer, SqlType("String", 255)) == ("convert", None)
+    change, note = type_change(SqlType("String", 255), integer)
+    assert change == "convert"
+    assert note == "values that do not convert to Integer fail the migration"
 
 
 def test_a_changed_type_is_converted_with_a_cast() -> None:
@@ -418,7 +422,7 @@ def test_a_changed_type_is_converted_with_a_cast() -> None:
     alter = next(op for op in d.operations if isinstance(op, AlterColumn))
     assert alter.using == '"notes"::integer'
     assert alter.destructive
-    assert api(d) == {"Book.notes: type text (str) -> int (int)": True}
+    assert api(d) == {"Book.notes: type text -> int": True}
 
 
 # --- the revision text -------------------------------------------------------------------------

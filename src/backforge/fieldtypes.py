@@ -1,7 +1,11 @@
-"""Every field type of the spec language: what it accepts and how it becomes code.
+"""Every field type of the spec language: what it accepts, how it is stored, and what it checks.
 
-Adding a type means adding one ``FieldType`` here (and its name to ``spec.model.FieldTypeName``).
-The generated project's ``core/types.py`` holds the reusable annotated types named below.
+A field type is one ``FieldType`` entry in ``FIELD_TYPES`` (the spec language's list of type
+names is read from it). An entry is target-neutral: it names the value family it travels as on
+the wire (``base``), the column it is stored in (``storage``), the pattern every value matches,
+its options and what listing may do with it. The Python and SQL text a target writes for these
+values is made at the edge, in ``backforge.targets``; a type whose ``base`` is an existing one
+needs nothing there.
 """
 
 from __future__ import annotations
@@ -13,12 +17,39 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from backforge.sqltypes import SqlType
+
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
 JSON_SAFE = (-(2**53 - 1), 2**53 - 1)  # what every JSON client reads exactly
 DEFAULT_STRING_MAX = 255
 DEFAULT_TEXT_MAX = 100_000
 DEFAULT_DECIMAL = (12, 2)
+URL_PATTERN = r"^https?://[^\s/?#\x00]+[^\s\x00]*$"
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+# The value families a field travels as: a target knows how to write each of them.
+BASES = frozenset(
+    {
+        "string",
+        "text",
+        "email",
+        "url",
+        "int",
+        "bigint",
+        "float",
+        "decimal",
+        "bool",
+        "date",
+        "datetime",
+        "time",
+        "uuid",
+        "enum",
+        "json",
+        "ref",
+        "many",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -26,8 +57,7 @@ class FieldType:
     """How one spec type validates, stores, filters and sorts."""
 
     name: str
-    annotation: str  # Python annotation in the generated schemas
-    sa_type: str  # SQLAlchemy column type expression
+    base: str  # the value family (one of BASES): how it travels and what a target writes
     options: frozenset[str] = frozenset()  # type-specific options beyond the common ones
     ordered: bool = False  # range filters (__gte/__lte) and min/max apply
     textual: bool = False  # lengths, pattern and search apply
@@ -35,16 +65,31 @@ class FieldType:
     filterable: bool = True
     indexable: bool = True
     example: Any = None
+    pattern: str | None = None  # every value matches it whole (besides a spec's own pattern)
+    default_max_length: int = DEFAULT_STRING_MAX  # textual types
+    column_range: tuple[int, int] | None = None  # the whole numbers the column holds
 
     def coerce_default(self, value: Any, options: dict[str, Any]) -> Any:
         """The default as a Python value of this type; raises ValueError when it does not fit."""
         return value
 
-    def column_type(self, options: dict[str, Any]) -> str:
-        return self.sa_type
+    def storage(self, options: dict[str, Any]) -> SqlType:
+        """The column type that holds the values."""
+        return SqlType(_STORAGE[self.base])
 
-    def python_type(self, options: dict[str, Any]) -> str:
-        return self.annotation
+
+_STORAGE = {
+    "int": "Integer",
+    "bigint": "BigInteger",
+    "float": "Double",
+    "bool": "Boolean",
+    "date": "Date",
+    "datetime": "DateTime",
+    "time": "Time",
+    "uuid": "Uuid",
+    "json": "JSON",
+    "ref": "Id",
+}
 
 
 class _Text(FieldType):
@@ -53,23 +98,17 @@ class _Text(FieldType):
             raise ValueError(f"expected a string, got {value!r}")
         return value
 
-    def column_type(self, options: dict[str, Any]) -> str:
-        if self.name == "text":
-            return "sa.Text()"
-        return f"sa.String({max_length(self, options)})"
+    def storage(self, options: dict[str, Any]) -> SqlType:
+        if self.base == "text":
+            return SqlType("Text")
+        return SqlType("String", length=max_length(self, options))
 
 
 class _Integer(FieldType):
-    bounds: tuple[int, int] = INT32
-
     def coerce_default(self, value: Any, options: dict[str, Any]) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"expected a whole number, got {value!r}")
         return value
-
-
-class _BigInteger(_Integer):
-    bounds = INT64
 
 
 class _Float(FieldType):
@@ -94,9 +133,9 @@ class _Decimal(FieldType):
             raise ValueError(f"{value!r} does not fit precision {precision}, scale {scale}")
         return number
 
-    def column_type(self, options: dict[str, Any]) -> str:
+    def storage(self, options: dict[str, Any]) -> SqlType:
         precision, scale = decimal_shape(options)
-        return f"sa.Numeric({precision}, {scale})"
+        return SqlType("Numeric", precision=precision, scale=scale)
 
 
 class _Bool(FieldType):
@@ -107,10 +146,8 @@ class _Bool(FieldType):
 
 
 class _Temporal(FieldType):
-    parse: Any = None
-
     def coerce_default(self, value: Any, options: dict[str, Any]) -> Any:
-        kind = {"date": dt.date, "datetime": dt.datetime, "time": dt.time}[self.name]
+        kind = {"date": dt.date, "datetime": dt.datetime, "time": dt.time}[self.base]
         if isinstance(value, kind) and not (kind is dt.date and isinstance(value, dt.datetime)):
             return value
         if isinstance(value, str):
@@ -136,15 +173,8 @@ class _Enum(FieldType):
             raise ValueError(f"{value!r} is not one of the values {values}")
         return value
 
-    def column_type(self, options: dict[str, Any]) -> str:
-        return f"sa.String({max(len(v) for v in options['values'])})"
-
-    def python_type(self, options: dict[str, Any]) -> str:
-        return "Literal[" + ", ".join(repr(v) for v in options["values"]) + "]"
-
-
-class _Json(FieldType):
-    pass
+    def storage(self, options: dict[str, Any]) -> SqlType:
+        return SqlType("String", length=max(len(v) for v in options["values"]))
 
 
 class _Relation(FieldType):
@@ -154,9 +184,7 @@ class _Relation(FieldType):
 
 def max_length(ftype: FieldType, options: dict[str, Any]) -> int:
     given = options.get("max_length")
-    if given is not None:
-        return int(given)
-    return {"text": DEFAULT_TEXT_MAX, "email": 320, "url": 2048}.get(ftype.name, DEFAULT_STRING_MAX)
+    return int(given) if given is not None else ftype.default_max_length
 
 
 def decimal_shape(options: dict[str, Any]) -> tuple[int, int]:
@@ -166,61 +194,67 @@ def decimal_shape(options: dict[str, Any]) -> tuple[int, int]:
 
 
 _TEXTUAL = frozenset({"min_length", "max_length", "pattern", "searchable"})
+_LENGTHS = frozenset({"max_length", "searchable"})
+_BOUNDS = frozenset({"min", "max"})
 
 FIELD_TYPES: dict[str, FieldType] = {
     t.name: t
     for t in [
-        _Text("string", "str", "", _TEXTUAL, textual=True, example="example"),
-        _Text("text", "str", "", _TEXTUAL, textual=True, example="Some longer text."),
+        _Text("string", "string", _TEXTUAL, textual=True, example="example"),
         _Text(
-            "email",
-            "EmailValue",
-            "",
-            frozenset({"max_length", "searchable"}),
+            "text",
+            "text",
+            _TEXTUAL,
             textual=True,
-            example="ada@example.com",
+            example="Some longer text.",
+            default_max_length=DEFAULT_TEXT_MAX,
         ),
-        _Text(
-            "url",
-            "str",
-            "",
-            frozenset({"max_length", "searchable"}),
-            textual=True,
-            example="https://example.com/",
-        ),
-        _Integer("int", "int", "sa.Integer()", frozenset({"min", "max"}), ordered=True, example=1),
-        _BigInteger(
-            "bigint", "int", "sa.BigInteger()", frozenset({"min", "max"}), ordered=True, example=1
-        ),
-        _Float(
-            "float", "float", "sa.Double()", frozenset({"min", "max"}), ordered=True, example=1.5
-        ),
+        _Integer("int", "int", _BOUNDS, ordered=True, example=1, column_range=INT32),
+        _Integer("bigint", "bigint", _BOUNDS, ordered=True, example=1, column_range=INT64),
+        _Float("float", "float", _BOUNDS, ordered=True, example=1.5),
         _Decimal(
             "decimal",
-            "Decimal",
-            "",
-            frozenset({"min", "max", "precision", "scale"}),
+            "decimal",
+            _BOUNDS | {"precision", "scale"},
             ordered=True,
             example="9.99",
         ),
-        _Bool("bool", "bool", "sa.Boolean()", example=True),
-        _Temporal("date", "DateValue", "sa.Date()", ordered=True, example="2024-05-17"),
-        _Temporal(
-            "datetime",
-            "DateTimeValue",
-            "UTCDateTime()",
-            ordered=True,
-            example="2024-05-17T09:30:00Z",
+        _Bool("bool", "bool", example=True),
+        _Temporal("date", "date", ordered=True, example="2024-05-17"),
+        _Temporal("datetime", "datetime", ordered=True, example="2024-05-17T09:30:00Z"),
+        _Temporal("time", "time", ordered=True, example="09:30:00"),
+        _Uuid("uuid", "uuid", example="0b4e7a52-8d0b-4c4e-9f4e-2f1d7c3b9a10"),
+        _Text(
+            "email",
+            "email",
+            _LENGTHS,
+            textual=True,
+            example="ada@example.com",
+            default_max_length=320,
         ),
-        _Temporal("time", "TimeValue", "sa.Time()", ordered=True, example="09:30:00"),
-        _Uuid("uuid", "UuidValue", "sa.Uuid()", example="0b4e7a52-8d0b-4c4e-9f4e-2f1d7c3b9a10"),
-        _Enum("enum", "", "", frozenset({"values"})),
-        _Json("json", "JsonValue", "sa.JSON()", sortable=False, filterable=False, indexable=False),
-        _Relation("ref", "RefId", "IdType", frozenset({"to", "on_delete"}), example=1),
+        _Text(
+            "url",
+            "url",
+            _LENGTHS,
+            textual=True,
+            example="https://example.com/",
+            pattern=URL_PATTERN,
+            default_max_length=2048,
+        ),
+        _Text(
+            "slug",
+            "string",
+            frozenset({"min_length", "max_length", "searchable"}),
+            textual=True,
+            example="how-to-train-your-dragon",
+            pattern=SLUG_PATTERN,
+        ),
+        _Enum("enum", "enum", frozenset({"values"})),
+        FieldType("json", "json", sortable=False, filterable=False, indexable=False),
+        _Relation("ref", "ref", frozenset({"to", "on_delete"}), example=1),
         _Relation(
             "many",
-            "list[RefId]",
-            "",
+            "many",
             frozenset({"to"}),
             sortable=False,
             filterable=False,
@@ -228,6 +262,7 @@ FIELD_TYPES: dict[str, FieldType] = {
         ),
     ]
 }
+assert all(t.base in BASES for t in FIELD_TYPES.values())
 
 COMMON_OPTIONS = frozenset(
     {
@@ -248,6 +283,11 @@ COMMON_OPTIONS = frozenset(
 
 def allowed_options(type_name: str) -> frozenset[str]:
     return COMMON_OPTIONS | FIELD_TYPES[type_name].options
+
+
+def integer_bounds(base: str) -> tuple[int, int]:
+    """The values an integer column holds that every JSON client reads exactly."""
+    return INT32 if base == "int" else JSON_SAFE
 
 
 def compiles(pattern: str) -> str | None:

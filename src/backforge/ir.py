@@ -6,22 +6,19 @@ arrange text. The IR is plain data and serialises to JSON (kept in the project f
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import math
-import re
-import uuid
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from backforge import __version__
 from backforge.fieldtypes import (
-    DEFAULT_STRING_MAX,
     FIELD_TYPES,
-    JSON_SAFE,
+    FieldType,
     decimal_shape,
+    integer_bounds,
     max_length,
 )
 from backforge.names import (
@@ -34,30 +31,16 @@ from backforge.names import (
     snake,
     unique_name,
 )
-from backforge.render_text import python_text
 from backforge.samples import samples
 from backforge.spec.model import FieldSpec, LimitsSpec, ResourceSpec, ServiceSpec
 from backforge.spec.seeds import seed_blocks
 from backforge.spec.yamlsource import dotted
+from backforge.sqltypes import SqlType
 
-_MAPPED = {
-    "int": "int",
-    "bigint": "int",
-    "float": "float",
-    "decimal": "Decimal",
-    "bool": "bool",
-    "date": "date",
-    "datetime": "datetime",
-    "time": "time",
-    "uuid": "UUID",
-    "json": "Any",
-    "ref": "int",
-}
 DEFAULT_ANONYMOUS_LIMIT = "120/minute"  # per client address: a person clicking never meets it
 DEFAULT_AUTHENTICATED_LIMIT = "1200/minute"  # per identity: scripts and integrations
 CONTROL_PARAMS = frozenset({"limit", "cursor", "offset", "sort", "q"})
-NO_NUL = r"^[^\x00]*$"
-URL_PATTERN = r"^https?://[^\s/?#\x00]+[^\s\x00]*$"
+IR_SCHEMA_VERSION = 2
 MAX_IN_VALUES = 50
 # Field types whose JSON value is never a string (enum values are a fixed choice of them).
 WIRE_NON_TEXT = frozenset({"int", "bigint", "float", "bool", "enum", "ref", "many"})
@@ -76,8 +59,7 @@ class FilterParam:
     attr: str  # Python attribute in the list-params model
     column: str  # model attribute it compares against
     op: str  # eq | in | gte | lte
-    annotation: str
-    field: str  # the spec field it filters on
+    field: str  # the spec field it filters on (id, created_at, updated_at: automatic)
 
     @property
     def doc(self) -> str:
@@ -91,6 +73,10 @@ class FilterParam:
 
 @dataclass
 class FieldIR:
+    """One field as values: what the spec says, resolved (bounds, lengths, pattern, decimal
+    shape, enum values, default, relation). The text a target writes for it is made at the
+    edge (``backforge.targets``)."""
+
     name: str  # spec and wire name
     attr: str  # Python attribute (keywords get a trailing underscore)
     column: str  # database column
@@ -104,13 +90,17 @@ class FieldIR:
     sortable: bool
     readable: bool
     writable: bool
-    annotation: str  # schema annotation without None
-    constraints: str  # keyword arguments for pydantic.Field
-    sa_type: str
-    default_py: str | None  # Python literal of the default
-    server_default: str | None  # SQL text of the default
     example: Any
-    check: str | None  # SQL CHECK expression
+    base: str = ""  # the value family of the type (fieldtypes.BASES); "" reads as the kind
+    min_length: int | None = None  # as the spec gives them (textual types)
+    max_length: int | None = None
+    minimum: int | float | Decimal | None = None  # as the spec gives them (ordered types)
+    maximum: int | float | Decimal | None = None
+    precision: int | None = None  # decimal
+    scale: int | None = None  # decimal
+    values: list[str] = field(default_factory=list)  # enum
+    has_default: bool = False
+    default: Any = None  # the default as a value of the type (Decimal, date, UUID, ...)
     ref: str | None = None  # target resource name (ref and many)
     ref_table: str | None = None
     ref_module: str | None = None
@@ -123,90 +113,60 @@ class FieldIR:
     link_self_column: str | None = None
     link_target_column: str | None = None
     samples: list[str] = field(default_factory=list)  # values matching the pattern, for tests
-    pattern: str | None = None  # the spec's pattern, matched against the whole value
+    pattern: str | None = None  # the spec's or the type's pattern, matched against the whole value
+
+    def __post_init__(self) -> None:
+        self.base = self.base or self.kind
 
     @property
-    def alias(self) -> str | None:
-        """Name of the module-level type alias in schemas.py, when the type has constraints."""
-        if self.is_relation or (not self.constraints and self.kind != "enum"):
-            return None
-        return "".join(part.title() for part in self.name.split("_")) + "Type"
+    def options(self) -> dict[str, Any]:
+        """The type options as the spec language names them."""
+        return {
+            "min_length": self.min_length,
+            "max_length": self.max_length,
+            "min": self.minimum,
+            "max": self.maximum,
+            "precision": self.precision,
+            "scale": self.scale,
+            "values": self.values,
+        }
 
     @property
-    def alias_def(self) -> str:
-        if not self.constraints:
-            return self.annotation
-        if self.kind in ("int", "bigint"):
-            return f"Annotated[int, Field({self.constraints}), WholeNumber]"
-        if self.kind == "decimal":
-            low = _option(self.constraints, "ge")
-            high = _option(self.constraints, "le")
-            number = {"type": "number", "minimum": _plain(low), "maximum": _plain(high)}
-            text = f'{{"type": "string", "pattern": {self.pattern_constant}}}'
-            schema = f'{{"anyOf": [{number!r}, {text}]}}'
+    def field_type(self) -> FieldType:
+        return FIELD_TYPES[self.kind]
+
+    @property
+    def storage(self) -> SqlType:
+        """The column type (a many field has none: its values live in a link table)."""
+        return FIELD_TYPES[self.kind].storage(self.options)
+
+    @property
+    def longest(self) -> int:
+        """The most characters a textual value may have."""
+        return max_length(self.field_type, self.options)
+
+    @property
+    def digits(self) -> tuple[int, int]:
+        """A decimal's precision and scale."""
+        return decimal_shape(self.options)
+
+    @property
+    def bounds(self) -> tuple[Any, Any]:
+        """The smallest and largest value a request may give (None: unbounded), within what
+        the column holds: an integer's range, a decimal's digits."""
+        if self.base in ("int", "bigint"):
+            low, high = integer_bounds(self.base)
             return (
-                f"Annotated[Decimal, decimal_input({self.pattern_constant}, {self.scale}), "
-                f"Field({self.constraints}), WithJsonSchema({schema})]"
+                low if self.minimum is None else self.minimum,
+                high if self.maximum is None else self.maximum,
             )
-        if self.pattern and self.kind in ("string", "text", "url"):
-            # Field(pattern=) searches, and `$` matches before a final newline: the whole value
-            # must match as well.
-            return (
-                f"Annotated[{self.annotation}, Field({self.constraints}), "
-                f"whole_match({self.pattern!r})]"
-            )
-        return f"Annotated[{self.annotation}, Field({self.constraints})]"
-
-    @property
-    def pattern_constant(self) -> str:
-        return self.name.upper() + "_PATTERN"
-
-    @property
-    def scale(self) -> int:
-        return int(self.sa_type.rstrip(")").split(",")[-1]) if self.kind == "decimal" else 0
-
-    @property
-    def type(self) -> str:
-        """The annotation a schema uses for this field (alias or plain)."""
-        if self.kind == "ref":
-            return "RefId"
-        if self.kind == "many":
-            return "list[RefId]"
-        if self.kind == "json" and not self.nullable:
-            return "JsonPresent"
-        return self.alias or self.annotation
-
-    def decimal_pattern(self, *, signed: bool) -> str:
-        """A decimal as text: plain digits, as many as the column holds."""
-        digits, places = (int(x) for x in self.sa_type[len("sa.Numeric(") : -1].split(","))
-        sign = "-?" if signed else ""
-        # precision = scale holds no whole digit but 0; scale 0 no fraction
-        whole = f"[0-9]{{1,{digits - places}}}" if digits > places else "0"
-        fraction = rf"(\.[0-9]{{1,{places}}})?" if places else ""
-        return rf"^{sign}{whole}{fraction}$"
-
-    @property
-    def body_decimal_pattern(self) -> str:
-        low = _plain(_option(self.constraints, "ge"))
-        return self.decimal_pattern(signed=low is None or low < 0)
-
-    @property
-    def filter_decimal_pattern(self) -> str:
-        return self.decimal_pattern(signed=True)
-
-    @property
-    def query_type(self) -> str:
-        """The annotation in query strings: the same constraints, without strict typing."""
-        if self.kind == "ref":
-            return "IdValue"
-        if self.kind == "decimal":
-            return self.alias.replace("Type", "Filter")  # type: ignore[union-attr]
-        if self.kind in ("int", "bigint"):
-            return f"Annotated[int, Field({self.constraints})]"
-        if "strict=True" not in self.constraints:
-            return self.type
-        rest = ", ".join(c for c in self.constraints.split(", ") if c != "strict=True")
-        return f"Annotated[{self.annotation}, Field({rest})]" if rest else self.annotation
+        if self.base == "decimal":
+            precision, scale = self.digits
+            edge = Decimal(10) ** (precision - scale) - Decimal(1).scaleb(-scale)
+            low = -edge if self.minimum is None else max(Decimal(str(self.minimum)), -edge)
+            high = edge if self.maximum is None else min(Decimal(str(self.maximum)), edge)
+            return low, high
+        return self.minimum, self.maximum
 
     @property
     def is_owner(self) -> bool:
@@ -221,52 +181,10 @@ class FieldIR:
     def mysql_prefix(self) -> int | None:
         """Characters of this column a MySQL / MariaDB index keeps: TEXT cannot be indexed whole,
         and InnoDB keys hold 3072 bytes (768 utf8mb4 characters); None when the whole fits."""
-        if self.sa_type == "sa.Text()":
+        storage = self.storage
+        if storage.name == "Text" or (storage.name == "String" and (storage.length or 0) > 768):
             return MYSQL_INDEX_PREFIX
-        length = re.fullmatch(r"sa\.String\((\d+)\)", self.sa_type)
-        return MYSQL_INDEX_PREFIX if length and int(length.group(1)) > 768 else None
-
-    @property
-    def migration_type(self) -> str:
-        """The column type as a migration writes it (no imports from the service package)."""
-        return "sa.DateTime(timezone=True)" if self.sa_type == "UTCDateTime()" else self.sa_type
-
-    @property
-    def column_args(self) -> str:
-        """Arguments of ``mapped_column``; nullability follows from the ``Mapped`` type."""
-        args = [f'"{self.column}"'] if self.attr != self.column and self.kind != "ref" else []
-        args.append(self.sa_type)
-        if self.kind == "ref":
-            later = ", use_alter=True" if self.deferred else ""
-            args.append(f'sa.ForeignKey("{self.ref_table}.id", ondelete="{self.on_delete}"{later})')
-        if self.unique:
-            args.append("unique=True")
-        if self.indexed:
-            args.append("index=True")
-        if self.default_py is not None:
-            args += [f"default={self.default_py}", f"server_default={self.server_default}"]
-        if self.description:
-            args.append(f"comment={python_text(self.description)}")
-        return ", ".join(args)
-
-    @property
-    def mapped_type(self) -> str:
-        """The Python type of the ORM column."""
-        return _MAPPED.get(self.kind, "str")
-
-    @property
-    def read_type(self) -> str:
-        """The annotation in response schemas (values come from the database, already valid)."""
-        if self.kind == "enum":
-            return self.annotation
-        if self.kind == "time":
-            return "TimeText"
-        return _MAPPED.get(self.kind, "str") if self.kind != "many" else "list[int]"
-
-    @property
-    def factory(self) -> str:
-        """A Python expression of ``n`` giving a valid, distinct value (generated tests)."""
-        return _factory(self)
+        return None
 
     @property
     def factory_varies(self) -> bool:
@@ -274,12 +192,12 @@ class FieldIR:
         its constraints allow only one, such as an int with min = max)."""
         if self.samples:
             return len(self.samples) > 1
-        if self.kind == "enum":
-            return self.annotation.count(",") > 0
-        if self.kind == "decimal" and (units := _fraction_units(self)) is not None:
+        if self.base == "enum":
+            return len(self.values) > 1
+        if self.base == "decimal" and (units := fraction_units(self)) is not None:
             return units[1] > 1
-        if self.kind in ("int", "bigint", "float", "decimal"):
-            return _numeric_range(self)[1] > 1
+        if self.base in ("int", "bigint", "float", "decimal"):
+            return numeric_range(self)[1] > 1
         return True
 
     @property
@@ -290,7 +208,7 @@ class FieldIR:
     @property
     def comparable(self) -> bool:
         """Whether the API returns exactly the value a test sends (no normalisation)."""
-        return self.kind in ("string", "text", "int", "bigint", "bool", "enum", "ref", "uuid")
+        return self.base in ("string", "text", "int", "bigint", "bool", "enum", "ref", "uuid")
 
     @property
     def field_doc(self) -> str:
@@ -466,7 +384,7 @@ class ResourceIR:
         f = next((f for f in self.fields if f.name == name), None)
         if f is None:
             return True
-        return (f.writable and f.kind != "many") or f.default_py is not None
+        return (f.writable and f.kind != "many") or f.has_default
 
     @property
     def searchable_shown(self) -> list[FieldIR]:
@@ -477,7 +395,7 @@ class ResourceIR:
     def takes_text(self) -> bool:
         """Whether a create body has a field that carries text on the wire (a string of any
         format, a decimal, or free-form JSON): the poison tests put NUL and surrogates there."""
-        return any(f.writable and f.kind not in WIRE_NON_TEXT for f in self.fields)
+        return any(f.writable and f.base not in WIRE_NON_TEXT for f in self.fields)
 
     @property
     def varied_payload(self) -> bool:
@@ -534,6 +452,9 @@ class ServiceIR:
     spec_hash: str
     require_if_match: bool = False
     generator_version: str = __version__
+    # The format of .backforge/ir.json: 2 holds fields as values; 1 (no key) held Python and
+    # SQL text, upgraded on reading (backforge.evolve.snapshot).
+    schema_version: int = IR_SCHEMA_VERSION
     notes: list[str] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)  # name, default, description
     auth: AuthIR | None = None
@@ -635,7 +556,7 @@ class ServiceIR:
         for block in self.seeds:
             resource = self.resource(block["resource"])
             for f in resource.fields:
-                if f.kind not in ("string", "text") or not f.readable or f.name in block["key"]:
+                if f.base not in ("string", "text") or not f.readable or f.name in block["key"]:
                     continue
                 given = [row for row in block["rows"] if f.name in row]
                 if given:
@@ -726,7 +647,7 @@ class ServiceIR:
             for f in r.fields
             if f.writable
             and not f.is_relation
-            and ((f.pattern and f.kind in ("string", "text")) or f.kind in ("decimal", "time"))
+            and ((f.pattern and f.base in ("string", "text")) or f.base in ("decimal", "time"))
         ]
 
     def name_clashes(self) -> list[tuple[tuple[str, ...], str, str]]:
@@ -927,13 +848,7 @@ def _owner_field() -> FieldIR:
         sortable=False,
         readable=True,
         writable=False,
-        annotation="int",
-        constraints="",
-        sa_type="IdType",
-        default_py=None,
-        server_default=None,
         example=1,
-        check=None,
         ref="User",
         ref_table="users",
         ref_module=OWNER_MODULE,
@@ -1023,7 +938,6 @@ def _field(
     ftype = FIELD_TYPES[spec.type]
     options = spec.model_dump()
     has_default = "default" in spec.given() and spec.default is not None
-    default = ftype.coerce_default(spec.default, options) if has_default else None
     column = f"{name}_id" if spec.type == "ref" else name
     target = spec.to
     result = FieldIR(
@@ -1031,6 +945,7 @@ def _field(
         attr=python_name(name),
         column=column,
         kind=spec.type,
+        base=ftype.base,
         description=(spec.description or "").strip(),
         required=spec.required,
         nullable=not spec.required and not has_default,
@@ -1040,19 +955,22 @@ def _field(
         sortable=sortable,
         readable=not (spec.write_only or spec.hidden),
         writable=not (spec.read_only or spec.hidden),
-        annotation=ftype.python_type(options),
-        constraints=_constraints(spec, ftype, options),
-        sa_type="IdType" if spec.type == "ref" else _sa_type(ftype, options),
-        default_py=_literal(default) if has_default else None,
-        server_default=_server_default(default) if has_default else None,
-        example=spec.example if spec.example is not None else _example(spec, ftype, options),
-        check=_check(spec, column),
+        example=spec.example if spec.example is not None else _example(spec, ftype),
+        min_length=spec.min_length if ftype.textual else None,
+        max_length=spec.max_length if ftype.textual else None,
+        minimum=spec.min if ftype.ordered else None,
+        maximum=spec.max if ftype.ordered else None,
+        precision=decimal_shape(options)[0] if ftype.base == "decimal" else None,
+        scale=decimal_shape(options)[1] if ftype.base == "decimal" else None,
+        values=list(spec.values or []) if ftype.base == "enum" else [],
+        has_default=has_default,
+        default=ftype.coerce_default(spec.default, options) if has_default else None,
+        pattern=spec.pattern or ftype.pattern,
     )
-    if spec.type == "url":
-        result.pattern = URL_PATTERN
-    if spec.pattern:
-        result.pattern = spec.pattern
-        result.samples = samples(spec.pattern, 40, max_length=max_length(ftype, options))
+    if spec.pattern or (ftype.pattern and ftype.base in ("string", "text")):
+        result.samples = samples(
+            result.pattern or "", 40, min_length=spec.min_length or 0, max_length=result.longest
+        )
     if target:
         result.ref = target
         result.ref_table = snake(target)
@@ -1069,200 +987,59 @@ def _field(
     return result
 
 
-def _sa_type(ftype: Any, options: dict[str, Any]) -> str:
-    return ftype.column_type(options)
-
-
-def _constraints(spec: FieldSpec, ftype: Any, options: dict[str, Any]) -> str:
-    args: list[str] = []
-    kind = spec.type
-    if kind in ("string", "text", "url"):
-        if spec.min_length:
-            args.append(f"min_length={spec.min_length}")
-        args.append(f"max_length={max_length(ftype, options)}")
-        if kind == "url":
-            args.append(f"pattern=r'{URL_PATTERN}'")
-        else:
-            args.append(f"pattern={spec.pattern or NO_NUL!r}")
-    elif kind == "email" and spec.max_length:
-        args.append(f"max_length={spec.max_length}")
-    elif kind in ("int", "bigint"):
-        low, high = ftype.bounds if kind == "int" else JSON_SAFE
-        args += [f"ge={_num(spec.min, low)}", f"le={_num(spec.max, high)}"]
-    elif kind == "float":
-        args += ["strict=True", "allow_inf_nan=False"]
-        if spec.min is not None:
-            args.append(f"ge={spec.min}")
-        if spec.max is not None:
-            args.append(f"le={spec.max}")
-    elif kind == "decimal":
-        precision, scale = decimal_shape(options)
-        bound = Decimal(10) ** (precision - scale) - Decimal(1).scaleb(-scale)
-        low = max(Decimal(str(spec.min)), -bound) if spec.min is not None else -bound
-        high = min(Decimal(str(spec.max)), bound) if spec.max is not None else bound
-        args += [f"ge=Decimal('{low}')", f"le=Decimal('{high}')"]
-    elif kind == "bool":
-        args.append("strict=True")
-    elif kind == "many":
-        args.append(f"max_length={MAX_MANY_IDS}")
-    return ", ".join(args)
-
-
-def _num(value: Any, fallback: int) -> str:
-    return str(fallback if value is None else value)
-
-
-def _check(spec: FieldSpec, column: str) -> str | None:
-    quoted = f'"{column}"'
-    if spec.type == "enum" and spec.values:
-        values = ", ".join(f"'{v}'" for v in spec.values)
-        return f"{quoted} IN ({values})"
-    parts = []
-    if spec.type in ("int", "bigint", "float", "decimal"):
-        if spec.min is not None:
-            parts.append(f"{quoted} >= {spec.min}")
-        if spec.max is not None:
-            parts.append(f"{quoted} <= {spec.max}")
-    return " AND ".join(parts) or None
-
-
-def _literal(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return f"Decimal('{value}')"
-    if isinstance(value, dt.datetime):
-        return f"datetime.fromisoformat('{value.isoformat()}')"
-    if isinstance(value, dt.date):
-        return f"date.fromisoformat('{value.isoformat()}')"
-    if isinstance(value, dt.time):
-        return f"time.fromisoformat('{value.isoformat()}')"
-    if isinstance(value, uuid.UUID):
-        return f"UUID('{value}')"
-    return repr(value)
-
-
-def _server_default(value: Any) -> str:
-    """The default as an SQLAlchemy ``server_default`` expression, for rows that predate it."""
-    if isinstance(value, bool):
-        return "sa.true()" if value else "sa.false()"
-    if isinstance(value, int | float | Decimal):
-        return f'sa.text("{value}")'
-    if isinstance(value, dict | list):
-        return repr(json.dumps(value, sort_keys=True))
-    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return repr(text)
-
-
-def _example(spec: FieldSpec, ftype: Any, options: dict[str, Any]) -> Any:
-    if spec.type == "enum":
+def _example(spec: FieldSpec, ftype: FieldType) -> Any:
+    if ftype.base == "enum":
         return (spec.values or [None])[0]
-    if spec.type == "many":
+    if ftype.base == "many":
         return [1]
-    if spec.type == "decimal":
+    if ftype.base == "decimal":
         low = spec.min if spec.min is not None else 0
         return str(Decimal(str(low)) + 1)
-    if spec.type in ("int", "bigint", "float"):
+    if ftype.base in ("int", "bigint", "float"):
         low = spec.min if spec.min is not None else ftype.example
         return low
-    if spec.type == "json":
+    if ftype.base == "json":
         return {"key": "value"}
     if spec.pattern:
         return None  # no safe example for an arbitrary pattern
     return ftype.example
 
 
-def _factory(f: FieldIR) -> str:
-    if f.is_relation:
-        return ""  # relations are created by the factories themselves
-    if f.samples:
-        return f"{f.samples!r}[n % {len(f.samples)}]"
-    kind = f.kind
-    if kind in ("string", "text"):
-        limit = int(_option(f.constraints, "max_length") or DEFAULT_STRING_MAX)
-        least = int(_option(f.constraints, "min_length") or 0)
-        if limit < 9:  # too short for a name and a counter: digits, distinct modulo 10**limit
-            return f'f"{{n % {10**limit}:0{limit}d}}"'
-        prefix = f.name.replace("_", "-")[: max(0, limit - 8)]
-        value = f'f"{prefix}-{{n}}"'
-        if least > len(prefix) + 2:
-            value = f'{value}.ljust({least}, "x")'
-        return f"{value}[:{limit}]"
-    if kind == "email":
-        return 'f"user{n}@example.com"'
-    if kind == "url":
-        return f'f"https://example.com/{f.name}/{{n}}"'
-    if kind == "decimal" and (units := _fraction_units(f)) is not None:
-        start, span = units
-        return f'f"{{({start} + n % {span}) / 10**{f.scale}:.{f.scale}f}}"'
-    if kind in ("int", "bigint", "float", "decimal"):
-        start, span = _numeric_range(f)
-        value = f"{start} + n % {span}"
-        return {"float": f"float({value})", "decimal": f"str({value})"}.get(kind, value)
-    return {
-        "bool": "n % 2 == 0",
-        "date": "(date(2024, 1, 1) + timedelta(days=n)).isoformat()",
-        "datetime": "(datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=n)).isoformat()",
-        "time": "time(n % 24, n % 60).isoformat()",
-        "uuid": "str(UUID(int=n))",
-        "json": '{"n": n}',
-        "enum": f"{f.annotation.removeprefix('Literal')}[n % {f.annotation.count(',') + 1}]",
-    }[kind]
-
-
-def _numeric_range(f: FieldIR, places: int = 0) -> tuple[int, int]:
+def numeric_range(f: FieldIR, places: int = 0) -> tuple[int, int]:
     """The first value a numeric factory gives, in units of 10**-places (whole numbers by
     default), and how many it cycles through."""
     unit = Decimal(10) ** places
-    low = _option(f.constraints, "ge")
-    high = _option(f.constraints, "le")
-    lowest = math.ceil(Decimal(low.strip("Decimal()'")) * unit) if low else 0
-    highest = math.floor(Decimal(high.strip("Decimal()'")) * unit) if high else lowest + 10**6
+    low, high = f.bounds
+    lowest = math.ceil(Decimal(str(low)) * unit) if low is not None else 0
+    highest = math.floor(Decimal(str(high)) * unit) if high is not None else lowest + 10**6
     start = max(lowest, min(0, highest)) if lowest < 0 else lowest
     return start, min(highest - start + 1, 10**6)
 
 
-def _fraction_units(f: FieldIR) -> tuple[int, int] | None:
+def fraction_units(f: FieldIR) -> tuple[int, int] | None:
     """For a decimal whose bounds hold at most one whole number (NUMERIC(2, 2) holds none but
     0): its factory's range in units of its last decimal place. None for the others, whose
     factory counts in whole numbers."""
-    if f.scale == 0 or _numeric_range(f)[1] > 1:
+    if not f.scale or numeric_range(f)[1] > 1:
         return None
-    return _numeric_range(f, f.scale)
-
-
-def _option(constraints: str, name: str) -> str | None:
-    for part in re.split(r",\s*(?=[a-z_]+=)", constraints):
-        key, _, value = part.partition("=")
-        if key == name:
-            return value
-    return None
-
-
-def _plain(value: str | None) -> float | int | None:
-    if value is None:
-        return None
-    number = Decimal(value.removeprefix("Decimal(").strip("')"))
-    return int(number) if number == number.to_integral_value() else float(number)
+    return numeric_range(f, f.scale)
 
 
 def _filters(body: ResourceSpec, fields: dict[str, FieldIR]) -> list[FilterParam]:
     params: list[FilterParam] = []
     for name in body.filter:
         f = fields.get(name)
-        if f is None:  # an automatic field
-            annotation, column, ordered = ("IdValue", "id", False)
-            if name != "id":
-                annotation, column, ordered = ("DateTimeValue", name, True)
+        if f is None:  # an automatic field: the id, or a timestamp
+            column, ordered, choice = name, name != "id", False
         else:
-            column, ordered, annotation = f.column, FIELD_TYPES[f.kind].ordered, f.query_type
+            column, ordered, choice = f.column, f.field_type.ordered, f.base == "bool"
         eq = f"{name}__eq" if name in CONTROL_PARAMS else name
-        params.append(FilterParam(eq, python_name(eq), column, "eq", annotation, name))
-        if annotation != "bool":
-            params.append(
-                FilterParam(f"{name}__in", f"{name}__in", column, "in", f"list[{annotation}]", name)
-            )
+        params.append(FilterParam(eq, python_name(eq), column, "eq", name))
+        if not choice:
+            params.append(FilterParam(f"{name}__in", f"{name}__in", column, "in", name))
         if ordered:
             params += [
-                FilterParam(f"{name}__{op}", f"{name}__{op}", column, op, annotation, name)
+                FilterParam(f"{name}__{op}", f"{name}__{op}", column, op, name)
                 for op in ("gte", "lte")
             ]
     return params

@@ -17,6 +17,7 @@ import jinja2
 
 from backforge.ir import ServiceIR
 from backforge.render_text import python_text, toml_string
+from backforge.targets import FILTERS
 
 _HEADER_SUFFIXES = (
     ".py",
@@ -40,6 +41,8 @@ def template_environment(folder: str) -> jinja2.Environment:
     )
     env.filters["pyrepr"] = repr
     env.filters["pytext"] = python_text
+    env.filters.update(FILTERS)
+    env.tests["field_check"] = FILTERS["field_check"]
     return env
 
 

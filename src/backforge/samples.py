@@ -28,8 +28,11 @@ class Unsupported(Exception):
     pass
 
 
-def samples(pattern: str, count: int, *, max_length: int | None = None) -> list[str]:
-    """Up to ``count`` distinct strings that ``re.search(pattern, s)`` accepts."""
+def samples(
+    pattern: str, count: int, *, min_length: int = 0, max_length: int | None = None
+) -> list[str]:
+    """Up to ``count`` distinct strings that ``re.search(pattern, s)`` accepts, of
+    ``min_length`` to ``max_length`` characters."""
     tree = sre_parse.parse(pattern)
     compiled = re.compile(pattern)
     found: list[str] = []
@@ -38,7 +41,7 @@ def samples(pattern: str, count: int, *, max_length: int | None = None) -> list[
             text = _emit(tree, seed, [0])
         except Unsupported:
             return found
-        fits = max_length is None or len(text) <= max_length
+        fits = min_length <= len(text) and (max_length is None or len(text) <= max_length)
         if fits and compiled.search(text) and text not in found:
             found.append(text)
         if len(found) == count:

@@ -21,6 +21,7 @@ from backforge.ir import ServiceIR
 from backforge.spec.model import ServiceSpec
 
 IR_FILE = Path(".backforge") / "ir.json"
+SPEC_FILE = Path(".backforge") / "spec.yaml"  # the spec the IR was built from
 
 __all__ = [
     "Evolution",
@@ -44,7 +45,11 @@ class Evolution:
 
 def previous_ir(project: Path) -> ServiceIR | None:
     path = project / IR_FILE
-    return ir_from_json(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.is_file():
+        return None
+    spec = project / SPEC_FILE
+    spec_text = spec.read_text(encoding="utf-8") if spec.is_file() else None
+    return ir_from_json(path.read_text(encoding="utf-8"), spec_text)
 
 
 def evolve(project: Path, ir: ServiceIR, spec: ServiceSpec, previous_hash: str | None) -> Evolution:

@@ -5,13 +5,15 @@ optional field, a new resource, a widened constraint are not."""
 
 from __future__ import annotations
 
-import ast
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from backforge.evolve.snapshot import enum_values
-from backforge.ir import FieldIR, ResourceIR, ServiceIR
+from backforge.fieldtypes import URL_PATTERN
+from backforge.ir import MAX_MANY_IDS, FieldIR, ResourceIR, ServiceIR
+
+NO_NUL = r"^[^\x00]*$"  # the pattern of a text without one of its own: no NUL character
 
 # Field renames as a spec declares them: resource -> {new field: old field}.
 Renames = dict[str, dict[str, str]]
@@ -160,7 +162,7 @@ def _added_field(resource: str, f: FieldIR, add: Any) -> None:
     if f.writable and f.required:
         add(resource, f.name, "new required input without default", True)
     elif f.writable:
-        default = f" (default {f.default_py})" if f.default_py is not None else ""
+        default = f" (default {_shown(f.default)})" if f.has_default else ""
         add(resource, f.name, f"new optional field{default}", False)
     else:
         add(resource, f.name, "new read-only field", False)
@@ -175,7 +177,7 @@ def _field_changes(
     wider = (old.kind, new.kind) in _WIDER_KINDS
     if wider:
         add(resource, name, f"type {old.kind} -> {new.kind} (wider)", False)
-    elif old.kind != new.kind or (old.annotation != new.annotation and new.kind != "enum"):
+    elif old.kind != new.kind:
         add(resource, name, f"type {_type(old)} -> {_type(new)}", True)
     elif old.ref != moved.get(new.ref or "", new.ref):
         add(resource, name, f"now refers to {new.ref} instead of {old.ref}", True)
@@ -195,8 +197,8 @@ def _field_changes(
         add(resource, name, "now unique (duplicates are refused with 409)", True)
     elif old.unique and not new.unique:
         add(resource, name, "no longer unique", False)
-    if old.default_py != new.default_py:
-        add(resource, name, f"default {old.default_py} -> {new.default_py}", False)
+    if _shown(old.default) != _shown(new.default):
+        add(resource, name, f"default {_shown(old.default)} -> {_shown(new.default)}", False)
     if old.on_delete != new.on_delete and old.kind == new.kind == "ref":
         add(resource, name, f"on delete {old.on_delete} -> {new.on_delete}".lower(), False)
     if (old.kind == new.kind or wider) and new.writable:
@@ -208,11 +210,16 @@ _WIDER_KINDS = {("int", "bigint"), ("string", "text")}
 
 
 def _type(f: FieldIR) -> str:
-    return f.kind if f.kind in ("ref", "many", "enum") else f"{f.kind} ({f.annotation})"
+    return f.kind
+
+
+def _shown(value: Any) -> str:
+    """A default as a client sees it: JSON."""
+    return json.dumps(value, default=str)
 
 
 def _constraint_changes(resource: str, old: FieldIR, new: FieldIR, add: Any) -> None:
-    a, b = _options(old.constraints), _options(new.constraints)
+    a, b = _limits(old), _limits(new)
     name = new.name
     lower = {"min_length": "fewest characters", "ge": "minimum"}
     upper = {"max_length": "most characters", "le": "maximum"}
@@ -225,7 +232,7 @@ def _constraint_changes(resource: str, old: FieldIR, new: FieldIR, add: Any) -> 
             narrowed = _bigger(a.get(key), b.get(key))
             add(resource, name, f"{label} {a.get(key)} -> {b.get(key)}", narrowed)
     if a.get("pattern") != b.get("pattern"):
-        removed = b.get("pattern") in (None, r"^[^\x00]*$")
+        removed = b.get("pattern") in (None, NO_NUL)
         add(resource, name, f"pattern {a.get('pattern')} -> {b.get('pattern')}", not removed)
     if old.kind == "enum":
         gone = [v for v in _values(old) if v not in _values(new)]
@@ -249,26 +256,28 @@ def _bigger(a: Any, b: Any) -> bool:
     return Decimal(str(a)) > Decimal(str(b))
 
 
-def _options(constraints: str) -> dict[str, Any]:
-    """The keyword arguments of a ``pydantic.Field(...)`` text, as values."""
-    if not constraints:
-        return {}
-    call = ast.parse(f"f({constraints})", mode="eval").body
-    assert isinstance(call, ast.Call)
+def _limits(f: FieldIR) -> dict[str, Any]:
+    """What a request's value must keep to: lengths, bounds and pattern."""
     found: dict[str, Any] = {}
-    for keyword in call.keywords:
-        value = keyword.value
-        if isinstance(value, ast.Call) and value.args:  # Decimal('1.5')
-            value = value.args[0]
-        try:
-            found[keyword.arg or ""] = ast.literal_eval(value)
-        except ValueError:
-            found[keyword.arg or ""] = ast.unparse(value)
+    if f.base in ("string", "text", "url"):
+        found["max_length"] = f.longest
+        found["pattern"] = URL_PATTERN if f.base == "url" else f.pattern or NO_NUL
+    elif f.base == "email" and f.max_length:
+        found["max_length"] = f.max_length
+    elif f.base == "many":
+        found["max_length"] = MAX_MANY_IDS
+    if f.min_length:
+        found["min_length"] = f.min_length
+    low, high = f.bounds
+    if low is not None:
+        found["ge"] = low
+    if high is not None:
+        found["le"] = high
     return found
 
 
 def _values(f: FieldIR) -> list[str]:
-    return list(enum_values(f))
+    return list(f.values)
 
 
 def _listing_changes(old: ResourceIR, new: ResourceIR, add: Any) -> None:

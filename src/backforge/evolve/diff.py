@@ -16,7 +16,6 @@ destructive. Renamed fields and resources (``renamed_from``) keep their data.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -53,15 +52,13 @@ from backforge.evolve.snapshot import (
     Schema,
     Table,
     Unique,
-    family_changes,
     quote,
-    quote_text,
     schema_of,
-    sql_type,
-    type_change,
 )
 from backforge.ir import OWNER_COLUMN, FieldIR, ServiceIR
 from backforge.spec.model import ServiceSpec
+from backforge.sqltypes import SqlType, family_changes, type_change
+from backforge.targets.sqlalchemy import migration_type, quote_text
 
 LOCKED_HASH = "!"  # no password matches this hash (auth/passwords.py in the project)
 
@@ -365,8 +362,7 @@ def _alter(
         return tuple(to_new.get(c, c) for c in columns)
 
     def same_check(a: Check, b: Check) -> bool:
-        sql = a.sql.replace(quote(a.column), quote(to_new.get(a.column, a.column)))
-        return sql == b.sql and to_new.get(a.column, a.column) == b.column
+        return replace(a, column=to_new.get(a.column, a.column), name=b.name) == b
 
     def same_unique(a: Unique, b: Unique) -> bool:
         return mapped(a.columns) == b.columns
@@ -497,18 +493,19 @@ def _constraint_guard(
     return []
 
 
-_BOUND = re.compile(r"(>=|<=) (-?[0-9.]+(?:[eE][-+]?[0-9]+)?)")
-
-
 def _narrows(old: Check | None, new: Check) -> bool:
     """Whether rows valid under ``old`` may break ``new`` (a raised min or a lowered max)."""
-    if " IN (" in new.sql:
+    if new.values:
         return False
-    bounds = {op: Decimal(v) for op, v in _BOUND.findall(new.sql)}
-    before = {op: Decimal(v) for op, v in _BOUND.findall(old.sql)} if old else {}
-    if ">=" in bounds and (">=" not in before or bounds[">="] > before[">="]):
+    low = old.minimum if old else None
+    high = old.maximum if old else None
+    if new.minimum is not None and (low is None or _number(new.minimum) > _number(low)):
         return True
-    return "<=" in bounds and ("<=" not in before or bounds["<="] < before["<="])
+    return new.maximum is not None and (high is None or _number(new.maximum) < _number(high))
+
+
+def _number(value: Any) -> Decimal:
+    return Decimal(str(value))
 
 
 def _add_column(
@@ -579,8 +576,8 @@ def _change_column(table: Table, old: Column, new: Column) -> list[Operation]:
     ops: list[Operation] = []
     name, column = quote(table.name), quote(old.name)
     change, _ = type_change(old.type, new.type)
-    if change == "narrow" and sql_type(new.type).textual:
-        length = sql_type(new.type).length
+    if change == "narrow" and new.type.textual:
+        length = new.type.length
         ops.append(
             FixRows(
                 table.name,
@@ -594,7 +591,8 @@ def _change_column(table: Table, old: Column, new: Column) -> list[Operation]:
             Guard(
                 table.name,
                 f"SELECT count(*) FROM {name} WHERE {column} IS NOT NULL",
-                f"SQLite cannot convert {table.name}.{old.name} from {old.type} to {new.type} "
+                f"SQLite cannot convert {table.name}.{old.name} from "
+                f"{migration_type(old.type)} to {migration_type(new.type)} "
                 "in place (its CAST turns such text into numbers); on SQLite add a new field, "
                 "copy the values over, then remove the old one",
                 dialect="sqlite",
@@ -623,22 +621,21 @@ def _change_column(table: Table, old: Column, new: Column) -> list[Operation]:
                     "migration again",
                 )
             )
-    if (old.name, old.type, old.nullable, old.server_default, old.comment) != (
+    if (old.name, old.type, old.nullable, old.default_sql, old.comment) != (
         new.name,
         new.type,
         new.nullable,
-        new.server_default,
+        new.default_sql,
         new.comment,
     ):
         ops.append(AlterColumn(table.name, old, new))
     return ops
 
 
-def _sqlite_cannot_convert(old: str, new: str) -> bool:
+def _sqlite_cannot_convert(a: SqlType, b: SqlType) -> bool:
     """SQLite copies a retyped column through CAST, which turns dates and words into numbers
     for the types of NUMERIC affinity."""
-    a, b = sql_type(old), sql_type(new)
-    if not family_changes(old, new):
+    if not family_changes(a, b):
         return False
     if b.name in ("Date", "DateTime", "Time"):
         return True

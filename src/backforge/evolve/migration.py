@@ -38,6 +38,7 @@ from backforge.evolve.operations import (
 from backforge.ir import ServiceIR
 from backforge.render import template_environment
 from backforge.render_text import python_text
+from backforge.sqltypes import ID
 
 VERSIONS = Path("migrations") / "versions"
 INITIAL = "0001"  # the revision of a new project
@@ -222,7 +223,7 @@ def _uses_id_type(op: Operation) -> bool:
         return op.definition.uses_id_type
     if isinstance(op, MoveLinkTable):
         return True
-    return isinstance(op, AddColumn) and op.column.type == "IdType"
+    return isinstance(op, AddColumn) and op.column.type == ID
 
 
 def _wrap(text: str, indent: str = "") -> str:

@@ -14,12 +14,11 @@ from backforge.evolve.snapshot import (
     Index,
     Table,
     Unique,
-    family_changes,
     quote,
-    sql_type,
-    type_change,
 )
 from backforge.names import primary_key_name
+from backforge.sqltypes import family_changes, type_change
+from backforge.targets.sqlalchemy import migration_type
 
 # Phases of the changes to one existing table, in the order the revision runs them.
 DROP_CONSTRAINTS, FIX_ROWS, COLUMNS, FILL_ROWS, REQUIRE, CHECK_ROWS, ADD_CONSTRAINTS = range(1, 8)
@@ -191,16 +190,16 @@ class AlterColumn(Operation):
         """PostgreSQL's cast for a change of type family (text to number, ...)."""
         if not self.type_changed or not family_changes(self.old.type, self.new.type):
             return None
-        return f"{quote(self.old.name)}::{sql_type(self.new.type).postgresql}"
+        return f"{quote(self.old.name)}::{self.new.type.postgresql}"
 
     @property
     def drops_default_first(self) -> bool:
         """PostgreSQL cannot cast a column's default along with a new type family."""
-        return self.using is not None and self.old.server_default is not None
+        return self.using is not None and self.old.has_default
 
     @property
     def default_changed(self) -> bool:
-        return self.old.server_default != self.new.server_default or self.drops_default_first
+        return self.old.default_sql != self.new.default_sql or self.drops_default_first
 
     @property
     def loses(self) -> str | None:
@@ -215,10 +214,10 @@ class AlterColumn(Operation):
         if self.renamed:
             found.append(f"rename to {self.new.name}")
         if self.type_changed:
-            found.append(f"type {self.old.type} -> {self.new.type}")
+            found.append(f"type {migration_type(self.old.type)} -> {migration_type(self.new.type)}")
         if self.old.nullable != self.new.nullable:
             found.append("NOT NULL" if not self.new.nullable else "nullable")
-        if self.old.server_default != self.new.server_default:
+        if self.old.default_sql != self.new.default_sql:
             found.append(
                 f"default {self.new.default_sql}" if self.new.has_default else "no default"
             )

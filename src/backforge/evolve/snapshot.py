@@ -8,31 +8,50 @@ convention of ``core/db.py``): ``pk_<table>``, ``fk_<table>_<column>_<referred t
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import json
-import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from backforge.errors import ProjectError
-from backforge.ir import AuthIR, FieldIR, FilterParam, ResourceIR, ServiceIR, table_order
+from backforge.fieldtypes import FIELD_TYPES
+from backforge.ir import (
+    IR_SCHEMA_VERSION,
+    AuthIR,
+    FieldIR,
+    FilterParam,
+    ResourceIR,
+    ServiceIR,
+    build_ir,
+    table_order,
+)
 from backforge.names import check_name, foreign_key_name, index_name, primary_key_name, unique_name
+from backforge.spec.load import load_spec_text
+from backforge.sqltypes import DATETIME, ID, INTEGER, SqlType
+from backforge.targets.sqlalchemy import check_sql, sql_literal
 
 T = TypeVar("T")
-
-ID_TYPE = "IdType"
-DATETIME = "sa.DateTime(timezone=True)"
 
 
 # --- the IR, read back -------------------------------------------------------------------------
 
 
-def ir_from_json(text: str) -> ServiceIR:
+def ir_from_json(text: str, spec_text: str | None = None) -> ServiceIR:
     """The ServiceIR that ``ServiceIR.to_json()`` wrote; keys this version does not know are
-    ignored (a newer generator may add some), missing ones take their defaults."""
+    ignored (a newer generator may add some), missing ones take their defaults.
+
+    A format 1 file (before ``schema_version``) held fields as Python and SQL text: its values
+    are taken from the spec it was generated from, ``spec_text`` (``.backforge/spec.yaml``)."""
     try:
         data = json.loads(text)
+        if data.get("schema_version", 1) > IR_SCHEMA_VERSION:
+            raise ProjectError(
+                f".backforge/ir.json has format {data['schema_version']}, newer than this "
+                f"backforge reads ({IR_SCHEMA_VERSION}): upgrade backforge"
+            )
+        if data.get("schema_version", 1) == 1:
+            data = _upgrade_from_text(data, spec_text)
         resources = [_resource(r) for r in data.get("resources", [])]
         auth = _build(AuthIR, data["auth"]) if data.get("auth") else None
         return _build(ServiceIR, {**data, "resources": resources, "auth": auth})
@@ -40,15 +59,63 @@ def ir_from_json(text: str) -> ServiceIR:
         raise ProjectError(f".backforge/ir.json cannot be read back: {exc}") from None
 
 
+_VALUES = (
+    "base",
+    "min_length",
+    "max_length",
+    "minimum",
+    "maximum",
+    "precision",
+    "scale",
+    "values",
+    "has_default",
+    "default",
+)
+
+
+def _upgrade_from_text(data: dict[str, Any], spec_text: str | None) -> dict[str, Any]:
+    """Format 1 to 2: every field gets the values of the same field built from the spec the
+    file was written with; the rest of the file is kept as it was."""
+    if spec_text is None:
+        raise ValueError("it predates format 2 and .backforge/spec.yaml is missing")
+    built = build_ir(load_spec_text(spec_text, ".backforge/spec.yaml"), spec_text)
+    fields = {(r.name, f.name): f for r in built.resources for f in r.fields}
+    for resource in data.get("resources", []):
+        for entry in resource.get("fields", []):
+            source = fields.get((resource["name"], entry["name"]))
+            if source is None:
+                raise ValueError(
+                    f"field {resource['name']}.{entry['name']} is not in .backforge/spec.yaml"
+                )
+            entry.update({key: getattr(source, key) for key in _VALUES})
+            entry.update(pattern=source.pattern)
+        for param in resource.get("filters", []):
+            param.pop("annotation", None)
+    data["schema_version"] = IR_SCHEMA_VERSION
+    return data
+
+
 def _resource(data: dict[str, Any]) -> ResourceIR:
     return _build(
         ResourceIR,
         {
             **data,
-            "fields": [_build(FieldIR, f) for f in data.get("fields", [])],
+            "fields": [_field(f) for f in data.get("fields", [])],
             "filters": [_build(FilterParam, f) for f in data.get("filters", [])],
         },
     )
+
+
+def _field(data: dict[str, Any]) -> FieldIR:
+    """A field with its values typed again: JSON holds decimals, dates and UUIDs as text."""
+    f = _build(FieldIR, data)
+    ftype = FIELD_TYPES.get(f.kind)
+    if f.base == "decimal":
+        f.minimum = None if f.minimum is None else Decimal(str(f.minimum))
+        f.maximum = None if f.maximum is None else Decimal(str(f.maximum))
+    if f.has_default and ftype is not None:
+        f.default = ftype.coerce_default(f.default, f.options)
+    return f
 
 
 def _build(cls: type[T], data: dict[str, Any]) -> T:
@@ -62,18 +129,19 @@ def _build(cls: type[T], data: dict[str, Any]) -> T:
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str  # the SQLAlchemy type as a migration writes it
+    type: SqlType
     nullable: bool
-    server_default: str | None = None  # SQLAlchemy expression
+    has_default: bool = False
+    default: Any = None  # the default as a value of the type (Decimal, date, UUID, ...)
     comment: str | None = None
     kind: str = ""  # the spec type; "" for automatic and link columns
     field: str = ""  # the spec field it stores; "" for automatic and link columns
     values: tuple[str, ...] = ()  # an enum's values
-    default_sql: str | None = None  # the default as an SQL literal, to fill rows with
 
     @property
-    def has_default(self) -> bool:
-        return self.server_default is not None
+    def default_sql(self) -> str | None:
+        """The default as an SQL literal, to fill rows with."""
+        return sql_literal(self.default) if self.has_default else None
 
 
 @dataclass(frozen=True)
@@ -87,9 +155,17 @@ class ForeignKey:
 
 @dataclass(frozen=True)
 class Check:
+    """A column's bounds (``minimum <= value <= maximum``) or allowed values."""
+
     name: str
     column: str
-    sql: str
+    minimum: Any = None
+    maximum: Any = None
+    values: tuple[str, ...] = ()
+
+    @property
+    def sql(self) -> str:
+        return check_sql(self.column, self.minimum, self.maximum, self.values)
 
 
 @dataclass(frozen=True)
@@ -132,7 +208,7 @@ class Table:
 
     @property
     def uses_id_type(self) -> bool:
-        return self.link or any(c.type == ID_TYPE for c in self.columns)
+        return self.link or any(c.type == ID for c in self.columns)
 
 
 @dataclass(frozen=True)
@@ -179,12 +255,12 @@ SYSTEM_TABLES = {
         name="idempotency_keys",
         owner="idempotency keys",
         columns=(
-            Column("scope", "sa.String(255)", False),
-            Column("key", "sa.String(255)", False),
-            Column("fingerprint", "sa.String(64)", False),
-            Column("status_code", "sa.Integer()", False),
-            Column("headers", "sa.Text()", False),
-            Column("body", "sa.Text()", False),
+            Column("scope", SqlType("String", length=255), False),
+            Column("key", SqlType("String", length=255), False),
+            Column("fingerprint", SqlType("String", length=64), False),
+            Column("status_code", INTEGER, False),
+            Column("headers", SqlType("Text"), False),
+            Column("body", SqlType("Text"), False),
             Column("created_at", DATETIME, False),
             Column("expires_at", DATETIME, False),
         ),
@@ -211,11 +287,11 @@ USERS = Table(
     name="users",
     owner="accounts",
     columns=(
-        Column("id", ID_TYPE, False),
-        Column("email", "sa.String(length=320)", False),
-        Column("password_hash", "sa.String(length=255)", False),
-        Column("role", "sa.String(length=40)", False),
-        Column("is_active", "sa.Boolean()", False),
+        Column("id", ID, False),
+        Column("email", SqlType("String", length=320), False),
+        Column("password_hash", SqlType("String", length=255), False),
+        Column("role", SqlType("String", length=40), False),
+        Column("is_active", SqlType("Boolean"), False),
         Column("created_at", DATETIME, False),
         Column("updated_at", DATETIME, False),
     ),
@@ -226,9 +302,9 @@ REFRESH_TOKENS = Table(
     name="refresh_tokens",
     owner="refresh tokens",
     columns=(
-        Column("token_hash", "sa.String(length=64)", False),
-        Column("family", "sa.String(length=32)", False),
-        Column("user_id", ID_TYPE, False),
+        Column("token_hash", SqlType("String", length=64), False),
+        Column("family", SqlType("String", length=32), False),
+        Column("user_id", ID, False),
         Column("expires_at", DATETIME, False),
         Column("used_at", DATETIME, True),
         Column("revoked_at", DATETIME, True),
@@ -245,12 +321,12 @@ API_KEYS = Table(
     name="api_keys",
     owner="API keys",
     columns=(
-        Column("id", ID_TYPE, False),
-        Column("user_id", ID_TYPE, False),
-        Column("name", "sa.String(length=100)", False),
-        Column("role", "sa.String(length=40)", False),
-        Column("prefix", "sa.String(length=16)", False),
-        Column("key_hash", "sa.String(length=64)", False),
+        Column("id", ID, False),
+        Column("user_id", ID, False),
+        Column("name", SqlType("String", length=100), False),
+        Column("role", SqlType("String", length=40), False),
+        Column("prefix", SqlType("String", length=16), False),
+        Column("key_hash", SqlType("String", length=64), False),
         Column("created_at", DATETIME, False),
         Column("last_used_at", DATETIME, True),
         Column("revoked_at", DATETIME, True),
@@ -264,17 +340,17 @@ AUDIT_EVENTS = Table(
     name="audit_events",
     owner="the audit log",
     columns=(
-        Column("id", ID_TYPE, False),
+        Column("id", ID, False),
         Column("at", DATETIME, False),
-        Column("actor_id", ID_TYPE, True),
-        Column("actor_kind", "sa.String(length=20)", False),
-        Column("action", "sa.String(length=40)", False),
-        Column("resource", "sa.String(length=60)", True),
-        Column("resource_id", ID_TYPE, True),
-        Column("before", "sa.JSON()", True),
-        Column("after", "sa.JSON()", True),
-        Column("request_id", "sa.String(length=128)", True),
-        Column("client", "sa.String(length=64)", True),
+        Column("actor_id", ID, True),
+        Column("actor_kind", SqlType("String", length=20), False),
+        Column("action", SqlType("String", length=40), False),
+        Column("resource", SqlType("String", length=60), True),
+        Column("resource_id", ID, True),
+        Column("before", SqlType("JSON"), True),
+        Column("after", SqlType("JSON"), True),
+        Column("request_id", SqlType("String", length=128), True),
+        Column("client", SqlType("String", length=64), True),
     ),
     primary_key=("id",),
     indexes=(
@@ -286,12 +362,12 @@ AUDIT_EVENTS = Table(
 
 
 def resource_table(r: ResourceIR, deferred: set[tuple[str, str]] | None = None) -> Table:
-    columns = [Column("id", ID_TYPE, False)]
+    columns = [Column("id", ID, False)]
     columns += [column_of(f) for f in r.columns]
     columns += [
         Column("created_at", DATETIME, False),
         Column("updated_at", DATETIME, False),
-        Column("version", "sa.Integer()", False),
+        Column("version", INTEGER, False),
     ]
     foreign_keys = [
         ForeignKey(
@@ -303,7 +379,7 @@ def resource_table(r: ResourceIR, deferred: set[tuple[str, str]] | None = None) 
         )
         for f in r.refs
     ]
-    checks = [Check(check_name(r.table, f.column), f.column, f.check) for f in r.columns if f.check]
+    checks = [check for f in r.columns if (check := check_of(r.table, f)) is not None]
     uniques = [Unique(unique_name(r.table, [f.column]), (f.column,)) for f in r.columns if f.unique]
     uniques += [Unique(unique_name(r.table, g), tuple(g)) for g in r.unique_together]
     indexes = [
@@ -330,7 +406,7 @@ def link_table(r: ResourceIR, f: FieldIR) -> Table:
     return Table(
         name=name,
         owner=f"{r.name}.{f.name}",
-        columns=(Column(own, ID_TYPE, False), Column(other, ID_TYPE, False)),
+        columns=(Column(own, ID, False), Column(other, ID, False)),
         primary_key=(own, other),
         foreign_keys=(
             ForeignKey(foreign_key_name(name, own, r.table), own, r.table, "CASCADE"),
@@ -349,149 +425,28 @@ def link_table(r: ResourceIR, f: FieldIR) -> Table:
 def column_of(f: FieldIR) -> Column:
     return Column(
         name=f.column,
-        type=f.migration_type,
+        type=f.storage,
         nullable=f.nullable,
-        server_default=f.server_default,
+        has_default=f.has_default,
+        default=f.default,
         comment=f.description or None,
         kind=f.kind,
         field=f.name,
-        values=enum_values(f),
-        default_sql=sql_literal(f.server_default),
+        values=tuple(f.values),
     )
 
 
-def enum_values(f: FieldIR) -> tuple[str, ...]:
-    if f.kind != "enum" or not f.annotation.startswith("Literal["):
-        return ()
-    node = ast.parse(f.annotation, mode="eval").body
-    assert isinstance(node, ast.Subscript)
-    items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-    return tuple(ast.literal_eval(item) for item in items)
-
-
-def sql_literal(server_default: str | None) -> str | None:
-    """The SQL literal of a ``server_default`` expression as the IR writes it."""
-    if server_default is None:
-        return None
-    node = ast.parse(server_default, mode="eval").body
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        if node.func.attr in ("true", "false"):
-            return node.func.attr.upper()
-        if node.func.attr == "text" and node.args:
-            return str(ast.literal_eval(node.args[0]))
-    value = ast.literal_eval(node)
-    return quote_text(str(value))
-
-
-def quote_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def check_of(table: str, f: FieldIR) -> Check | None:
+    """The CHECK of a field's allowed values or its bounds as the spec gives them."""
+    name = check_name(table, f.column)
+    if f.base == "enum" and f.values:
+        return Check(name, f.column, values=tuple(f.values))
+    if f.base in ("int", "bigint", "float", "decimal") and (
+        f.minimum is not None or f.maximum is not None
+    ):
+        return Check(name, f.column, f.minimum, f.maximum)
+    return None
 
 
 def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
-
-
-# --- column types ------------------------------------------------------------------------------
-
-_ARGS = re.compile(r"^sa\.(\w+)\((.*)\)$")
-
-
-@dataclass(frozen=True)
-class SqlType:
-    """A column type taken apart: its family and size, to tell widening from narrowing."""
-
-    name: str  # String, Text, Integer, BigInteger, Double, Numeric, Boolean, Date, ...
-    length: int | None = None
-    precision: int | None = None
-    scale: int | None = None
-
-    @property
-    def textual(self) -> bool:
-        return self.name in ("String", "Text")
-
-    @property
-    def postgresql(self) -> str:
-        """The PostgreSQL type name, for an explicit ``USING`` cast."""
-        if self.name == "String":
-            return f"varchar({self.length})"
-        if self.name == "Numeric":
-            return f"numeric({self.precision}, {self.scale})"
-        return {
-            "Text": "text",
-            "Integer": "integer",
-            "BigInteger": "bigint",
-            "IdType": "bigint",
-            "Double": "double precision",
-            "Boolean": "boolean",
-            "Date": "date",
-            "DateTime": "timestamp with time zone",
-            "Time": "time",
-            "Uuid": "uuid",
-            "JSON": "json",
-        }.get(self.name, self.name.lower())
-
-
-def sql_type(text: str) -> SqlType:
-    if text == ID_TYPE:
-        return SqlType("IdType")
-    match = _ARGS.match(text)
-    if not match:
-        return SqlType(text)
-    name, args = match.groups()
-    numbers = [int(a) for a in re.findall(r"\b\d+\b", args)]
-    if name == "String" and numbers:
-        return SqlType(name, length=numbers[0])
-    if name == "Numeric" and len(numbers) == 2:
-        return SqlType(name, precision=numbers[0], scale=numbers[1])
-    return SqlType(name)
-
-
-_WIDER = {
-    ("Integer", "BigInteger"),
-    ("Integer", "Double"),
-    ("IdType", "BigInteger"),
-    ("Integer", "IdType"),
-}
-
-
-def type_change(old: str, new: str) -> tuple[str, str | None]:
-    """How a column's type changes: ``('same'|'widen'|'narrow'|'convert', note)``.
-
-    ``narrow`` and ``convert`` can lose data (longer text is cut, numbers may not fit,
-    values may not convert); ``widen`` keeps every value.
-    """
-    if old == new:
-        return "same", None
-    a, b = sql_type(old), sql_type(new)
-    if a.textual and b.textual:
-        if b.name == "Text" or (a.name == "String" and (b.length or 0) >= (a.length or 0)):
-            return "widen", None
-        return "narrow", f"text longer than {b.length} characters is cut to {b.length}"
-    if (a.name, b.name) in _WIDER:
-        return "widen", None
-    if a.name == b.name == "Numeric":
-        whole_a = (a.precision or 0) - (a.scale or 0)
-        whole_b = (b.precision or 0) - (b.scale or 0)
-        if whole_b >= whole_a and (b.scale or 0) >= (a.scale or 0):
-            return "widen", None
-        return "narrow", f"numbers are rounded to {b.scale} places or fail beyond {new}"
-    if b.textual and not a.textual and (b.name == "Text" or (b.length or 0) >= 64):
-        return "convert", None  # every scalar value has a text form that fits
-    if a.name == "BigInteger" and b.name == "Integer":
-        return "narrow", "values beyond the 32-bit range fail the migration"
-    return "convert", f"values that do not convert to {new} fail the migration"
-
-
-def converts_safely(old: str, new: str) -> bool:
-    change, note = type_change(old, new)
-    return change in ("same", "widen") or (change == "convert" and note is None)
-
-
-def family_changes(old: str, new: str) -> bool:
-    """Whether PostgreSQL needs an explicit ``USING`` cast to change the type."""
-    a, b = sql_type(old), sql_type(new)
-    if a.textual and b.textual:
-        return False
-    if a.name == b.name:
-        return False
-    return (a.name, b.name) not in _WIDER

@@ -594,7 +594,7 @@ def _check_bounds(spec: FieldSpec, path: tuple[Any, ...], report: Any) -> None:
             "swap them or correct one",
         )
     ftype = FIELD_TYPES[spec.type]
-    bounds = getattr(ftype, "bounds", None)
+    bounds = ftype.column_range
     if bounds:
         for option in ("min", "max"):
             value = getattr(spec, option)
@@ -677,6 +677,13 @@ def value_problems(spec: FieldSpec, raw: Any, what: str) -> list[tuple[str, str]
                     f"{what} is {len(value)} characters long, "
                     f"outside the length limits {shortest} to {longest}",
                     f"shorten {what} or change min_length/max_length",
+                )
+            )
+        if ftype.pattern and not re.fullmatch(ftype.pattern, value):
+            found.append(
+                (
+                    f"{what} {value!r} is not a valid {spec.type}",
+                    f"write {what} like {ftype.example!r}",
                 )
             )
         if spec.pattern and not compiles(spec.pattern) and not re.search(spec.pattern, value):

@@ -9,27 +9,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
+from backforge.fieldtypes import FIELD_TYPES
 from backforge.names import FIELD_NAME, RESOURCE_NAME, SERVICE_NAME
 
-FieldTypeName = Literal[
-    "string",
-    "text",
-    "int",
-    "bigint",
-    "float",
-    "decimal",
-    "bool",
-    "date",
-    "datetime",
-    "time",
-    "uuid",
-    "email",
-    "url",
-    "enum",
-    "json",
-    "ref",
-    "many",
-]
+# The field types are the entries of backforge.fieldtypes.FIELD_TYPES: a new one is added there.
+FieldTypeName = Literal[tuple(FIELD_TYPES)]  # type: ignore[valid-type]
 Action = Literal["list", "read", "create", "update", "delete"]
 OnDelete = Literal["restrict", "cascade", "set_null"]
 Duration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(s|m|h|d)$")]

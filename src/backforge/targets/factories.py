@@ -1,0 +1,52 @@
+"""The value factories of the generated tests: for each field, a Python expression of ``n``
+that gives a valid value, distinct for distinct ``n`` where the field's values allow it."""
+
+from __future__ import annotations
+
+from backforge.ir import FieldIR, fraction_units, numeric_range
+
+_FIXED = {
+    "bool": "n % 2 == 0",
+    "date": "(date(2024, 1, 1) + timedelta(days=n)).isoformat()",
+    "datetime": "(datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=n)).isoformat()",
+    "time": "time(n % 24, n % 60).isoformat()",
+    "uuid": "str(UUID(int=n))",
+    "json": '{"n": n}',
+}
+
+
+def factory(f: FieldIR) -> str:
+    if f.is_relation:
+        return ""  # relations are created by the factories themselves
+    if f.samples:
+        return f"{f.samples!r}[n % {len(f.samples)}]"
+    base = f.base
+    if base in ("string", "text"):
+        return _text(f)
+    if base == "email":
+        return 'f"user{n}@example.com"'
+    if base == "url":
+        return f'f"https://example.com/{f.name}/{{n}}"'
+    if base == "enum":
+        return f"{f.values!r}[n % {len(f.values)}]"
+    if base == "decimal" and (units := fraction_units(f)) is not None:
+        start, span = units
+        scale = f.digits[1]
+        return f'f"{{({start} + n % {span}) / 10**{scale}:.{scale}f}}"'
+    if base in ("int", "bigint", "float", "decimal"):
+        start, span = numeric_range(f)
+        value = f"{start} + n % {span}"
+        return {"float": f"float({value})", "decimal": f"str({value})"}.get(base, value)
+    return _FIXED[base]
+
+
+def _text(f: FieldIR) -> str:
+    limit = f.longest
+    least = f.min_length or 0
+    if limit < 9:  # too short for a name and a counter: digits, distinct modulo 10**limit
+        return f'f"{{n % {10**limit}:0{limit}d}}"'
+    prefix = f.name.replace("_", "-")[: max(0, limit - 8)]
+    value = f'f"{prefix}-{{n}}"'
+    if least > len(prefix) + 2:
+        value = f'{value}.ljust({least}, "x")'
+    return f"{value}[:{limit}]"
