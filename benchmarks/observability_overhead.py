@@ -22,8 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from backforge.report.facts import base_path
 from backforge.verify.environment import ensure_env
-from backforge.verify.facts import base_path
 from backforge.verify.load import hammer, list_paths, percentile
 from backforge.verify.server import free_port
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from backforge.report import (
     render_status_block,
     write_report,
 )
-from backforge.verify.facts import base_path, files_count, requirements, resources
+from backforge.report.facts import base_path, files_count, requirements, resources
 from backforge.verify.project import load_project
 from backforge.verify.result import CheckResult
 
@@ -365,3 +367,14 @@ def test_the_tests_a_spec_cannot_exercise_are_in_the_report(tmp_path: Path) -> N
 def test_a_project_without_the_list_has_nothing_left_out(project: Any) -> None:
     data = build_report(project, results(), started=START, finished=END).data
     assert data["tests"]["not_generated"] == []
+
+
+def test_the_report_imports_nothing_of_verify() -> None:
+    """verify runs the checks and hands their results to the report: the report never reaches
+    back into verify (the cycle verify/runner -> report -> verify/facts is gone)."""
+    code = (
+        "import sys, backforge.report\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('backforge.verify'))\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from backforge.generate import generate
-from backforge.verify.operations import operations
+from backforge.report.operations import operations
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

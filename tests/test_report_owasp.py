@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from backforge.verify.owasp import owasp_top10
+from backforge.report.owasp import owasp_top10
 
 
 def by_id(items: list[dict]) -> dict[str, dict]:  # type: ignore[type-arg]

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
+from backforge.report.facts import PROBES, base_path
 from backforge.verify.context import VerifyContext
-from backforge.verify.facts import PROBES, base_path
 from backforge.verify.result import Outcome
 from backforge.verify.server import RATE_LIMITS_NOTE
 

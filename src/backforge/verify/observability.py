@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
+from backforge.report.facts import base_path
 from backforge.verify.context import VerifyContext
-from backforge.verify.facts import base_path
 from backforge.verify.load import list_paths
 from backforge.verify.result import Outcome
 

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from backforge.report.facts import base_path
 from backforge.verify import signin
 from backforge.verify.context import VerifyContext
-from backforge.verify.facts import base_path
 from backforge.verify.load import list_paths
 from backforge.verify.proc import run
 from backforge.verify.result import Outcome

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
+from backforge.report.facts import base_path
 from backforge.verify import signin
 from backforge.verify.context import VerifyContext
-from backforge.verify.facts import base_path
 from backforge.verify.proc import kill_group, run, tail
 from backforge.verify.result import Outcome
 from backforge.verify.scratchdb import engine_of, scratch_database

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backforge import __version__
-from backforge.verify.facts import (
+from backforge.report.facts import (
     api_endpoints,
     configuration,
     database,
@@ -26,8 +26,8 @@ from backforge.verify.facts import (
     services,
     tests_summary,
 )
-from backforge.verify.operations import operations
-from backforge.verify.owasp import owasp_top10
+from backforge.report.operations import operations
+from backforge.report.owasp import owasp_top10
 
 if TYPE_CHECKING:
     from backforge.verify.project import Project
