@@ -164,7 +164,7 @@ def string_field(draw: st.DrawFn, kind: str = "string") -> dict[str, Any]:
         shortest, longest = PATTERNS[pattern][1:]
         if draw(st.booleans()):
             body["max_length"] = draw(st.integers(longest or max(shortest, 8), 200))
-    elif kind in ("string", "text"):
+    elif kind in ("string", "text", "slug"):
         if draw(st.booleans()):
             body["max_length"] = draw(st.sampled_from([1, 3, 12, 40, 255, 300]))
         if draw(st.integers(0, 2)) == 0:
@@ -278,11 +278,12 @@ SCALAR_KINDS = (
     "uuid",
     "enum",
     "json",
+    "slug",
 )
 
 
 def scalar_field(kind: str) -> st.SearchStrategy[dict[str, Any]]:
-    if kind in ("string", "text", "email", "url"):
+    if kind in ("string", "text", "email", "url", "slug"):
         return string_field(kind)
     if kind in ("int", "bigint", "float", "decimal"):
         return number_field(kind)

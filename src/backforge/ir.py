@@ -517,6 +517,26 @@ class ServiceIR:
             return False
         return f.name != r.through or r.acts_on_every(action, role, self.auth)
 
+    def access_matrix(self, r: ResourceIR) -> list[dict[str, Any]]:
+        """``r.access_matrix`` with what the references of a write add: a caller without an
+        account cannot own the records a required reference names, so where it may not read
+        the target's records its create or update names a missing one (409)."""
+        assert self.auth is not None
+        unseen = [
+            f
+            for f in self.guarded_refs(r)
+            if f.kind == "ref"
+            and f.writable
+            and f.required
+            and not self.resource(f.ref or "").reads_every(None, self.auth)
+        ]
+        matrix = r.access_matrix(self.auth)
+        for row in matrix:
+            writes = row["action"] in ("create", "update") and row["status"] in (200, 201)
+            if unseen and writes and row["caller"] == "anonymous":
+                row["status"] = 409
+        return matrix
+
     def hidden_ref_cases(self, r: ResourceIR) -> list[dict[str, Any]]:
         """Where an account of the default role, allowed to create `r` (or to update its own),
         refers to another account's record through a required ref: answered as a missing one.
