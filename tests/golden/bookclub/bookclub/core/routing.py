@@ -25,10 +25,9 @@ from starlette.datastructures import QueryParams
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bookclub.core.db import release_reads
-from bookclub.core.schemas import query_reader
-
-API_PREFIX = "/api/v1"
+from .db import release_reads
+from .schemas import query_reader
+from .spec import API_PREFIX as API_PREFIX  # the routers' prefix, imported from here
 
 
 class AppRoute(APIRoute):

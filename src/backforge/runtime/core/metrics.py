@@ -1,4 +1,3 @@
-{{ header }}
 """Prometheus metrics, served at GET /metrics in the text exposition format.
 
 Per route template: `http_requests_total{method,route,status_class}`,
@@ -34,8 +33,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from {{ ir.package }}.core.errors import UnauthorizedError
-from {{ ir.package }}.core.routing import AppRoute
+from .errors import UnauthorizedError
+from .routing import AppRoute
 
 METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -1,4 +1,3 @@
-{{ header }}
 """The routes of the API, on the application's own router, and the hot reads' fast path.
 
 Every router here carries its full path and its routes go on the application's router as they
@@ -25,10 +24,9 @@ from starlette.datastructures import QueryParams
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from {{ ir.package }}.core.db import release_reads
-from {{ ir.package }}.core.schemas import query_reader
-
-API_PREFIX = "{{ ir.base_path }}"
+from .db import release_reads
+from .schemas import query_reader
+from .spec import API_PREFIX as API_PREFIX  # the routers' prefix, imported from here
 
 
 class AppRoute(APIRoute):
