@@ -106,7 +106,8 @@ class DatabasePoolCollector(Collector):
             read = getattr(pool, method, None)
             if callable(read):
                 yield GaugeMetricFamily(name, documentation, value=read())
-        counts = database.reads.counts() if hasattr(database, "reads") else None
+        reads = getattr(database, "reads", None)
+        counts = reads.counts() if reads is not None else None
         if counts is not None:  # PostgreSQL: the read pool's own connections
             size, in_use = counts
             yield GaugeMetricFamily(

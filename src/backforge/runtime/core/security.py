@@ -360,4 +360,4 @@ def install_security_headers(app: FastAPI, settings: TransportSettings) -> None:
     Call it after every other middleware, before `install_request_context`."""
     build_stack = app.build_middleware_stack
     hsts = settings.hsts_seconds
-    app.build_middleware_stack = lambda: SecurityHeadersMiddleware(build_stack(), hsts)
+    app.build_middleware_stack = lambda: SecurityHeadersMiddleware(build_stack(), hsts)  # type: ignore[method-assign]

@@ -118,7 +118,7 @@ UNAUTHORIZED = {401: problem_doc("Missing, invalid or expired credentials.")}
 FORBIDDEN = {403: problem_doc("The caller may not do this.")}
 # Answers any operation may give: from the transport middleware (core/security.py,
 # core/ratelimit.py) and from the server side.
-SERVER_ERROR = {
+SERVER_ERROR: dict[int | str, dict[str, Any]] = {
     413: problem_doc("The request body is larger than MAX_BODY_BYTES."),
     429: problem_doc(
         "Too many requests; retry after Retry-After seconds (RateLimit-* headers tell the budget)."

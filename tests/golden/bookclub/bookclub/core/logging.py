@@ -44,7 +44,7 @@ class RedactSecrets:
         self.fields = frozenset(name.lower() for name in fields)
 
     def __call__(self, _logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
-        return self.clean(event_dict)
+        return {k: REDACTED if self.secret(k) else self.clean(v) for k, v in event_dict.items()}
 
     def secret(self, key: object) -> bool:
         return isinstance(key, str) and (

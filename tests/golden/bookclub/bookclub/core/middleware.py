@@ -134,7 +134,7 @@ def install_request_context(app: FastAPI) -> None:
     """Wrap the whole middleware stack, error handling and tracing included, in the request
     context, so that a 500 carries the request id too. Call it last, after tracing's set-up."""
     build_stack = app.build_middleware_stack
-    app.build_middleware_stack = lambda: RequestContextMiddleware(build_stack())
+    app.build_middleware_stack = lambda: RequestContextMiddleware(build_stack())  # type: ignore[method-assign]
 
 
 class MetricsMiddleware:
