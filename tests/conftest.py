@@ -13,7 +13,9 @@ from backforge.generate import generate
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
-collect_ignore = ["golden"]  # generated projects (test_golden.py), their own tests included
+# golden: generated projects (test_golden.py), their own tests included; runtime: the runtime's
+# unit tests, which run in the generated-project environment (test_runtime.py)
+collect_ignore = ["golden", "runtime"]
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,8 @@ from typing import Annotated, Any
 
 from fastapi import Header
 
-from bookclub.core.errors import PreconditionRequiredError
-
-IF_MATCH_REQUIRED = False
+from .errors import PreconditionRequiredError
+from .spec import IF_MATCH_REQUIRED
 
 IfMatch = Annotated[
     str | None,

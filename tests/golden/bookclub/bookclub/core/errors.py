@@ -12,6 +12,8 @@ from sqlalchemy import exc as db_errors
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from .spec import IF_MATCH_REQUIRED, PACKAGE
+
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -57,7 +59,7 @@ class UnauthorizedError(ProblemError):
     status, title = 401, "Unauthorized"
 
     def __init__(self, detail: str, *, error: str | None = None):
-        challenge = 'Bearer realm="bookclub"'
+        challenge = f'Bearer realm="{PACKAGE}"'
         if error:
             challenge += f', error="{error}"'
         super().__init__(detail, headers={"WWW-Authenticate": challenge})
@@ -106,15 +108,17 @@ BAD_REQUEST = {
 NOT_FOUND = {404: problem_doc("No such resource.")}
 CONFLICT = {409: problem_doc("The change conflicts with existing data.")}
 UNSUPPORTED = {415: problem_doc("The request body is not application/json.")}
-PRECONDITION = {
-    412: problem_doc("If-Match names a version the record is no longer at."),
-}
+PRECONDITION = {412: problem_doc("If-Match names a version the record is no longer at.")}
+if IF_MATCH_REQUIRED:
+    PRECONDITION[428] = problem_doc(
+        "This API requires If-Match (the ETag of the record) on changes."
+    )
 INVALID = {422: problem_doc("The request failed validation.")}
 UNAUTHORIZED = {401: problem_doc("Missing, invalid or expired credentials.")}
 FORBIDDEN = {403: problem_doc("The caller may not do this.")}
 # Answers any operation may give: from the transport middleware (core/security.py,
 # core/ratelimit.py) and from the server side.
-SERVER_ERROR = {
+SERVER_ERROR: dict[int | str, dict[str, Any]] = {
     413: problem_doc("The request body is larger than MAX_BODY_BYTES."),
     429: problem_doc(
         "Too many requests; retry after Retry-After seconds (RateLimit-* headers tell the budget)."

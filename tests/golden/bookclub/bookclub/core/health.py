@@ -11,8 +11,8 @@ from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from bookclub.core.errors import SERVER_ERROR, ServiceUnavailableError, problem_doc
-from bookclub.core.routing import AppRoute
+from .errors import SERVER_ERROR, ServiceUnavailableError, problem_doc
+from .routing import AppRoute
 
 READINESS_TIMEOUT = 1.5  # below the usual 2 s probe period: an outage shows at once
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"

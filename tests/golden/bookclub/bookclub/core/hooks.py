@@ -7,15 +7,30 @@ whatever they change with `self.session` commits or rolls back with it; raising 
 change is committed.
 """
 
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bookclub.auth.principal import Principal
+
+class Caller(Protocol):
+    """An authenticated caller, as hooks see it: in a service with authentication, the
+    `Principal` of auth/principal.py."""
+
+    @property
+    def user_id(self) -> int: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def api_key_id(self) -> int | None: ...
+
+    @property
+    def kind(self) -> str: ...
 
 
 class Hooks:
-    principal: Principal | None = None  # the caller, set by the service
+    principal: Caller | None = None  # the caller, set by the service (None: anonymous, or no auth)
 
     def __init__(self, session: AsyncSession):
         self.session = session

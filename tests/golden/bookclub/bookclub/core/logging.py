@@ -12,18 +12,29 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
-from bookclub.core.settings import Settings
+from .spec import PACKAGE, UNLOGGED_FIELDS
 
 REDACTED = "[REDACTED]"
 SECRET_KEYS = re.compile(r"password|passwd|secret|token|authorization|cookie|api[_-]?key", re.I)
-# Fields the spec marks write_only or hidden: never returned by the API, never logged either.
-UNLOGGED_FIELDS = frozenset(["contact_email"])
-HANDLER_NAME = "bookclub"
+HANDLER_NAME = PACKAGE
+
+
+class LoggingSettings(Protocol):
+    """The settings of logging (core/settings.py has them all)."""
+
+    @property
+    def environment(self) -> str: ...
+
+    @property
+    def log_level(self) -> Literal["DEBUG", "INFO", "WARNING", "ERROR"]: ...
+
+    @property
+    def log_format(self) -> Literal["json", "console"] | None: ...
 
 
 class RedactSecrets:
@@ -33,7 +44,7 @@ class RedactSecrets:
         self.fields = frozenset(name.lower() for name in fields)
 
     def __call__(self, _logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
-        return self.clean(event_dict)
+        return {k: REDACTED if self.secret(k) else self.clean(v) for k, v in event_dict.items()}
 
     def secret(self, key: object) -> bool:
         return isinstance(key, str) and (
@@ -58,7 +69,7 @@ class StderrHandler(logging.Handler):
             self.handleError(record)
 
 
-def log_format(settings: Settings) -> Literal["json", "console"]:
+def log_format(settings: LoggingSettings) -> Literal["json", "console"]:
     """LOG_FORMAT when set, else console lines in development and JSON elsewhere (test runs
     too: their output is read by machines, and the console renderer draws tracebacks at length)."""
     if settings.log_format:
@@ -66,7 +77,7 @@ def log_format(settings: Settings) -> Literal["json", "console"]:
     return "console" if settings.environment == "development" else "json"
 
 
-def configure_logging(settings: Settings, processors: Sequence[Processor] = ()) -> None:
+def configure_logging(settings: LoggingSettings, processors: Sequence[Processor] = ()) -> None:
     """Send structlog and standard logging to stderr; `processors` add fields to every line."""
     as_json = log_format(settings) == "json"
     renderer: list[Processor] = (

@@ -9,7 +9,7 @@ from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.datastructures import QueryParams
 
-from bookclub.core.errors import UnsupportedMediaTypeError
+from .errors import UnsupportedMediaTypeError
 
 
 class InputModel(BaseModel):

@@ -2,7 +2,7 @@
 """Database access: the declarative base, column types, the engine and request sessions."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
@@ -16,8 +16,34 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from inventory.core.reads import FAST_READS, PostgresReadPool, ReadPool, release
-from inventory.core.settings import Settings
+from .reads import FAST_READS, PostgresReadPool, ReadPool, release
+from .spec import PACKAGE
+
+
+class DatabaseSettings(Protocol):
+    """The settings the engine and its pools are made from (core/settings.py has them all)."""
+
+    @property
+    def database_url(self) -> str: ...
+
+    @property
+    def db_pool_size(self) -> int: ...
+
+    @property
+    def db_max_overflow(self) -> int: ...
+
+    @property
+    def db_read_pool_size(self) -> int: ...
+
+    @property
+    def db_pool_timeout(self) -> float: ...
+
+    @property
+    def db_connect_timeout(self) -> float: ...
+
+    @property
+    def db_statement_timeout_ms(self) -> int: ...
+
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -90,7 +116,7 @@ class ResourceBase(Base):
     version: Mapped[int] = mapped_column(sa.Integer(), default=1, nullable=False)
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     url = sa.make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(url, connect_args={"timeout": settings.db_pool_timeout})
@@ -120,7 +146,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
-def postgres_connect_args(settings: Settings) -> dict[str, Any]:
+def postgres_connect_args(settings: DatabaseSettings) -> dict[str, Any]:
     """asyncpg's connect arguments: the connect timeout and the session's server settings."""
     server_settings = {}
     if settings.db_statement_timeout_ms:
@@ -136,7 +162,7 @@ MYSQL_SESSION = (
 )
 
 
-def mysql_connect_args(settings: Settings | None = None) -> dict[str, Any]:
+def mysql_connect_args(settings: DatabaseSettings | None = None) -> dict[str, Any]:
     """asyncmy's connect arguments: utf8mb4, the connect timeout and the session settings."""
     timeout = settings.db_connect_timeout if settings else 10
     return {"charset": "utf8mb4", "connect_timeout": timeout, "init_command": MYSQL_SESSION}
@@ -162,7 +188,7 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 class Database:
     """The engine, the session factories and the read pool of one process."""
 
-    def __init__(self, settings: Settings, fast_reads: bool = True):
+    def __init__(self, settings: DatabaseSettings, fast_reads: bool = True):
         self.engine = create_engine(settings)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Reads need no transaction: at READ COMMITTED every statement sees its own snapshot
@@ -226,7 +252,7 @@ class ReadSession:
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
-SESSIONS = "inventory.sessions"  # scope key: the sessions a request has opened
+SESSIONS = f"{PACKAGE}.sessions"  # scope key: the sessions a request has opened
 
 
 async def get_session(request: Request) -> AsyncSession:

@@ -34,8 +34,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from inventory.core.errors import UnauthorizedError
-from inventory.core.routing import AppRoute
+from .errors import UnauthorizedError
+from .routing import AppRoute
 
 METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -107,7 +107,8 @@ class DatabasePoolCollector(Collector):
             read = getattr(pool, method, None)
             if callable(read):
                 yield GaugeMetricFamily(name, documentation, value=read())
-        counts = database.reads.counts() if hasattr(database, "reads") else None
+        reads = getattr(database, "reads", None)
+        counts = reads.counts() if reads is not None else None
         if counts is not None:  # PostgreSQL: the read pool's own connections
             size, in_use = counts
             yield GaugeMetricFamily(

@@ -112,10 +112,10 @@ class Compiled:
 
     def _processors(self, coltypes: list[Any]) -> list[tuple[str, Callable[[Any], Any]]]:
         """The result processors of the columns that have one, by column key."""
-        found = []
+        found: list[tuple[str, Callable[[Any], Any]]] = []
         for column, coltype in zip(self.columns, coltypes, strict=True):
             process = column.type._cached_result_processor(self.dialect, coltype)
-            if process is not None:
+            if process is not None and column.key is not None:
                 found.append((column.key, process))
         return found
 

@@ -14,21 +14,21 @@ router with `route_class=DirectRoute`) but solves what its endpoint needs direct
 
 import inspect
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.params import Param
 from fastapi.routing import APIRoute, request_response
 from pydantic import BaseModel, ValidationError, create_model
 from starlette.datastructures import QueryParams
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from inventory.core.db import release_reads
-from inventory.core.schemas import query_reader
-
-API_PREFIX = "/api/v1"
+from .db import release_reads
+from .schemas import query_reader
+from .spec import API_PREFIX as API_PREFIX  # the routers' prefix, imported from here
 
 
 class AppRoute(APIRoute):
@@ -47,7 +47,7 @@ class AppRoute(APIRoute):
         return match, child_scope
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["app"].dependency_overrides and scope["method"] in self.methods:
+        if scope["app"].dependency_overrides and scope["method"] in (self.methods or ()):
             await self.answer_by_fastapi(scope, receive, send)
             return
         await super().handle(scope, receive, send)
@@ -91,16 +91,19 @@ class DirectRoute(AppRoute):
             **{field.name: _model_field(field.field_info) for field in fields},
         )
         # Where each parameter is read and where its errors point, e.g. ("header", "if-match").
-        self.sources = {field.name: (field.field_info.in_.value, field.alias) for field in fields}
+        self.sources = {
+            field.name: (cast(Param, field.field_info).in_.value, field.alias) for field in fields
+        }
         self.headers = {
             field.alias.lower().encode("latin-1"): field.name for field in dependant.header_params
         }
         self.query: tuple[str, Callable[[QueryParams], tuple[Any, list[Any]]]] | None = None
         if models:
-            self.query = (models[0].name, query_reader(models[0].field_info.annotation))
+            model = cast(type[BaseModel], models[0].field_info.annotation)  # see _is_model above
+            self.query = (models[0].name, query_reader(model))
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in self.methods or scope["app"].dependency_overrides:
+        if scope["method"] not in (self.methods or ()) or scope["app"].dependency_overrides:
             await super().handle(scope, receive, send)  # a 405, or FastAPI's answer
             return
         request = Request(scope, receive, send)
@@ -132,7 +135,7 @@ class DirectRoute(AppRoute):
         except ValidationError as exc:
             sources = self.sources
             errors = [
-                {**error, "loc": (*sources[error["loc"][0]], *error["loc"][1:])}
+                {**error, "loc": (*sources[str(error["loc"][0])], *error["loc"][1:])}
                 for error in exc.errors(include_url=False)
             ]
             return {}, sorted(errors, key=lambda error: error["loc"][0] != "path")
@@ -143,10 +146,11 @@ def location(request: Request, name: str, **params: Any) -> str:
     relative path (RFC 9110 §10.2.2 allows it). Never built from the request's Host header,
     which the client chooses."""
     path = str(request.app.url_path_for(name, **params))
-    base = request.app.state.settings.public_url
+    base: str | None = request.app.state.settings.public_url
     if base:
         return base.rstrip("/") + path
-    return request.scope.get("root_path", "") + path
+    root: str = request.scope.get("root_path", "")
+    return root + path
 
 
 def _is_model(annotation: Any) -> bool:
@@ -163,7 +167,7 @@ def _model_field(info: Any) -> tuple[Any, Any]:
 
 def _unsupported(dependant: Dependant, top: bool = False) -> list[str]:
     """What of `dependant` a DirectRoute cannot give (nothing, for the endpoint it supports)."""
-    needs = {
+    needs: dict[str, object] = {
         "a body": dependant.body_params,
         "cookies": dependant.cookie_params,
         "the Response": dependant.response_param_name,
@@ -173,8 +177,8 @@ def _unsupported(dependant: Dependant, top: bool = False) -> list[str]:
     if not top:  # a dependency: nothing from the request but the Request itself
         needs["parameters"] = [*dependant.path_params, *dependant.query_params]
         needs["headers"] = dependant.header_params
-        call = dependant.call
-        run = call if inspect.isroutine(call) else call.__call__  # a security scheme's
+        call: Any = dependant.call  # a function, or an object with __call__ (security schemes)
+        run = call if inspect.isroutine(call) else call.__call__
         needs["a dependency that is not a coroutine"] = not inspect.iscoroutinefunction(run)
     refused = [name for name, needed in needs.items() if needed]
     for dependency in dependant.dependencies:

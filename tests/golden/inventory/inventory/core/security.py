@@ -20,6 +20,7 @@ object that names the same key twice answers 400 (which of the two would win is 
 
 import json
 import re
+from typing import Protocol
 from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI
@@ -27,8 +28,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from inventory.core.errors import PROBLEM_JSON
-from inventory.core.settings import Settings
+from .errors import PROBLEM_JSON
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 SWAGGER_CDN = "https://cdn.jsdelivr.net"
@@ -39,6 +39,27 @@ DOCS_CSP = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
+
+
+class TransportSettings(Protocol):
+    """The settings of the transport middleware (core/settings.py has them all)."""
+
+    @property
+    def max_body_bytes(self) -> int: ...
+
+    @property
+    def max_json_depth(self) -> int: ...
+
+    @property
+    def cors_origins(self) -> list[str]: ...
+
+    @property
+    def cors_allow_credentials(self) -> bool: ...
+
+    @property
+    def hsts_seconds(self) -> int: ...
+
+
 CREDENTIALS = (b"authorization", b"x-api-key", b"cookie")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -297,13 +318,13 @@ def unstorable_form(body: bytes) -> bool:
     return False
 
 
-def install_body_limit(app: FastAPI, settings: Settings) -> None:
+def install_body_limit(app: FastAPI, settings: TransportSettings) -> None:
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
     )
 
 
-def install_cors(app: FastAPI, settings: Settings) -> None:
+def install_cors(app: FastAPI, settings: TransportSettings) -> None:
     """CORS for the origins in CORS_ORIGINS; none (the default): no CORS headers at all."""
     if not settings.cors_origins:
         return
@@ -335,9 +356,9 @@ def install_cors(app: FastAPI, settings: Settings) -> None:
     )
 
 
-def install_security_headers(app: FastAPI, settings: Settings) -> None:
+def install_security_headers(app: FastAPI, settings: TransportSettings) -> None:
     """Wrap the whole middleware stack, so that the last-resort 500 gets the headers too.
     Call it after every other middleware, before `install_request_context`."""
     build_stack = app.build_middleware_stack
     hsts = settings.hsts_seconds
-    app.build_middleware_stack = lambda: SecurityHeadersMiddleware(build_stack(), hsts)
+    app.build_middleware_stack = lambda: SecurityHeadersMiddleware(build_stack(), hsts)  # type: ignore[method-assign]

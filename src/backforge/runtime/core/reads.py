@@ -1,4 +1,3 @@
-{{ header }}
 """The hot reads (a record by id, a page of a list) without SQLAlchemy's per-execution work.
 
 SQLAlchemy spends about ten times the driver's CPU on each statement it executes (cache key,
@@ -62,8 +61,7 @@ class Compiled:
         self.sql = compiled.string
         self.order = list(compiled.positiontup or ())
         self.binds = {
-            name: bind.type._cached_bind_processor(dialect)
-            for name, bind in compiled.binds.items()
+            name: bind.type._cached_bind_processor(dialect) for name, bind in compiled.binds.items()
         }
         # Values the statement carries itself (a dialect may add some, e.g. SQLite's OFFSET 0).
         self.fixed = {name: bind.value for name, bind in compiled.binds.items()}
@@ -113,10 +111,10 @@ class Compiled:
 
     def _processors(self, coltypes: list[Any]) -> list[tuple[str, Callable[[Any], Any]]]:
         """The result processors of the columns that have one, by column key."""
-        found = []
+        found: list[tuple[str, Callable[[Any], Any]]] = []
         for column, coltype in zip(self.columns, coltypes, strict=True):
             process = column.type._cached_result_processor(self.dialect, coltype)
-            if process is not None:
+            if process is not None and column.key is not None:
                 found.append((column.key, process))
         return found
 
@@ -157,7 +155,9 @@ async def _borrow(session: Any) -> Borrowed:
         connection = await session.connection()
         raw = await connection.get_raw_connection()
         dialect = connection.dialect
-        return Borrowed(raw.driver_connection, dialect, _adapter_translation(raw.dbapi_connection, dialect))
+        return Borrowed(
+            raw.driver_connection, dialect, _adapter_translation(raw.dbapi_connection, dialect)
+        )
     pool: ReadPool = session.reads
     return await pool.acquire()
 

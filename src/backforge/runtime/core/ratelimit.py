@@ -1,4 +1,3 @@
-{{ header }}
 """Rate limits: a moving-window limiter in front of every endpoint but the probes and /metrics.
 
     async def hit(key: str, limit: str) -> None
@@ -32,6 +31,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import cache
+from typing import Protocol
 
 from fastapi import FastAPI
 from limits import RateLimitItem, parse
@@ -40,8 +40,7 @@ from limits.storage import storage_from_string
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from {{ ir.package }}.core.errors import PROBLEM_JSON, ProblemError
-from {{ ir.package }}.core.settings import Settings
+from .errors import PROBLEM_JSON, ProblemError
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +48,26 @@ EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/startupz", "/metrics"})
 RETRY_SECONDS = 5.0  # after a storage failure, requests pass unlimited this long before a retry
 REDIS_TIMEOUT = 0.5  # seconds for a Redis connection or answer
 SWEEP_SECONDS = 60.0  # how often the in-memory counters drop callers whose window has emptied
+
+
+class RateLimitSettings(Protocol):
+    """The settings of the rate limits (core/settings.py has them all)."""
+
+    @property
+    def rate_limit_enabled(self) -> bool: ...
+
+    @property
+    def rate_limit_anonymous(self) -> str: ...
+
+    @property
+    def rate_limit_authenticated(self) -> str: ...
+
+    @property
+    def rate_limit_prefix(self) -> str: ...
+
+    @property
+    def redis_url(self) -> str | None: ...
+
 
 Identify = Callable[[Scope], Awaitable[str | None]]
 
@@ -97,7 +116,7 @@ class MemoryWindows:
 class RateLimiter:
     """The counters of one application: where they are kept and how they are counted."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: RateLimitSettings) -> None:
         self.anonymous = parse(settings.rate_limit_anonymous)
         self.authenticated = parse(settings.rate_limit_authenticated)
         self.prefix = settings.rate_limit_prefix
@@ -266,7 +285,9 @@ def _period(item: RateLimitItem) -> str:
     return f"{item.multiples} {unit}s" if item.multiples > 1 else str(unit)
 
 
-def install_rate_limits(app: FastAPI, settings: Settings, identify: Identify | None = None) -> None:
+def install_rate_limits(
+    app: FastAPI, settings: RateLimitSettings, identify: Identify | None = None
+) -> None:
     """Add the limiter to `app` when RATE_LIMIT_ENABLED; `identify(scope)` names the caller
     (None: anonymous, limited by client address)."""
     global _current

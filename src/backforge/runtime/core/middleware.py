@@ -1,4 +1,3 @@
-{{ header }}
 """Plain ASGI middleware around every HTTP request: its request id and access log, its metrics.
 
 The request id is the caller's `X-Request-ID` when that is 1-128 characters of
@@ -18,7 +17,8 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from {{ ir.package }}.core import metrics
+from . import metrics
+from .spec import PACKAGE
 
 REQUEST_ID = b"x-request-id"
 VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -26,8 +26,8 @@ TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/startupz", "/metrics"})
 UNMATCHED = "<unmatched>"
 
-access_log = structlog.stdlib.get_logger("{{ ir.package }}.access")
-access_level = logging.getLogger("{{ ir.package }}.access")  # whose level filters the access log
+access_log = structlog.stdlib.get_logger(f"{PACKAGE}.access")
+access_level = logging.getLogger(f"{PACKAGE}.access")  # whose level filters the access log
 
 
 class RouteTemplates:
@@ -133,7 +133,7 @@ def install_request_context(app: FastAPI) -> None:
     """Wrap the whole middleware stack, error handling and tracing included, in the request
     context, so that a 500 carries the request id too. Call it last, after tracing's set-up."""
     build_stack = app.build_middleware_stack
-    app.build_middleware_stack = lambda: RequestContextMiddleware(build_stack())
+    app.build_middleware_stack = lambda: RequestContextMiddleware(build_stack())  # type: ignore[method-assign]
 
 
 class MetricsMiddleware:

@@ -1,4 +1,3 @@
-{{ header }}
 """Transport protections: security headers, CORS, and a bound on request bodies.
 
 Security headers go on every response, errors, 404s and 500s included (the middleware wraps the
@@ -20,6 +19,7 @@ object that names the same key twice answers 400 (which of the two would win is 
 
 import json
 import re
+from typing import Protocol
 from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI
@@ -27,8 +27,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from {{ ir.package }}.core.errors import PROBLEM_JSON
-from {{ ir.package }}.core.settings import Settings
+from .errors import PROBLEM_JSON
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 SWAGGER_CDN = "https://cdn.jsdelivr.net"
@@ -39,13 +38,39 @@ DOCS_CSP = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
+
+
+class TransportSettings(Protocol):
+    """The settings of the transport middleware (core/settings.py has them all)."""
+
+    @property
+    def max_body_bytes(self) -> int: ...
+
+    @property
+    def max_json_depth(self) -> int: ...
+
+    @property
+    def cors_origins(self) -> list[str]: ...
+
+    @property
+    def cors_allow_credentials(self) -> bool: ...
+
+    @property
+    def hsts_seconds(self) -> int: ...
+
+
 CREDENTIALS = (b"authorization", b"x-api-key", b"cookie")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def _problem(scope: Scope, status: int, title: str, detail: str) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-            "instance": scope["path"]}
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": scope["path"],
+    }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
@@ -292,13 +317,13 @@ def unstorable_form(body: bytes) -> bool:
     return False
 
 
-def install_body_limit(app: FastAPI, settings: Settings) -> None:
+def install_body_limit(app: FastAPI, settings: TransportSettings) -> None:
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
     )
 
 
-def install_cors(app: FastAPI, settings: Settings) -> None:
+def install_cors(app: FastAPI, settings: TransportSettings) -> None:
     """CORS for the origins in CORS_ORIGINS; none (the default): no CORS headers at all."""
     if not settings.cors_origins:
         return
@@ -330,9 +355,9 @@ def install_cors(app: FastAPI, settings: Settings) -> None:
     )
 
 
-def install_security_headers(app: FastAPI, settings: Settings) -> None:
+def install_security_headers(app: FastAPI, settings: TransportSettings) -> None:
     """Wrap the whole middleware stack, so that the last-resort 500 gets the headers too.
     Call it after every other middleware, before `install_request_context`."""
     build_stack = app.build_middleware_stack
     hsts = settings.hsts_seconds
-    app.build_middleware_stack = lambda: SecurityHeadersMiddleware(build_stack(), hsts)
+    app.build_middleware_stack = lambda: SecurityHeadersMiddleware(build_stack(), hsts)  # type: ignore[method-assign]

@@ -1,4 +1,3 @@
-{{ header }}
 """Distributed tracing with OpenTelemetry, exported by OTLP over HTTP when configured.
 
 Set OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://otel-collector:4318) to trace every request, its SQL
@@ -7,13 +6,13 @@ exporter and instrumentations are not even imported (FastAPI imports only the no
 exporter reads the other OTEL_EXPORTER_OTLP_* variables (headers, timeout) itself.
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.types import EventDict, WrappedLogger
 
-from {{ ir.package }}.core.settings import Settings
+from .spec import PACKAGE
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -23,18 +22,28 @@ if TYPE_CHECKING:
 UNTRACED = r"//[^/]+/(healthz|readyz|startupz|metrics)$"
 
 
-def enabled(settings: Settings) -> bool:
+class TracingSettings(Protocol):
+    """The settings of tracing (core/settings.py has them all)."""
+
+    @property
+    def otel_exporter_otlp_endpoint(self) -> str | None: ...
+
+    @property
+    def otel_service_name(self) -> str | None: ...
+
+
+def enabled(settings: TracingSettings) -> bool:
     return bool(settings.otel_exporter_otlp_endpoint)
 
 
-def span_exporter(settings: Settings) -> "SpanExporter":
+def span_exporter(settings: TracingSettings) -> "SpanExporter":
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     base = str(settings.otel_exporter_otlp_endpoint).rstrip("/")
     return OTLPSpanExporter(endpoint=f"{base}/v1/traces")
 
 
-def instrument_app(app: FastAPI, settings: Settings) -> "TracerProvider":
+def instrument_app(app: FastAPI, settings: TracingSettings) -> "TracerProvider":
     """A tracer provider exporting in batches, and a server span for every request."""
     from opentelemetry import trace
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -44,7 +53,7 @@ def instrument_app(app: FastAPI, settings: Settings) -> "TracerProvider":
 
     resource = Resource.create(
         {
-            "service.name": settings.otel_service_name or "{{ ir.package }}",
+            "service.name": settings.otel_service_name or PACKAGE,
             "service.version": app.version,
         }
     )

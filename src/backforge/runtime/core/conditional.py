@@ -1,13 +1,11 @@
-{{ header }}
 """Conditional requests (RFC 9110): ETags from the record version, If-Match, If-None-Match."""
 
 from typing import Annotated, Any
 
 from fastapi import Header
 
-from {{ ir.package }}.core.errors import PreconditionRequiredError
-
-IF_MATCH_REQUIRED = {{ ir.require_if_match }}
+from .errors import PreconditionRequiredError
+from .spec import IF_MATCH_REQUIRED
 
 IfMatch = Annotated[
     str | None,

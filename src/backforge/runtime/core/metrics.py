@@ -1,4 +1,3 @@
-{{ header }}
 """Prometheus metrics, served at GET /metrics in the text exposition format.
 
 Per route template: `http_requests_total{method,route,status_class}`,
@@ -34,8 +33,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from {{ ir.package }}.core.errors import UnauthorizedError
-from {{ ir.package }}.core.routing import AppRoute
+from .errors import UnauthorizedError
+from .routing import AppRoute
 
 METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -107,7 +106,8 @@ class DatabasePoolCollector(Collector):
             read = getattr(pool, method, None)
             if callable(read):
                 yield GaugeMetricFamily(name, documentation, value=read())
-        counts = database.reads.counts() if hasattr(database, "reads") else None
+        reads = getattr(database, "reads", None)
+        counts = reads.counts() if reads is not None else None
         if counts is not None:  # PostgreSQL: the read pool's own connections
             size, in_use = counts
             yield GaugeMetricFamily(

@@ -1,2 +1,1 @@
-{{ header }}
 """Cross-cutting parts every feature uses: settings, database, errors, schemas, listing."""

@@ -1,4 +1,3 @@
-{{ header }}
 """Probes: liveness (the process runs), readiness (it can serve: the database answers) and
 startup (it has started, on a schema at the newest migration)."""
 
@@ -11,8 +10,8 @@ from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from {{ ir.package }}.core.errors import SERVER_ERROR, ServiceUnavailableError, problem_doc
-from {{ ir.package }}.core.routing import AppRoute
+from .errors import SERVER_ERROR, ServiceUnavailableError, problem_doc
+from .routing import AppRoute
 
 READINESS_TIMEOUT = 1.5  # below the usual 2 s probe period: an outage shows at once
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"

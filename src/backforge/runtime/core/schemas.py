@@ -1,4 +1,3 @@
-{{ header }}
 """Base classes of every request and response schema."""
 
 import types
@@ -9,7 +8,7 @@ from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.datastructures import QueryParams
 
-from {{ ir.package }}.core.errors import UnsupportedMediaTypeError
+from .errors import UnsupportedMediaTypeError
 
 
 class InputModel(BaseModel):
@@ -74,4 +73,3 @@ async def require_json(request: Request) -> None:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise UnsupportedMediaTypeError("Send the request body as application/json.")
-

@@ -1,4 +1,3 @@
-{{ header }}
 """Value types shared by the schemas, with the limits the database can actually store."""
 
 import re
@@ -13,7 +12,6 @@ from pydantic import JsonValue as _JsonValue
 
 # The largest integer every JSON client reads exactly (JavaScript's Number.MAX_SAFE_INTEGER).
 JSON_INT_MAX = 2**53 - 1
-
 
 
 def _whole_number(value: Any) -> Any:
@@ -115,7 +113,9 @@ EMAIL_NOT_SPECIAL_USE = rf"^(?!.*@(?:[^@]*\.)?(?:{_SPECIAL_USE})\.?$).*$"
 
 def _email(value: str) -> str:
     try:
-        return validate_email(value, check_deliverability=False, globally_deliverable=False).normalized
+        return validate_email(
+            value, check_deliverability=False, globally_deliverable=False
+        ).normalized
     except EmailNotValidError as exc:
         raise ValueError(f"not a valid email address: {exc}") from None
 
@@ -155,7 +155,9 @@ def _storable_json(value: Any) -> Any:
     return value
 
 
-JsonValue = Annotated[_JsonValue, Field(examples=[{"key": "value"}]), AfterValidator(_storable_json)]
+JsonValue = Annotated[
+    _JsonValue, Field(examples=[{"key": "value"}]), AfterValidator(_storable_json)
+]
 
 
 def _not_null(value: Any) -> Any:
@@ -175,4 +177,3 @@ JsonPresent = Annotated[
 def unique_ids(ids: list[int]) -> list[int]:
     """Ids in first-seen order without repeats."""
     return list(dict.fromkeys(ids))
-

@@ -1,4 +1,3 @@
-{{ header }}
 """Errors as RFC 9457 problem details (`application/problem+json`), for every failure."""
 
 import logging
@@ -11,6 +10,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import exc as db_errors
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
+
+from .spec import IF_MATCH_REQUIRED, PACKAGE
 
 logger = logging.getLogger(__name__)
 
@@ -57,18 +58,16 @@ class UnauthorizedError(ProblemError):
     status, title = 401, "Unauthorized"
 
     def __init__(self, detail: str, *, error: str | None = None):
-        challenge = 'Bearer realm="{{ ir.package }}"'
+        challenge = f'Bearer realm="{PACKAGE}"'
         if error:
             challenge += f', error="{error}"'
         super().__init__(detail, headers={"WWW-Authenticate": challenge})
 
 
-{% if ir.auth %}
 class ForbiddenError(ProblemError):
     status, title = 403, "Forbidden"
 
 
-{% endif %}
 class NotFoundError(ProblemError):
     status, title = 404, "Not Found"
 
@@ -102,24 +101,23 @@ def problem_doc(description: str) -> dict[str, Any]:
 
 
 # Error responses each kind of operation declares in the OpenAPI document.
-BAD_REQUEST = {400: problem_doc("The request is malformed (an unparsable body, an unknown cursor).")}
+BAD_REQUEST = {
+    400: problem_doc("The request is malformed (an unparsable body, an unknown cursor).")
+}
 NOT_FOUND = {404: problem_doc("No such resource.")}
 CONFLICT = {409: problem_doc("The change conflicts with existing data.")}
 UNSUPPORTED = {415: problem_doc("The request body is not application/json.")}
-PRECONDITION = {
-    412: problem_doc("If-Match names a version the record is no longer at."),
-{% if ir.require_if_match %}
-    428: problem_doc("This API requires If-Match (the ETag of the record) on changes."),
-{% endif %}
-}
+PRECONDITION = {412: problem_doc("If-Match names a version the record is no longer at.")}
+if IF_MATCH_REQUIRED:
+    PRECONDITION[428] = problem_doc(
+        "This API requires If-Match (the ETag of the record) on changes."
+    )
 INVALID = {422: problem_doc("The request failed validation.")}
-{% if ir.auth %}
 UNAUTHORIZED = {401: problem_doc("Missing, invalid or expired credentials.")}
 FORBIDDEN = {403: problem_doc("The caller may not do this.")}
-{% endif %}
 # Answers any operation may give: from the transport middleware (core/security.py,
 # core/ratelimit.py) and from the server side.
-SERVER_ERROR = {
+SERVER_ERROR: dict[int | str, dict[str, Any]] = {
     413: problem_doc("The request body is larger than MAX_BODY_BYTES."),
     429: problem_doc(
         "Too many requests; retry after Retry-After seconds (RateLimit-* headers tell the budget)."
@@ -144,9 +142,7 @@ def problem_response(
 
 
 async def _on_problem(request: Request, exc: ProblemError) -> JSONResponse:
-    return problem_response(
-        request, exc.status, exc.title, exc.detail, exc.headers, **exc.extra
-    )
+    return problem_response(request, exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
 
 
 async def _on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -184,8 +180,9 @@ async def _on_database_unavailable(request: Request, exc: Exception) -> JSONResp
     """Connection refused or lost mid-statement, pool exhausted, server starting up or shutting
     down, too many connections, statement timed out, a serialization failure or deadlock: a 503
     the client may retry, not a 500 (the service recovers by itself when the database returns)."""
-    logger.warning("database unavailable on %s %s: %s", request.method, request.url.path,
-                   type(exc).__name__)
+    logger.warning(
+        "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
+    )
     retry = "1" if transient_conflict(exc) else "5"
     return problem_response(
         request,
@@ -220,7 +217,9 @@ _UNAVAILABLE_STATES = frozenset({"55P03"})
 _CONFLICT_STATES = frozenset({"40001", "40P01"})  # worth retrying at once
 # MySQL and MariaDB error numbers of the same kinds: too many connections, shutdown, lock wait
 # timeout, deadlock, connection killed, can't connect, server gone away, lost connection.
-_UNAVAILABLE_NUMBERS = frozenset({1040, 1053, 1205, 1213, 1317, 1927, 2002, 2003, 2006, 2013, 2055, 4031})
+_UNAVAILABLE_NUMBERS = frozenset(
+    {1040, 1053, 1205, 1213, 1317, 1927, 2002, 2003, 2006, 2013, 2055, 4031}
+)
 _CONFLICT_NUMBERS = frozenset({1205, 1213})
 
 
@@ -260,7 +259,9 @@ def database_unavailable(exc: BaseException) -> bool:
         if getattr(cause, "connection_invalidated", False):
             return True
         state = _sqlstate(cause)
-        if state is not None and (state[:2] in _UNAVAILABLE_CLASSES or state in _UNAVAILABLE_STATES):
+        if state is not None and (
+            state[:2] in _UNAVAILABLE_CLASSES or state in _UNAVAILABLE_STATES
+        ):
             return True
         if _number(cause) in _UNAVAILABLE_NUMBERS:
             return True
