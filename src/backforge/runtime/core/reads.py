@@ -1,19 +1,21 @@
-"""The hot reads (a record by id, a page of a list) without SQLAlchemy's per-execution work.
+"""The hot reads (a record by id, a page of a list) without SQLAlchemy's per-execution work
+(cache key, execution context, result wrapping, pool checkout events).
 
-SQLAlchemy spends about ten times the driver's CPU on each statement it executes (cache key,
-execution context, result wrapping), and a connection from its pool costs two greenlet
-switches and its checkout and checkin events. A read here is a statement SQLAlchemy built and
-compiled once, per shape, with named bind parameters: its SQL text, bind order and the type
-processing SQLAlchemy would apply on the way in and out (dates, decimals, JSON keep their
-types), run on a driver connection directly.
+A read here is a statement SQLAlchemy built and compiled once, per shape, with named bind
+parameters: its SQL text, bind order and the type processing SQLAlchemy would apply on the way
+in and out (dates, decimals, JSON keep their types), run on a driver connection directly.
 
 The sessions of GET and HEAD requests (`ReadSession` in core/db.py) read on a connection of the
 read pool (`ReadPool`): on PostgreSQL an asyncpg pool of its own (DB_READ_POOL_SIZE
 connections, no reset query on release, since reads leave no session state behind); on SQLite
-a connection of SQLAlchemy's pool. Only those sessions take this path, and not while traced
-(tracing sees statements through SQLAlchemy's events); a write's session executes the same
-statements through SQLAlchemy, inside its transaction. Driver errors come out as
-SQLAlchemy's, so an unreachable database still answers 503.
+a connection of SQLAlchemy's pool. Only those sessions take this path, only with the
+FAST_READS setting on and not while traced (tracing sees statements through SQLAlchemy's
+events); a write's session executes the same statements through SQLAlchemy, inside its
+transaction. Driver errors come out as SQLAlchemy's, so an unreachable database still answers
+503.
+
+The direct path as a whole, behind FAST_READS: this module, `ReadSession` and `ReadPool` in
+core/db.py, `DirectRoute` in core/routing.py and the garbage collector's tuning in serve.py.
 """
 
 import asyncio

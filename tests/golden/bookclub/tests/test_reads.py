@@ -2,7 +2,7 @@
 """The read path: DirectRoutes answer as FastAPI's own routes would, and reads take turns for
 the connections of the read pool and give them back."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 from fastapi import (
@@ -23,6 +23,7 @@ from httpx import ASGITransport, AsyncClient
 from pydantic import Field
 from sqlalchemy.exc import OperationalError
 
+from bookclub.core import routing
 from bookclub.core.db import create_engine
 from bookclub.core.errors import install_error_handlers
 from bookclub.core.metrics import DatabasePoolCollector
@@ -172,6 +173,34 @@ async def test_the_applications_dependency_overrides_apply_to_its_routes(
     finally:
         app.dependency_overrides.clear()
     assert (await client.post(LIST, content=b"x")).status_code == 415
+
+
+@pytest.fixture(params=[True, False], ids=["fast-reads", "general-path"])
+def fast_reads(request: pytest.FixtureRequest, settings: Settings) -> bool:
+    """FAST_READS for the application the test's other fixtures make."""
+    settings.fast_reads = request.param
+    return bool(request.param)
+
+
+async def test_fast_reads_chooses_the_read_path(
+    fast_reads: bool, client: AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FAST_READS on: DirectRoutes solve the request and reads run on the read pool; off:
+    FastAPI and SQLAlchemy answer it, with the same result."""
+    solved: list[str] = []
+    direct = routing._solve
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        solved.append("direct")
+        return await direct(*args, **kwargs)
+
+    monkeypatch.setattr(routing, "_solve", counted)
+    assert (await client.get(LIST)).status_code == 200
+    assert (await client.get(f"{LIST}/1")).status_code == 404
+    assert bool(solved) is (fast_reads and not app.dependency_overrides)
+    database = app.state.database
+    mysql = database.engine.dialect.name in ("mysql", "mariadb")  # reads through SQLAlchemy
+    assert database.fast_reads is (fast_reads and not mysql)
 
 
 async def test_reads_give_their_connections_back(client: AsyncClient, app: FastAPI) -> None:

@@ -61,6 +61,7 @@ async def test_location_starts_with_the_public_url(app: FastAPI, client: AsyncCl
     assert response.headers["location"] == f"https://api.example.com{URL}/{response.json()['id']}"
 
 
+@pytest.mark.reads
 async def test_read_returns_what_create_returned(client: AsyncClient) -> None:
     created = await create_review(client)
     response = await client.get(f"{URL}/{created['id']}")
@@ -68,16 +69,19 @@ async def test_read_returns_what_create_returned(client: AsyncClient) -> None:
     assert response.json() == created
 
 
+@pytest.mark.reads
 async def test_read_unknown_id_is_404(client: AsyncClient) -> None:
     body = assert_problem(await client.get(f"{URL}/{MISSING_ID}"), 404)
     assert str(MISSING_ID) in body["detail"]
 
 
 @pytest.mark.parametrize("bad_id", ["0", "-1", "abc", "1.5", str(2**53)])
+@pytest.mark.reads
 async def test_read_invalid_id_is_422(client: AsyncClient, bad_id: str) -> None:
     assert_problem(await client.get(f"{URL}/{bad_id}"), 422)
 
 
+@pytest.mark.reads
 async def test_list_pages_through_every_record(client: AsyncClient) -> None:
     created = [await create_review(client) for _ in range(3)]
     first = (await client.get(URL, params={"limit": 2})).json()
@@ -96,6 +100,7 @@ async def test_list_pages_through_every_record(client: AsyncClient) -> None:
         "-id",
     ],
 )
+@pytest.mark.reads
 async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str) -> None:
     created = [await create_review(client) for _ in range(4)]
     key = sort.lstrip("-")
@@ -116,6 +121,7 @@ async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str)
     assert values == sorted(values, reverse=sort.startswith("-"))
 
 
+@pytest.mark.reads
 async def test_filter_by_book(client: AsyncClient) -> None:
     target = await create_book(client)
     first = await create_review(client, book=target["id"])
@@ -130,6 +136,7 @@ async def test_filter_by_book(client: AsyncClient) -> None:
         assert second["id"] not in ids
 
 
+@pytest.mark.reads
 async def test_filter_by_rating(client: AsyncClient) -> None:
     first, second = await create_review(client), await create_review(client)
     wanted = first["rating"]
@@ -142,6 +149,7 @@ async def test_filter_by_rating(client: AsyncClient) -> None:
         assert second["id"] not in ids
 
 
+@pytest.mark.reads
 async def test_filter_by_book__in(client: AsyncClient) -> None:
     target = await create_book(client)
     first = await create_review(client, book=target["id"])
@@ -150,6 +158,7 @@ async def test_filter_by_book__in(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_rating__in(client: AsyncClient) -> None:
     first = await create_review(client)
     response = await client.get(URL, params={"rating__in": [first["rating"]]})
@@ -157,6 +166,7 @@ async def test_filter_by_rating__in(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_rating__gte(client: AsyncClient) -> None:
     first = await create_review(client)
     response = await client.get(URL, params={"rating__gte": first["rating"]})
@@ -164,6 +174,7 @@ async def test_filter_by_rating__gte(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_rating__lte(client: AsyncClient) -> None:
     first = await create_review(client)
     response = await client.get(URL, params={"rating__lte": first["rating"]})
@@ -181,16 +192,19 @@ async def test_filter_by_rating__lte(client: AsyncClient) -> None:
         {"no_such_parameter": "1"},
     ],
 )
+@pytest.mark.reads
 async def test_list_rejects_bad_parameters(client: AsyncClient, params: dict) -> None:
     body = assert_problem(await client.get(URL, params=params), 422)
     assert body["errors"]
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "W10", "WyJ0aXRsZSIsMSwxXQ"])
+@pytest.mark.reads
 async def test_list_rejects_a_cursor_it_did_not_issue(client: AsyncClient, cursor: str) -> None:
     assert_problem(await client.get(URL, params={"cursor": cursor}), 400)
 
 
+@pytest.mark.reads
 async def test_list_rejects_a_tampered_or_foreign_cursor(client: AsyncClient) -> None:
     """Cursors are signed over the resource and the sort order: altered, or used on another
     sort or another resource's list, they are 400."""

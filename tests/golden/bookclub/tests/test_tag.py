@@ -57,6 +57,7 @@ async def test_location_starts_with_the_public_url(app: FastAPI, client: AsyncCl
     assert response.headers["location"] == f"https://api.example.com{URL}/{response.json()['id']}"
 
 
+@pytest.mark.reads
 async def test_read_returns_what_create_returned(client: AsyncClient) -> None:
     created = await create_tag(client)
     response = await client.get(f"{URL}/{created['id']}")
@@ -64,16 +65,19 @@ async def test_read_returns_what_create_returned(client: AsyncClient) -> None:
     assert response.json() == created
 
 
+@pytest.mark.reads
 async def test_read_unknown_id_is_404(client: AsyncClient) -> None:
     body = assert_problem(await client.get(f"{URL}/{MISSING_ID}"), 404)
     assert str(MISSING_ID) in body["detail"]
 
 
 @pytest.mark.parametrize("bad_id", ["0", "-1", "abc", "1.5", str(2**53)])
+@pytest.mark.reads
 async def test_read_invalid_id_is_422(client: AsyncClient, bad_id: str) -> None:
     assert_problem(await client.get(f"{URL}/{bad_id}"), 422)
 
 
+@pytest.mark.reads
 async def test_list_pages_through_every_record(client: AsyncClient) -> None:
     created = [await create_tag(client) for _ in range(3)]
     first = (await client.get(URL, params={"limit": 2})).json()
@@ -92,6 +96,7 @@ async def test_list_pages_through_every_record(client: AsyncClient) -> None:
         "-id",
     ],
 )
+@pytest.mark.reads
 async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str) -> None:
     created = [await create_tag(client) for _ in range(4)]
     key = sort.lstrip("-")
@@ -122,16 +127,19 @@ async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str)
         {"no_such_parameter": "1"},
     ],
 )
+@pytest.mark.reads
 async def test_list_rejects_bad_parameters(client: AsyncClient, params: dict) -> None:
     body = assert_problem(await client.get(URL, params=params), 422)
     assert body["errors"]
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "W10", "WyJ0aXRsZSIsMSwxXQ"])
+@pytest.mark.reads
 async def test_list_rejects_a_cursor_it_did_not_issue(client: AsyncClient, cursor: str) -> None:
     assert_problem(await client.get(URL, params={"cursor": cursor}), 400)
 
 
+@pytest.mark.reads
 async def test_list_rejects_a_tampered_or_foreign_cursor(client: AsyncClient) -> None:
     """Cursors are signed over the resource and the sort order: altered, or used on another
     sort or another resource's list, they are 400."""

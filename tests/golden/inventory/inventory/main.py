@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.database = Database(settings, fast_reads=not traced)
+        app.state.database = Database(settings, traced=traced)
         if traced:
             tracing.instrument_database(app.state.database.engine, app.state.tracer_provider)
         try:
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
+    app.state.fast_reads = settings.fast_reads  # core/routing.py: DirectRoutes answer directly
     configure_cursors(settings)
     install_error_handlers(app)
     # Middleware added later runs earlier: metrics, CORS, rate limits, then the body limit.

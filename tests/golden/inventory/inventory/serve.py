@@ -24,13 +24,19 @@ class GracefulServer(uvicorn.Server):
     """uvicorn's server, ending with status 0 after a signal-initiated graceful shutdown
     (plain uvicorn re-raises the signal once drained, so the process reports it as a kill)."""
 
+    def __init__(self, config: uvicorn.Config, *, tune_collector: bool) -> None:
+        super().__init__(config)
+        self.tune_collector = tune_collector  # with FAST_READS, the read path's last part
+
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        if not self.tune_collector:
+            return
         # What importing and starting the application made lives as long as the process:
         # frozen, the garbage collector no longer scans it. And a collection every 20,000
-        # objects rather than every 700: with many requests in flight, their live objects
-        # would be scanned and promoted again and again (it cost a read by id about a tenth
-        # of its CPU; reference counting still frees a request's objects as it ends).
+        # objects rather than every 700, so that the live objects of the requests in flight
+        # are not scanned and promoted again and again (reference counting still frees a
+        # request's objects as it ends).
         gc.collect()
         gc.freeze()
         gc.set_threshold(20_000, 20, 20)
@@ -59,7 +65,7 @@ def main() -> None:
         server_header=False,
         access_log=False,  # core/middleware.py logs every request, with its request id
     )
-    GracefulServer(config).run()
+    GracefulServer(config, tune_collector=settings.fast_reads).run()
 
 
 if __name__ == "__main__":

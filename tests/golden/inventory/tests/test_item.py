@@ -61,6 +61,7 @@ async def test_location_starts_with_the_public_url(app: FastAPI, client: AsyncCl
     assert response.headers["location"] == f"https://api.example.com{URL}/{response.json()['id']}"
 
 
+@pytest.mark.reads
 async def test_read_returns_what_create_returned(client: AsyncClient) -> None:
     created = await create_item(client)
     response = await client.get(f"{URL}/{created['id']}")
@@ -68,16 +69,19 @@ async def test_read_returns_what_create_returned(client: AsyncClient) -> None:
     assert response.json() == created
 
 
+@pytest.mark.reads
 async def test_read_unknown_id_is_404(client: AsyncClient) -> None:
     body = assert_problem(await client.get(f"{URL}/{MISSING_ID}"), 404)
     assert str(MISSING_ID) in body["detail"]
 
 
 @pytest.mark.parametrize("bad_id", ["0", "-1", "abc", "1.5", str(2**53)])
+@pytest.mark.reads
 async def test_read_invalid_id_is_422(client: AsyncClient, bad_id: str) -> None:
     assert_problem(await client.get(f"{URL}/{bad_id}"), 422)
 
 
+@pytest.mark.reads
 async def test_list_pages_through_every_record(client: AsyncClient) -> None:
     created = [await create_item(client) for _ in range(3)]
     first = (await client.get(URL, params={"limit": 2})).json()
@@ -102,6 +106,7 @@ async def test_list_pages_through_every_record(client: AsyncClient) -> None:
         "-released_at",
     ],
 )
+@pytest.mark.reads
 async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str) -> None:
     created = [await create_item(client) for _ in range(4)]
     key = sort.lstrip("-")
@@ -122,6 +127,7 @@ async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str)
     assert values == sorted(values, reverse=sort.startswith("-"))
 
 
+@pytest.mark.reads
 async def test_filter_by_discontinued(client: AsyncClient) -> None:
     first, second = await create_item(client), await create_item(client)
     wanted = first["discontinued"]
@@ -134,6 +140,7 @@ async def test_filter_by_discontinued(client: AsyncClient) -> None:
         assert second["id"] not in ids
 
 
+@pytest.mark.reads
 async def test_filter_by_released_at(client: AsyncClient) -> None:
     first, second = await create_item(client), await create_item(client)
     wanted = first["released_at"]
@@ -146,6 +153,7 @@ async def test_filter_by_released_at(client: AsyncClient) -> None:
         assert second["id"] not in ids
 
 
+@pytest.mark.reads
 async def test_filter_by_unit_price(client: AsyncClient) -> None:
     first, second = await create_item(client), await create_item(client)
     wanted = first["unit_price"]
@@ -158,6 +166,7 @@ async def test_filter_by_unit_price(client: AsyncClient) -> None:
         assert second["id"] not in ids
 
 
+@pytest.mark.reads
 async def test_filter_by_released_at__in(client: AsyncClient) -> None:
     first = await create_item(client)
     response = await client.get(URL, params={"released_at__in": [first["released_at"]]})
@@ -165,6 +174,7 @@ async def test_filter_by_released_at__in(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_unit_price__in(client: AsyncClient) -> None:
     first = await create_item(client)
     response = await client.get(URL, params={"unit_price__in": [first["unit_price"]]})
@@ -172,6 +182,7 @@ async def test_filter_by_unit_price__in(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_released_at__gte(client: AsyncClient) -> None:
     first = await create_item(client)
     response = await client.get(URL, params={"released_at__gte": first["released_at"]})
@@ -179,6 +190,7 @@ async def test_filter_by_released_at__gte(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_released_at__lte(client: AsyncClient) -> None:
     first = await create_item(client)
     response = await client.get(URL, params={"released_at__lte": first["released_at"]})
@@ -186,6 +198,7 @@ async def test_filter_by_released_at__lte(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_unit_price__gte(client: AsyncClient) -> None:
     first = await create_item(client)
     response = await client.get(URL, params={"unit_price__gte": first["unit_price"]})
@@ -193,6 +206,7 @@ async def test_filter_by_unit_price__gte(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_unit_price__lte(client: AsyncClient) -> None:
     first = await create_item(client)
     response = await client.get(URL, params={"unit_price__lte": first["unit_price"]})
@@ -200,6 +214,7 @@ async def test_filter_by_unit_price__lte(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_search_finds_text_case_insensitively(client: AsyncClient) -> None:
     created = await create_item(client)
     needle = created["sku"][-3:].upper()
@@ -219,16 +234,19 @@ async def test_search_finds_text_case_insensitively(client: AsyncClient) -> None
         {"no_such_parameter": "1"},
     ],
 )
+@pytest.mark.reads
 async def test_list_rejects_bad_parameters(client: AsyncClient, params: dict) -> None:
     body = assert_problem(await client.get(URL, params=params), 422)
     assert body["errors"]
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "W10", "WyJ0aXRsZSIsMSwxXQ"])
+@pytest.mark.reads
 async def test_list_rejects_a_cursor_it_did_not_issue(client: AsyncClient, cursor: str) -> None:
     assert_problem(await client.get(URL, params={"cursor": cursor}), 400)
 
 
+@pytest.mark.reads
 async def test_list_rejects_a_tampered_or_foreign_cursor(client: AsyncClient) -> None:
     """Cursors are signed over the resource and the sort order: altered, or used on another
     sort or another resource's list, they are 400."""

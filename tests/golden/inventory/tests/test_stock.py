@@ -62,6 +62,7 @@ async def test_location_starts_with_the_public_url(app: FastAPI, client: AsyncCl
     assert response.headers["location"] == f"https://api.example.com{URL}/{response.json()['id']}"
 
 
+@pytest.mark.reads
 async def test_read_returns_what_create_returned(client: AsyncClient) -> None:
     created = await create_stock(client)
     response = await client.get(f"{URL}/{created['id']}")
@@ -69,16 +70,19 @@ async def test_read_returns_what_create_returned(client: AsyncClient) -> None:
     assert response.json() == created
 
 
+@pytest.mark.reads
 async def test_read_unknown_id_is_404(client: AsyncClient) -> None:
     body = assert_problem(await client.get(f"{URL}/{MISSING_ID}"), 404)
     assert str(MISSING_ID) in body["detail"]
 
 
 @pytest.mark.parametrize("bad_id", ["0", "-1", "abc", "1.5", str(2**53)])
+@pytest.mark.reads
 async def test_read_invalid_id_is_422(client: AsyncClient, bad_id: str) -> None:
     assert_problem(await client.get(f"{URL}/{bad_id}"), 422)
 
 
+@pytest.mark.reads
 async def test_list_pages_through_every_record(client: AsyncClient) -> None:
     created = [await create_stock(client) for _ in range(3)]
     first = (await client.get(URL, params={"limit": 2})).json()
@@ -101,6 +105,7 @@ async def test_list_pages_through_every_record(client: AsyncClient) -> None:
         "-counted_at",
     ],
 )
+@pytest.mark.reads
 async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str) -> None:
     created = [await create_stock(client) for _ in range(4)]
     key = sort.lstrip("-")
@@ -121,6 +126,7 @@ async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str)
     assert values == sorted(values, reverse=sort.startswith("-"))
 
 
+@pytest.mark.reads
 async def test_filter_by_warehouse(client: AsyncClient) -> None:
     target = await create_warehouse(client)
     first = await create_stock(client, warehouse=target["id"])
@@ -135,6 +141,7 @@ async def test_filter_by_warehouse(client: AsyncClient) -> None:
         assert second["id"] not in ids
 
 
+@pytest.mark.reads
 async def test_filter_by_item(client: AsyncClient) -> None:
     target = await create_item(client)
     first = await create_stock(client, item=target["id"])
@@ -149,6 +156,7 @@ async def test_filter_by_item(client: AsyncClient) -> None:
         assert second["id"] not in ids
 
 
+@pytest.mark.reads
 async def test_filter_by_quantity(client: AsyncClient) -> None:
     first, second = await create_stock(client), await create_stock(client)
     wanted = first["quantity"]
@@ -161,6 +169,7 @@ async def test_filter_by_quantity(client: AsyncClient) -> None:
         assert second["id"] not in ids
 
 
+@pytest.mark.reads
 async def test_filter_by_counted_at(client: AsyncClient) -> None:
     first, second = await create_stock(client), await create_stock(client)
     wanted = first["counted_at"]
@@ -173,6 +182,7 @@ async def test_filter_by_counted_at(client: AsyncClient) -> None:
         assert second["id"] not in ids
 
 
+@pytest.mark.reads
 async def test_filter_by_counted_on(client: AsyncClient) -> None:
     first, second = await create_stock(client), await create_stock(client)
     wanted = first["counted_on"]
@@ -185,6 +195,7 @@ async def test_filter_by_counted_on(client: AsyncClient) -> None:
         assert second["id"] not in ids
 
 
+@pytest.mark.reads
 async def test_filter_by_warehouse__in(client: AsyncClient) -> None:
     target = await create_warehouse(client)
     first = await create_stock(client, warehouse=target["id"])
@@ -193,6 +204,7 @@ async def test_filter_by_warehouse__in(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_item__in(client: AsyncClient) -> None:
     target = await create_item(client)
     first = await create_stock(client, item=target["id"])
@@ -201,6 +213,7 @@ async def test_filter_by_item__in(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_quantity__in(client: AsyncClient) -> None:
     first = await create_stock(client)
     response = await client.get(URL, params={"quantity__in": [first["quantity"]]})
@@ -208,6 +221,7 @@ async def test_filter_by_quantity__in(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_counted_at__in(client: AsyncClient) -> None:
     first = await create_stock(client)
     response = await client.get(URL, params={"counted_at__in": [first["counted_at"]]})
@@ -215,6 +229,7 @@ async def test_filter_by_counted_at__in(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_counted_on__in(client: AsyncClient) -> None:
     first = await create_stock(client)
     response = await client.get(URL, params={"counted_on__in": [first["counted_on"]]})
@@ -222,6 +237,7 @@ async def test_filter_by_counted_on__in(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_quantity__gte(client: AsyncClient) -> None:
     first = await create_stock(client)
     response = await client.get(URL, params={"quantity__gte": first["quantity"]})
@@ -229,6 +245,7 @@ async def test_filter_by_quantity__gte(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_quantity__lte(client: AsyncClient) -> None:
     first = await create_stock(client)
     response = await client.get(URL, params={"quantity__lte": first["quantity"]})
@@ -236,6 +253,7 @@ async def test_filter_by_quantity__lte(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_counted_at__gte(client: AsyncClient) -> None:
     first = await create_stock(client)
     response = await client.get(URL, params={"counted_at__gte": first["counted_at"]})
@@ -243,6 +261,7 @@ async def test_filter_by_counted_at__gte(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_counted_at__lte(client: AsyncClient) -> None:
     first = await create_stock(client)
     response = await client.get(URL, params={"counted_at__lte": first["counted_at"]})
@@ -250,6 +269,7 @@ async def test_filter_by_counted_at__lte(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_counted_on__gte(client: AsyncClient) -> None:
     first = await create_stock(client)
     response = await client.get(URL, params={"counted_on__gte": first["counted_on"]})
@@ -257,6 +277,7 @@ async def test_filter_by_counted_on__gte(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_counted_on__lte(client: AsyncClient) -> None:
     first = await create_stock(client)
     response = await client.get(URL, params={"counted_on__lte": first["counted_on"]})
@@ -274,16 +295,19 @@ async def test_filter_by_counted_on__lte(client: AsyncClient) -> None:
         {"no_such_parameter": "1"},
     ],
 )
+@pytest.mark.reads
 async def test_list_rejects_bad_parameters(client: AsyncClient, params: dict) -> None:
     body = assert_problem(await client.get(URL, params=params), 422)
     assert body["errors"]
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "W10", "WyJ0aXRsZSIsMSwxXQ"])
+@pytest.mark.reads
 async def test_list_rejects_a_cursor_it_did_not_issue(client: AsyncClient, cursor: str) -> None:
     assert_problem(await client.get(URL, params={"cursor": cursor}), 400)
 
 
+@pytest.mark.reads
 async def test_list_rejects_a_tampered_or_foreign_cursor(client: AsyncClient) -> None:
     """Cursors are signed over the resource and the sort order: altered, or used on another
     sort or another resource's list, they are 400."""

@@ -60,6 +60,7 @@ async def test_location_starts_with_the_public_url(app: FastAPI, client: AsyncCl
     assert response.headers["location"] == f"https://api.example.com{URL}/{response.json()['id']}"
 
 
+@pytest.mark.reads
 async def test_read_returns_what_create_returned(client: AsyncClient) -> None:
     created = await create_warehouse(client)
     response = await client.get(f"{URL}/{created['id']}")
@@ -67,16 +68,19 @@ async def test_read_returns_what_create_returned(client: AsyncClient) -> None:
     assert response.json() == created
 
 
+@pytest.mark.reads
 async def test_read_unknown_id_is_404(client: AsyncClient) -> None:
     body = assert_problem(await client.get(f"{URL}/{MISSING_ID}"), 404)
     assert str(MISSING_ID) in body["detail"]
 
 
 @pytest.mark.parametrize("bad_id", ["0", "-1", "abc", "1.5", str(2**53)])
+@pytest.mark.reads
 async def test_read_invalid_id_is_422(client: AsyncClient, bad_id: str) -> None:
     assert_problem(await client.get(f"{URL}/{bad_id}"), 422)
 
 
+@pytest.mark.reads
 async def test_list_pages_through_every_record(client: AsyncClient) -> None:
     created = [await create_warehouse(client) for _ in range(3)]
     first = (await client.get(URL, params={"limit": 2})).json()
@@ -99,6 +103,7 @@ async def test_list_pages_through_every_record(client: AsyncClient) -> None:
         "-opened_on",
     ],
 )
+@pytest.mark.reads
 async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str) -> None:
     created = [await create_warehouse(client) for _ in range(4)]
     key = sort.lstrip("-")
@@ -119,6 +124,7 @@ async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str)
     assert values == sorted(values, reverse=sort.startswith("-"))
 
 
+@pytest.mark.reads
 async def test_filter_by_opened_on(client: AsyncClient) -> None:
     first, second = await create_warehouse(client), await create_warehouse(client)
     wanted = first["opened_on"]
@@ -131,6 +137,7 @@ async def test_filter_by_opened_on(client: AsyncClient) -> None:
         assert second["id"] not in ids
 
 
+@pytest.mark.reads
 async def test_filter_by_capacity(client: AsyncClient) -> None:
     first, second = await create_warehouse(client), await create_warehouse(client)
     wanted = first["capacity"]
@@ -143,6 +150,7 @@ async def test_filter_by_capacity(client: AsyncClient) -> None:
         assert second["id"] not in ids
 
 
+@pytest.mark.reads
 async def test_filter_by_opened_on__in(client: AsyncClient) -> None:
     first = await create_warehouse(client)
     response = await client.get(URL, params={"opened_on__in": [first["opened_on"]]})
@@ -150,6 +158,7 @@ async def test_filter_by_opened_on__in(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_capacity__in(client: AsyncClient) -> None:
     first = await create_warehouse(client)
     response = await client.get(URL, params={"capacity__in": [first["capacity"]]})
@@ -157,6 +166,7 @@ async def test_filter_by_capacity__in(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_opened_on__gte(client: AsyncClient) -> None:
     first = await create_warehouse(client)
     response = await client.get(URL, params={"opened_on__gte": first["opened_on"]})
@@ -164,6 +174,7 @@ async def test_filter_by_opened_on__gte(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_opened_on__lte(client: AsyncClient) -> None:
     first = await create_warehouse(client)
     response = await client.get(URL, params={"opened_on__lte": first["opened_on"]})
@@ -171,6 +182,7 @@ async def test_filter_by_opened_on__lte(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_capacity__gte(client: AsyncClient) -> None:
     first = await create_warehouse(client)
     response = await client.get(URL, params={"capacity__gte": first["capacity"]})
@@ -178,6 +190,7 @@ async def test_filter_by_capacity__gte(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_filter_by_capacity__lte(client: AsyncClient) -> None:
     first = await create_warehouse(client)
     response = await client.get(URL, params={"capacity__lte": first["capacity"]})
@@ -185,6 +198,7 @@ async def test_filter_by_capacity__lte(client: AsyncClient) -> None:
     assert first["id"] in {item["id"] for item in response.json()["items"]}
 
 
+@pytest.mark.reads
 async def test_search_finds_text_case_insensitively(client: AsyncClient) -> None:
     created = await create_warehouse(client)
     needle = created["name"][-3:].upper()
@@ -204,16 +218,19 @@ async def test_search_finds_text_case_insensitively(client: AsyncClient) -> None
         {"no_such_parameter": "1"},
     ],
 )
+@pytest.mark.reads
 async def test_list_rejects_bad_parameters(client: AsyncClient, params: dict) -> None:
     body = assert_problem(await client.get(URL, params=params), 422)
     assert body["errors"]
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "W10", "WyJ0aXRsZSIsMSwxXQ"])
+@pytest.mark.reads
 async def test_list_rejects_a_cursor_it_did_not_issue(client: AsyncClient, cursor: str) -> None:
     assert_problem(await client.get(URL, params={"cursor": cursor}), 400)
 
 
+@pytest.mark.reads
 async def test_list_rejects_a_tampered_or_foreign_cursor(client: AsyncClient) -> None:
     """Cursors are signed over the resource and the sort order: altered, or used on another
     sort or another resource's list, they are 400."""

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     db_read_pool_size: int = Field(
         15, ge=1, description="PostgreSQL: connections kept for the reads of GET requests."
     )
+    fast_reads: bool = Field(
+        True,
+        description="GET requests take the direct path: routes that solve their parameters "
+        "themselves, reads on the read pool's driver connections, a tuned garbage collector; "
+        "false: FastAPI's and SQLAlchemy's general path.",
+    )
     db_pool_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a connection.")
     db_connect_timeout: float = Field(5.0, gt=0, description="Seconds to wait for the server.")
     db_statement_timeout_ms: int = Field(

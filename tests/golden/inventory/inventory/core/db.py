@@ -36,6 +36,9 @@ class DatabaseSettings(Protocol):
     def db_read_pool_size(self) -> int: ...
 
     @property
+    def fast_reads(self) -> bool: ...
+
+    @property
     def db_pool_timeout(self) -> float: ...
 
     @property
@@ -188,7 +191,7 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 class Database:
     """The engine, the session factories and the read pool of one process."""
 
-    def __init__(self, settings: DatabaseSettings, fast_reads: bool = True):
+    def __init__(self, settings: DatabaseSettings, traced: bool = False):
         self.engine = create_engine(settings)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Reads need no transaction: at READ COMMITTED every statement sees its own snapshot
@@ -196,11 +199,12 @@ class Database:
         self.read_sessions = async_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
         )
-        # The hot reads run on a driver connection of the read pool (core/reads.py), unless
-        # `fast_reads` is off: when traced, every statement goes through SQLAlchemy's events.
-        # On MySQL / MariaDB reads go through SQLAlchemy: the read pool is PostgreSQL's and
-        # SQLite's (core/reads.py).
-        self.fast_reads = fast_reads and self.engine.dialect.name not in MYSQL
+        # With FAST_READS the hot reads run on a driver connection of the read pool
+        # (core/reads.py), except when traced (tracing sees statements through SQLAlchemy's
+        # events) and on MySQL / MariaDB (the read pool is PostgreSQL's and SQLite's).
+        self.fast_reads = (
+            settings.fast_reads and not traced and self.engine.dialect.name not in MYSQL
+        )
         if self.engine.dialect.name == "postgresql":
             self.reads: ReadPool = PostgresReadPool(
                 self.engine,

@@ -9,7 +9,8 @@ matching through it, and every new application (each test makes one) its routes'
 FastAPI answers a request by solving the endpoint's dependencies through its general solver,
 opening two exit stacks and wrapping the handler for exceptions; for a read by id that costs
 more CPU than the read itself. A `DirectRoute` is declared and documented like any other (on a
-router with `route_class=DirectRoute`) but solves what its endpoint needs directly.
+router with `route_class=DirectRoute`) but solves what its endpoint needs directly, while the
+application's `state.fast_reads` (the FAST_READS setting) is on; off, FastAPI answers.
 """
 
 import inspect
@@ -71,8 +72,8 @@ class DirectRoute(AppRoute):
     and header parameters are validated, together in one call of a model made of their own
     fields, and the query model in one more (`query_reader`): values and 422 errors are what
     FastAPI would give, and the OpenAPI document is FastAPI's, from the same signature. While
-    the application has dependency overrides (tests), FastAPI answers. An endpoint that needs
-    more is refused when the route is declared."""
+    the application has dependency overrides, or FAST_READS is off, FastAPI answers. An
+    endpoint that needs more is refused when the route is declared."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
@@ -103,7 +104,9 @@ class DirectRoute(AppRoute):
             self.query = (models[0].name, query_reader(model))
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in (self.methods or ()) or scope["app"].dependency_overrides:
+        app = scope["app"]
+        general = app.dependency_overrides or not getattr(app.state, "fast_reads", True)
+        if scope["method"] not in (self.methods or ()) or general:
             await super().handle(scope, receive, send)  # a 405, or FastAPI's answer
             return
         request = Request(scope, receive, send)
