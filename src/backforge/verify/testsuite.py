@@ -4,10 +4,6 @@ Counts come from pytest's JUnit XML (xunit1, which names each test's file); line
 generated package from `coverage json`. Fails on any failed or erroring test, on no test at all,
 and on line coverage under MIN_COVERAGE percent. On Python >= 3.12 coverage measures through
 sys.monitoring (COVERAGE_CORE=sysmon): the same line figures at a fraction of the C tracer's cost.
-
-Beside the suite, the tests marked `reads` run again with FAST_READS=false, on a scratch database
-of their own: the general read path (FastAPI and SQLAlchemy, what tracing takes) answers as the
-direct one production takes does. Their failures fail the check; their lines count in coverage.
 """
 
 from __future__ import annotations
@@ -16,8 +12,6 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +21,6 @@ from backforge.verify.result import Outcome
 from backforge.verify.scratchdb import engine_of, scratch_database
 
 MIN_COVERAGE = 80.0
-NO_TESTS_COLLECTED = 5  # pytest's exit status when no test is marked `reads` (no resource)
 KINDS = ("passed", "failed", "errors", "skipped")
 
 
@@ -56,10 +49,7 @@ def check(ctx: VerifyContext) -> Outcome:
     work = ctx.scratch("tests")
     junit, cov_json = work / "junit.xml", work / "coverage.json"
     py = str(env.python)
-    with (
-        scratch_database(ctx, "tests") as url,
-        scratch_database(ctx, "tests-general") as general_url,
-    ):
+    with scratch_database(ctx, "tests") as url:
         # the contract names DATABASE_URL; generated suites also read TEST_DATABASE_URL
         scratch = {"DATABASE_URL": url, "TEST_DATABASE_URL": url}
         hostile = work / "hostile.json"
@@ -75,16 +65,9 @@ def check(ctx: VerifyContext) -> Outcome:
         coverage_run = [py, "-m", "coverage", "run", f"--source={package}"]
         pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"]
         argv = [*coverage_run, *pytest_args, "-o", "junit_family=xunit1"]
-        # the general read path's run beside the suite, on a database of its own
-        general_env = {**environ, "DATABASE_URL": general_url, "TEST_DATABASE_URL": general_url}
-        with ThreadPoolExecutor(2) as pool:
-            suite = pool.submit(run, argv, cwd=root, env=environ, timeout=900)
-            second = pool.submit(_general_path, py, root, package, general_env, work)
-            pytest, general = suite.result(), second.result()
+        pytest = run(argv, cwd=root, env=environ, timeout=900)
     if any(work.glob(".coverage.*")):
-        # the general path's run wrote .coverage.*: added to the first run's figures
-        combine = [py, "-m", "coverage", "combine", "--append"]
-        run(combine, cwd=root, env=environ, timeout=120)
+        run([py, "-m", "coverage", "combine"], cwd=root, env=environ, timeout=120)
     run([py, "-m", "coverage", "json", "-o", str(cov_json)], cwd=root, env=environ, timeout=120)
 
     modules = junit_counts(junit, root) if junit.is_file() else {}
@@ -101,10 +84,7 @@ def check(ctx: VerifyContext) -> Outcome:
     figures["modules"] = {name: dict(counts) for name, counts in sorted(modules.items())}
     figures["hostile"] = hostile_figures(hostile)
     figures["not_run"] = not_run(root, figures["database"])
-    figures["general_path"] = general.figures
     problems = _problems(pytest, totals, coverage, junit)
-    if general.problem:
-        problems.append(general.problem)
     if figures["hostile"].get("server_errors"):
         problems.append(f"{figures['hostile']['server_errors']} hostile request(s) got a 5xx")
     headline = f"{totals['passed']} passed, {totals['failed'] + totals['errors']} failed"
@@ -117,33 +97,6 @@ def check(ctx: VerifyContext) -> Outcome:
             f"{hostile_counts['server_errors']} 5xx"
         )
     return Outcome(not problems, figures, headline, "\n".join(problems))
-
-
-@dataclass
-class GeneralPath:
-    """The tests marked `reads` run again with FAST_READS=false: FastAPI's and SQLAlchemy's
-    general read path, which tracing takes, answers as the direct one does."""
-
-    figures: dict[str, Any]
-    problem: str | None
-
-
-def _general_path(
-    py: str, root: Path, package: str, environ: dict[str, str], work: Path
-) -> GeneralPath:
-    junit = work / "junit-general.xml"
-    argv = [py, "-m", "coverage", "run", "-p", f"--source={package}", "-m", "pytest", "-q"]
-    argv += ["-p", "no:cacheprovider", "-m", "reads", f"--junitxml={junit}"]
-    argv += ["-o", "junit_family=xunit1"]
-    result = run(argv, cwd=root, env={**environ, "FAST_READS": "false"}, timeout=900)
-    totals = Counter[str]()
-    for counts in (junit_counts(junit, root) if junit.is_file() else {}).values():
-        totals.update(counts)
-    figures = {kind: totals[kind] for kind in KINDS}
-    failed = totals["failed"] + totals["errors"]
-    if failed or (not result.ok and result.returncode != NO_TESTS_COLLECTED):
-        return GeneralPath(figures, "with FAST_READS=false: " + result.describe(15))
-    return GeneralPath(figures, None)
 
 
 def coverage_core(python: tuple[int, int]) -> str:
