@@ -27,6 +27,7 @@ DEFAULT_TEXT_MAX = 100_000
 DEFAULT_DECIMAL = (12, 2)
 URL_PATTERN = r"^https?://[^\s/?#\x00]+[^\s\x00]*$"
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+NO_NUL = r"^[^\x00]*$"  # what a text without a pattern of its own matches: no NUL character
 
 # The value families a field travels as: a target knows how to write each of them.
 BASES = frozenset(

@@ -169,6 +169,11 @@ class FieldIR:
         return self.minimum, self.maximum
 
     @property
+    def checked(self) -> bool:
+        """Whether the column has a CHECK: an enum's values, or the bounds the spec gives."""
+        return bool(self.values) or self.minimum is not None or self.maximum is not None
+
+    @property
     def is_owner(self) -> bool:
         """The implicit owner of an owned resource: a reference to an account."""
         return self.ref_module == OWNER_MODULE

@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from backforge.fieldtypes import URL_PATTERN
+from backforge.fieldtypes import NO_NUL
 from backforge.ir import MAX_MANY_IDS, FieldIR, ResourceIR, ServiceIR
-
-NO_NUL = r"^[^\x00]*$"  # the pattern of a text without one of its own: no NUL character
 
 # Field renames as a spec declares them: resource -> {new field: old field}.
 Renames = dict[str, dict[str, str]]
@@ -261,7 +259,7 @@ def _limits(f: FieldIR) -> dict[str, Any]:
     found: dict[str, Any] = {}
     if f.base in ("string", "text", "url"):
         found["max_length"] = f.longest
-        found["pattern"] = URL_PATTERN if f.base == "url" else f.pattern or NO_NUL
+        found["pattern"] = f.pattern or NO_NUL  # a url's is the type's own
     elif f.base == "email" and f.max_length:
         found["max_length"] = f.max_length
     elif f.base == "many":

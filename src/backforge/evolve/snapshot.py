@@ -438,14 +438,9 @@ def column_of(f: FieldIR) -> Column:
 
 def check_of(table: str, f: FieldIR) -> Check | None:
     """The CHECK of a field's allowed values or its bounds as the spec gives them."""
-    name = check_name(table, f.column)
-    if f.base == "enum" and f.values:
-        return Check(name, f.column, values=tuple(f.values))
-    if f.base in ("int", "bigint", "float", "decimal") and (
-        f.minimum is not None or f.maximum is not None
-    ):
-        return Check(name, f.column, f.minimum, f.maximum)
-    return None
+    if not f.checked:
+        return None
+    return Check(check_name(table, f.column), f.column, f.minimum, f.maximum, tuple(f.values))
 
 
 def quote(identifier: str) -> str:

@@ -12,8 +12,6 @@ from typing import Any
 from backforge.targets import factories, fastapi, sqlalchemy
 
 FILTERS: dict[str, Any] = {
-    "annotation": fastapi.annotation,
-    "constraints": fastapi.constraints,
     "alias": fastapi.alias,
     "alias_def": fastapi.alias_def,
     "schema_type": fastapi.schema_type,
@@ -26,11 +24,8 @@ FILTERS: dict[str, Any] = {
     "filter_decimal_pattern": fastapi.filter_decimal_pattern,
     "pyvalue": fastapi.python_value,
     "factory": factories.factory,
-    "column_type": sqlalchemy.column_type,
     "migration_type": sqlalchemy.migration_type,
     "column_args": sqlalchemy.column_args,
-    "server_default": sqlalchemy.server_default,
     "column_default": sqlalchemy.column_default,
     "field_check": sqlalchemy.field_check,
-    "check_sql": sqlalchemy.check_sql,
 }

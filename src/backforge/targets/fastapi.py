@@ -8,10 +8,8 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from backforge.fieldtypes import URL_PATTERN
+from backforge.fieldtypes import NO_NUL, URL_PATTERN
 from backforge.ir import MAX_MANY_IDS, FieldIR, FilterParam, ResourceIR
-
-NO_NUL = r"^[^\x00]*$"
 
 # The annotation of a value family in request schemas (types from the project's core/types.py).
 _ANNOTATIONS = {

@@ -92,11 +92,7 @@ def check_sql(column: str, minimum: Any, maximum: Any, values: tuple[str, ...] |
 
 def field_check(f: FieldIR) -> str | None:
     """The CHECK expression of a field, None when its type and bounds need none."""
-    if f.base == "enum" and f.values:
-        return check_sql(f.column, None, None, f.values)
-    if f.base in ("int", "bigint", "float", "decimal"):
-        return check_sql(f.column, f.minimum, f.maximum, ()) or None
-    return None
+    return check_sql(f.column, f.minimum, f.maximum, f.values) if f.checked else None
 
 
 def column_args(f: FieldIR) -> str:
