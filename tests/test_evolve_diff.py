@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import textwrap
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 
 from backforge.errors import ProjectError, SpecError
 from backforge.evolve.diff import Diff, diff, renames_in
-from backforge.evolve.migration import blocks, history, render_revision, slug
+from backforge.evolve.history import history, recorded
+from backforge.evolve.migration import blocks, render_revision, slug
 from backforge.evolve.operations import (
     AddColumn,
     AddConstraint,
@@ -445,10 +447,17 @@ def test_blocks_group_one_table_and_phase() -> None:
 
 
 def project_with(tmp_path: Path, *revisions: tuple[str, str, str | None]) -> Path:
+    """A project whose manifest records these revisions (file name, id, down revision)."""
     versions = tmp_path / "migrations" / "versions"
     versions.mkdir(parents=True)
+    record = []
     for name, rev, down in revisions:
-        (versions / name).write_text(f'revision = "{rev}"\ndown_revision = {down!r}\n')
+        (versions / name).write_text(f'"""{name}"""\n')
+        record.append(
+            {"file": f"migrations/versions/{name}", "revision": rev, "down_revision": down}
+        )
+    (tmp_path / ".backforge").mkdir()
+    (tmp_path / ".backforge" / "manifest.json").write_text(json.dumps({"migrations": record}))
     return tmp_path
 
 
@@ -461,6 +470,17 @@ def test_history_finds_the_head_and_the_next_number(tmp_path: Path) -> None:
     )
     past = history(project)
     assert past.head == "a1b2c3" and past.next_number == 3
+    assert [s.revision for s in past.scripts] == ["0001", "0002", "a1b2c3"]
+
+
+def test_a_revision_file_the_manifest_does_not_record_is_left_to_alembic(tmp_path: Path) -> None:
+    project = project_with(tmp_path, ("0001_initial.py", "0001", None))
+    assert recorded(project) is not None
+    (project / "migrations" / "versions" / "0002_by_hand.py").write_text("# by hand\n")
+    assert recorded(project) is None  # only Alembic can say what this file is
+    (project / "migrations" / "versions" / "0002_by_hand.py").unlink()
+    (project / "migrations" / "versions" / "__init__.py").write_text("")
+    assert [s.revision for s in recorded(project) or []] == ["0001"]
 
 
 def test_history_refuses_two_heads(tmp_path: Path) -> None:

@@ -71,6 +71,51 @@ def test_revisions_are_history_and_a_change_adds_the_next(project: Path, tmp_pat
     assert revisions(project) == after
 
 
+HAND_WRITTEN = '''"""Backfill the notes of old books.
+
+Revision ID: c0ffee
+Revises: 0001
+"""
+
+from alembic import op
+
+revision: str = "c0ffee"
+down_revision: str | None = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("UPDATE book SET notes = 'none' WHERE notes IS NULL")
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def test_a_revision_written_by_hand_is_read_by_alembic_and_then_revised(
+    project: Path, tmp_path: Path
+) -> None:
+    (project / "migrations/versions/c0ffee_backfill_notes.py").write_text(HAND_WRITTEN)
+    v2 = write(
+        tmp_path,
+        "v2.yaml",
+        edit(V1, "      notes: text\n", "      notes: text\n      isbn: string\n"),
+    )
+    done = generate(v2, project)
+    assert done.revision == "migrations/versions/0002_add_book_isbn.py"
+    assert 'down_revision: str | None = "c0ffee"' in (project / done.revision).read_text()
+    recorded = json.loads((project / MANIFEST).read_text())["migrations"]
+    assert [(m["file"].rsplit("/", 1)[1], m["down_revision"], m["message"]) for m in recorded] == [
+        ("0001_initial.py", None, "Initial schema of shelf."),
+        ("0002_add_book_isbn.py", "c0ffee", "shelf: add book isbn."),
+        ("c0ffee_backfill_notes.py", "0001", "Backfill the notes of old books."),
+    ]
+    db = Database(project, f"sqlite+aiosqlite:///{tmp_path / 'hand.db'}")
+    db.must("upgrade", "head")  # Alembic agrees: one head, and every revision applies
+
+
 def test_a_destructive_change_writes_nothing_without_the_flag(
     project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

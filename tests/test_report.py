@@ -64,6 +64,12 @@ OPENAPI: dict[str, Any] = {
     },
 }
 
+MIGRATION = {  # as the migrations check reads it with Alembic
+    "file": "migrations/versions/0001_create_notes.py",
+    "revision": "0001",
+    "down_revision": None,
+    "message": "create notes",
+}
 START = dt.datetime(2026, 11, 22, 10, 0, 0, tzinfo=dt.UTC)
 END = START + dt.timedelta(seconds=42)
 
@@ -87,6 +93,7 @@ def results(**statuses: str) -> list[CheckResult]:
             },
         },
         "load": {"requests": 300, "p95_ms": 12.3},
+        "migrations": {"revisions": 1, "history": [MIGRATION]},
     }
     names = ["environment", "lint", "tests", "migrations", "server", "contract", "load"]
     return [
@@ -219,19 +226,13 @@ def test_models_and_validations(project: Any) -> None:
 
 
 def test_database_configuration_tests_documentation(project: Any) -> None:
-    data = build_report(project, results(), started=START, finished=END).data
-    assert data["database"] == {
-        "verified_on": "sqlite",
-        "migrations": [
-            {
-                "file": "migrations/versions/0001_create_notes.py",
-                "revision": "0001",
-                "down_revision": None,
-                "message": "create notes",
-            }
-        ],
-        "seeds": [],
-    }
+    data = build_report(
+        project, results(), started=START, finished=END, environment=fake_env(project.root)
+    ).data
+    assert data["database"] == {"verified_on": "sqlite", "migrations": [MIGRATION], "seeds": []}
+    unchecked = [r for r in results() if r.name != "migrations"]
+    data_without = build_report(project, unchecked, started=START, finished=END).data
+    assert data_without["database"]["migrations"] == []  # the manifest records none
     assert data["middleware"] == ["problem-details"]
     config = data["configuration"]
     assert config["environment"] == [
@@ -260,6 +261,17 @@ def test_database_configuration_tests_documentation(project: Any) -> None:
     services = {s["name"]: s for s in data["services"]}
     assert services["api"]["dependencies"] == ["db", "models", "problems"]
     assert services["api"]["libraries"] == ["fastapi", "pydantic", "sqlalchemy"]
+
+
+def fake_env(root: Path) -> Path:
+    """A virtualenv where the mini project's imports of libraries resolve (files only)."""
+    env = root.parent / "env"
+    site = env / "lib" / "python3.11" / "site-packages"
+    for module in ("fastapi", "pydantic", "sqlalchemy", "sqlalchemy/ext/asyncio", "sqlalchemy/orm"):
+        (site / module).mkdir(parents=True, exist_ok=True)
+        (site / module / "__init__.py").write_text("")
+    (env / "pyvenv.cfg").write_text(f"home = {Path(sys.executable).parent}\nversion = 3.11.7\n")
+    return env
 
 
 def test_files_count_leaves_out_caches_and_the_report(project: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from backforge.report.owasp import owasp_top10
@@ -67,8 +68,15 @@ def test_auth_and_ownership_change_the_answers(bookstore: Path, tmp_path: Path) 
 
 def test_outbound_calls_are_not_claimed_safe(tmp_path: Path) -> None:
     (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "__init__.py").write_text("")
     (tmp_path / "p" / "fetch.py").write_text("import httpx\nhttpx.AsyncClient().get(url)\n")
-    items = by_id(owasp_top10(tmp_path, {"package": "p"}, {}, []))
+    (tmp_path / "p" / "local.py").write_text("import json\nfrom p import fetch\n")
+    env = tmp_path / "env"  # a virtualenv where `import httpx` resolves
+    (env / "lib" / "python3.11" / "site-packages" / "httpx").mkdir(parents=True)
+    (env / "lib" / "python3.11" / "site-packages" / "httpx" / "__init__.py").write_text("")
+    (env / "pyvenv.cfg").write_text(f"home = {Path(sys.executable).parent}\nversion = 3.11.7\n")
+    items = by_id(owasp_top10(tmp_path, {"package": "p"}, {}, [], env))
+    assert items["API7"]["gaps"][0].count("p/") == 1  # only the module that imports the client
     assert items["API7"]["status"] == "not covered"
     assert "p/fetch.py" in items["API7"]["gaps"][0]
     assert items["API10"]["status"] == "not covered"

@@ -35,6 +35,7 @@ from backforge.evolve import (
     is_revision,
     refusal,
 )
+from backforge.evolve.history import scripts_of
 from backforge.ir import ServiceIR, build_ir
 from backforge.render import render_project, user_owned
 from backforge.spec.load import load_spec
@@ -173,9 +174,11 @@ def staged(
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=where))
     try:
         files = render_project(ir)
+        scripts = scripts_of(out_dir) if prepared.previous is not None else []
         if prepared.previous is None:  # revisions are history: only a new project gets one
             initial = initial_revision(ir)
             files[initial.path] = initial.text
+            scripts.append(initial.script)
         mine = user_owned(ir)
         kept = {p for p in mine if (out_dir / p).is_file()}
         for path in kept:  # the user's version of a hook or custom module wins
@@ -183,6 +186,7 @@ def staged(
         revision = prepared.evolution.revision if prepared.evolution else None
         if revision is not None:
             files[revision.path] = revision.text
+            scripts.append(revision.script)
         for relative, text in files.items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -196,6 +200,7 @@ def staged(
         generated = {p: d for p, d in manifest["files"].items() if p not in mine}
         manifest["files"] = dict(sorted({**_history(prepared), **generated}.items()))
         manifest["user_files"] = sorted(mine)
+        manifest["migrations"] = [s.as_dict() for s in sorted(scripts, key=lambda s: s.file)]
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         yield staging, manifest
     finally:

@@ -11,7 +11,6 @@ with ruff like every other file. Once written, a revision is history: it is neve
 
 from __future__ import annotations
 
-import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,9 @@ from pathlib import Path
 import jinja2
 
 from backforge import __version__
-from backforge.errors import ProjectError
 from backforge.evolve.api import ApiChange
 from backforge.evolve.diff import diff
+from backforge.evolve.history import VERSIONS, Script, history
 from backforge.evolve.operations import (
     AddColumn,
     CreateTable,
@@ -40,11 +39,8 @@ from backforge.render import template_environment
 from backforge.render_text import python_text
 from backforge.sqltypes import ID
 
-VERSIONS = Path("migrations") / "versions"
 INITIAL = "0001"  # the revision of a new project
-_REVISION = re.compile(r"^revision\b[^=\n]*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
-_DOWN = re.compile(r"^down_revision\b[^=\n]*=(.*)$", re.MULTILINE)
-_NUMBERED = re.compile(r"^(\d+)_")
+_SLUG_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _TABLE_OPS = (CreateTable, DropTable, MoveLinkTable, RenameTable)
 _STATEMENTS = (FixRows, Guard)
 
@@ -55,53 +51,18 @@ def is_revision(path: str) -> bool:
 
 
 @dataclass(frozen=True)
-class History:
-    """The revisions already in a project."""
-
-    files: dict[str, str]  # revision id → file name
-    head: str | None
-    next_number: int
-
-
-def history(project: Path) -> History:
-    versions = project / VERSIONS
-    files: dict[str, str] = {}
-    downs: set[str] = set()
-    highest = 0
-    for path in sorted(versions.glob("*.py")) if versions.is_dir() else []:
-        text = path.read_text(encoding="utf-8")
-        found = _REVISION.search(text)
-        if not found:
-            continue
-        files[found.group(1)] = path.name
-        down = _DOWN.search(text)
-        if down:
-            downs.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
-        for candidate in (path.name, found.group(1) + "_"):
-            numbered = _NUMBERED.match(candidate)
-            if numbered:
-                highest = max(highest, int(numbered.group(1)))
-    heads = sorted(set(files) - downs)
-    if not files:
-        raise ProjectError(
-            f"{project / VERSIONS} holds no migration revision, so the database schema of this "
-            "project is unknown; restore the revisions (e.g. from version control) first"
-        )
-    if len(heads) != 1:
-        raise ProjectError(
-            f"the migrations in {project / VERSIONS} have {len(heads)} heads "
-            f"({', '.join(heads) or 'a cycle'}); merge them (`alembic merge heads`) before "
-            "regenerating"
-        )
-    return History(files, heads[0], highest + 1)
-
-
-@dataclass(frozen=True)
 class Revision:
     id: str
     down_revision: str
     path: str  # relative to the project
     text: str
+    title: str
+
+    @property
+    def script(self) -> Script:
+        """The revision as the project's history records it."""
+        downs = (self.down_revision,) if self.down_revision else ()
+        return Script(self.path, self.id, downs, _wrap(self.title).splitlines()[0])
 
 
 @dataclass(frozen=True)
@@ -158,7 +119,7 @@ def slug(operations: list[Operation]) -> str:
     text = words[0] if len(words) == 1 else f"{words[0]}_and_{len(words) - 1}_more"
     if len(words) == 2:
         text = f"{words[0]}_and_{words[1]}"
-    text = re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_")
+    text = "_".join("".join(c if c in _SLUG_CHARACTERS else " " for c in text.lower()).split())
     return text[:60].rstrip("_") or "evolve"
 
 
@@ -174,9 +135,8 @@ def render_revision(
     number = f"{past.next_number:04d}"
     title = f"{ir.name}: {slug(upgrade).replace('_', ' ')}."
     text = _render(ir, number, past.head, title, upgrade, downgrade, api)
-    return Revision(
-        number, past.head or "", (VERSIONS / f"{number}_{slug(upgrade)}.py").as_posix(), text
-    )
+    path = (VERSIONS / f"{number}_{slug(upgrade)}.py").as_posix()
+    return Revision(number, past.head or "", path, text, title)
 
 
 def initial_revision(ir: ServiceIR) -> Revision:
@@ -185,7 +145,7 @@ def initial_revision(ir: ServiceIR) -> Revision:
     changes = diff(None, ir)
     title = f"Initial schema of {ir.name}."
     text = _render(ir, INITIAL, None, title, changes.operations, changes.reverse, [])
-    return Revision(INITIAL, "", (VERSIONS / f"{INITIAL}_initial.py").as_posix(), text)
+    return Revision(INITIAL, "", (VERSIONS / f"{INITIAL}_initial.py").as_posix(), text, title)
 
 
 def _render(

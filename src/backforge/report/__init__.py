@@ -137,6 +137,7 @@ def build_report(
     notes: Sequence[str] = (),
     quick: bool = False,
     machine: Mapping[str, Any] | None = None,
+    environment: Path | None = None,
 ) -> Report:
     """The full report for `project` after its checks ran (`quick`: only verify --quick's)."""
     root, manifest, openapi = project.root, project.manifest, project.openapi or {}
@@ -170,9 +171,9 @@ def build_report(
         # the machine verify ran on: its cores, load average (start, end), CPU time of the checks
         "machine": dict(machine or {}),
         "api_endpoints": endpoints,
-        "services": services(root, project.package, manifest),
+        "services": services(root, project.package, manifest, environment),
         "models": models(openapi),
-        "database": database_facts(root, manifest, database),
+        "database": database_facts(manifest, checks, database),
         "middleware": list(manifest.get("middleware") or []),
         "configuration": configuration(root, manifest),
         "tests": tests_summary(root, checks, manifest),
@@ -180,7 +181,7 @@ def build_report(
         "files_count": files_count(root),
         "checks": checks,
         "operations": operations(root, manifest, checks),
-        "owasp_api_top10": owasp_top10(root, manifest, openapi, checks),
+        "owasp_api_top10": owasp_top10(root, manifest, openapi, checks, environment),
         "notes": list(notes),
     }
     report = Report(data)
@@ -188,8 +189,10 @@ def build_report(
     return report
 
 
-def database_facts(root: Path, manifest: Mapping[str, Any], engine: str) -> dict[str, Any]:
-    return {"verified_on": engine, **database(root, manifest)}
+def database_facts(
+    manifest: Mapping[str, Any], checks: Sequence[Mapping[str, Any]], engine: str
+) -> dict[str, Any]:
+    return {"verified_on": engine, **database(manifest, checks)}
 
 
 def _blocker(problem: Mapping[str, Any] | None) -> str | None:

@@ -6,13 +6,14 @@ base path), requirements files, migrations/versions, the tests/ directory and th
 
 from __future__ import annotations
 
-import ast
+import json
 import os
-import re
-import sys
+import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
 
 PROBES = {"/healthz", "/readyz", "/livez", "/metrics", "/openapi.json"}
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
@@ -101,11 +102,18 @@ def test_modules(root: Path) -> dict[str, str]:
     }
 
 
-def _mentions(path: str) -> re.Pattern[str]:
-    """A path is mentioned by its literal text up to the first parameter."""
+def mentions(text: str, path: str) -> bool:
+    """Whether a test module names an API path: its literal text up to the first parameter, or
+    the whole path not followed by more of a path (``/notes`` is not ``/notes-archive``)."""
     if "{" in path:
-        return re.compile(re.escape(path.split("{", 1)[0]))
-    return re.compile(re.escape(path) + r"(?![\w/-])")
+        return path.split("{", 1)[0] in text
+    start = text.find(path)
+    while start != -1:
+        after = text[start + len(path) : start + len(path) + 1]
+        if not after or not (after.isalnum() or after in "_/-"):
+            return True
+        start = text.find(path, start + 1)
+    return False
 
 
 def api_endpoints(
@@ -118,7 +126,6 @@ def api_endpoints(
     middleware = list(manifest.get("middleware") or [])
     endpoints = []
     for path, method, operation in operations(openapi):
-        pattern = _mentions(path)
         endpoints.append(
             {
                 "path": path,
@@ -128,7 +135,7 @@ def api_endpoints(
                 "responses": sorted(str(code) for code in operation.get("responses") or {}),
                 "middleware": middleware,
                 "tests": sorted(
-                    {name for name, text in sources.items() if pattern.search(text)}
+                    {name for name, text in sources.items() if mentions(text, path)}
                     | {
                         name
                         for name in declared.get(operation.get("operationId") or "", [])
@@ -187,34 +194,48 @@ def models(openapi: Mapping[str, Any]) -> list[dict[str, Any]]:
     return result
 
 
-def _imports(path: Path, package: str) -> tuple[set[str], set[str]]:
-    """(sibling modules of `package`, third-party top-level names) that `path` imports."""
-    internal, external = set(), set()
+def import_graph(root: Path, package: str, environment: Path | None) -> dict[str, list[str]]:
+    """Each module of the package (its path) → the files it imports, as ruff's import graph
+    resolves them: the package's own modules, and, with the project's ``environment`` (a
+    virtualenv), the site-packages files of third-party libraries. Empty if ruff cannot say."""
+    from ruff.__main__ import find_ruff_bin
+
+    if not package or not (root / package).is_dir():
+        return {}
+    argv = [find_ruff_bin(), "analyze", "graph"]
+    if environment is not None:
+        argv += ["--python", str(environment)]
+    environ = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
+    done = subprocess.run(
+        [*argv, package], cwd=root, env=environ, capture_output=True, text=True, timeout=120
+    )
     try:
-        tree = ast.parse(path.read_text("utf-8"))
-    except (OSError, SyntaxError, ValueError):
-        return internal, external
-    for node in ast.walk(tree):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        for name in names:
-            parts = name.split(".")
-            if parts[0] == package and len(parts) > 1:
-                internal.add(parts[1])
-            elif parts[0] != package and parts[0] not in sys.stdlib_module_names:
-                external.add(parts[0])
-    return internal, external
+        graph = json.loads(done.stdout) if done.returncode == 0 else {}
+    except ValueError:
+        return {}
+    if not isinstance(graph, dict):
+        return {}
+    return {str(module): [str(path) for path in paths] for module, paths in graph.items()}
 
 
-def services(root: Path, package: str, manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+def library_of(path: str) -> str | None:
+    """The top-level module a site-packages file belongs to (``…/site-packages/x/y.py`` → x)."""
+    parts = Path(path).parts
+    if "site-packages" not in parts:
+        return None
+    rest = parts[parts.index("site-packages") + 1 :]
+    return rest[0].removesuffix(".py") if rest else None
+
+
+def services(
+    root: Path, package: str, manifest: Mapping[str, Any], environment: Path | None = None
+) -> list[dict[str, Any]]:
     """The manifest's `services`, else one per module or subpackage of the package, with what it
-    imports: other parts of the package, and third-party libraries."""
+    imports (ruff's import graph): other parts of the package, and third-party libraries."""
     named = manifest.get("services")
     if isinstance(named, list):
         return [dict(s) if isinstance(s, dict) else {"name": str(s)} for s in named]
+    graph = import_graph(root, package, environment)
     base = root / package
     parts = sorted(p for p in base.iterdir() if p.suffix == ".py" or (p / "__init__.py").is_file())
     result = []
@@ -222,14 +243,20 @@ def services(root: Path, package: str, manifest: Mapping[str, Any]) -> list[dict
         name = part.stem
         if name == "__init__":
             continue
-        files = [part] if part.is_file() else sorted(part.rglob("*.py"))
+        own = f"{package}/{part.name}"
         internal: set[str] = set()
         external: set[str] = set()
-        for file in files:
-            inner, outer = _imports(file, package)
-            internal |= inner
-            external |= outer
+        for module, imported in graph.items():
+            if module != own and not module.startswith(own + "/"):
+                continue
+            for path in imported:
+                library = library_of(path)
+                if library is not None:
+                    external.add(library)
+                elif path.startswith(f"{package}/"):
+                    internal.add(Path(path).parts[1].removesuffix(".py"))
         internal.discard(name)
+        external.discard(package)
         result.append(
             {
                 "name": name,
@@ -241,49 +268,33 @@ def services(root: Path, package: str, manifest: Mapping[str, Any]) -> list[dict
     return result
 
 
-_MIGRATION_KEYS = ("revision", "down_revision")
-
-
-def _migration(path: Path, root: Path) -> dict[str, Any]:
-    info: dict[str, Any] = {"file": path.relative_to(root).as_posix()}
-    try:
-        tree = ast.parse(path.read_text("utf-8"))
-    except (OSError, SyntaxError, ValueError):
-        return info
-    for node in tree.body:
-        target = node.target if isinstance(node, ast.AnnAssign) else None
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-        value = getattr(node, "value", None)
-        if isinstance(target, ast.Name) and target.id in _MIGRATION_KEYS and value is not None:
-            try:
-                info[target.id] = ast.literal_eval(value)
-            except ValueError:
-                info[target.id] = ast.unparse(value)
-    doc = ast.get_docstring(tree)
-    info["message"] = doc.strip().splitlines()[0] if doc else None
-    return info
-
-
-def database(root: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
-    versions = root / "migrations" / "versions"
-    files = sorted(versions.glob("*.py")) if versions.is_dir() else []
-    migrations = [_migration(p, root) for p in files if p.name != "__init__.py"]
+def database(manifest: Mapping[str, Any], checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The migrations as Alembic read them when the migrations check ran (its ``history``),
+    else as the manifest records them; and the seeds."""
+    figures = next((c.get("figures") or {} for c in checks if c.get("name") == "migrations"), {})
+    history = figures.get("history")
+    if not isinstance(history, list):
+        history = manifest.get("migrations") or []
+    keys = ("file", "revision", "down_revision", "message")
+    migrations = [{key: entry.get(key) for key in keys} for entry in history]
     return {"migrations": migrations, "seeds": list(manifest.get("seeds") or [])}
 
 
-_REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?)\s*(.*)$")
-
-
 def requirements(path: Path) -> list[dict[str, str]]:
+    """The requirements a file lists: name (with extras) and version specifier."""
     if not path.is_file():
         return []
     found = []
     for raw in path.read_text("utf-8").splitlines():
         line = raw.split("#", 1)[0].strip()
-        match = _REQUIREMENT.match(line) if line and not line.startswith("-") else None
-        if match:
-            found.append({"name": match.group(1), "version": match.group(2).strip()})
+        if not line or line.startswith("-"):
+            continue
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+        found.append({"name": requirement.name + extras, "version": str(requirement.specifier)})
     return found
 
 

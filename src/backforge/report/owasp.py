@@ -9,12 +9,13 @@ Each item: id, name, status ("guarded", "partial", "not covered", "not applicabl
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-OUTBOUND = re.compile(r"\b(httpx\.(Async)?Client|requests\.(get|post|request)|urlopen)\(")
+from backforge.report.facts import import_graph, library_of
+
+HTTP_CLIENTS = frozenset({"httpx", "requests", "aiohttp", "urllib3", "pycurl"})
 
 
 def owasp_top10(
@@ -22,8 +23,11 @@ def owasp_top10(
     manifest: Mapping[str, Any],
     openapi: Mapping[str, Any],
     checks: Sequence[Mapping[str, Any]],
+    environment: Path | None = None,
 ) -> list[dict[str, Any]]:
-    facts = _facts(root, manifest, openapi, {c["name"]: c for c in checks})
+    """``environment``: the project's virtualenv, where its imports of libraries resolve."""
+    graph = import_graph(root, str(manifest.get("package", "")), environment)
+    facts = _facts(root, manifest, openapi, {c["name"]: c for c in checks}, graph)
     return [item(facts) for item in ITEMS]
 
 
@@ -32,6 +36,7 @@ def _facts(
     manifest: Mapping[str, Any],
     openapi: Mapping[str, Any],
     checks: Mapping[str, Mapping[str, Any]],
+    graph: Mapping[str, list[str]],
 ) -> dict[str, Any]:
     package = str(manifest.get("package", ""))
     core = root / package / "core"
@@ -39,12 +44,11 @@ def _facts(
     resources = ir.get("resources") or []
     schemes = (openapi.get("components") or {}).get("securitySchemes") or {}
     tests = {p.relative_to(root).as_posix() for p in (root / "tests").glob("test_*.py")}
-    sources = [p for p in (root / package).rglob("*.py")] if package else []
-    outbound = [
-        p.relative_to(root).as_posix()
-        for p in sources
-        if OUTBOUND.search(p.read_text("utf-8", errors="replace"))
-    ]
+    outbound = sorted(  # the modules that import an HTTP client library
+        module
+        for module, imported in graph.items()
+        if HTTP_CLIENTS.intersection(filter(None, map(library_of, imported)))
+    )
     figures = {name: check.get("figures") or {} for name, check in checks.items()}
     return {
         "auth": bool(schemes) or "tests/test_auth.py" in tests,

@@ -18,17 +18,20 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
 
 from backforge.verify.context import VerifyContext
 from backforge.verify.proc import run
@@ -74,13 +77,18 @@ def _probe(executable: str) -> Interpreter | None:
 
 
 def _minimum_python(project_root: Path) -> tuple[int, int]:
-    """The lowest Python the project's `requires-python = ">=X.Y"` admits ((3, 11) if unstated)."""
+    """The lowest Python the project's `requires-python` admits ((3, 11) if unstated)."""
     try:
-        text = (project_root / "pyproject.toml").read_text("utf-8")
-    except OSError:
+        with (project_root / "pyproject.toml").open("rb") as handle:
+            project = tomllib.load(handle).get("project") or {}
+        allowed = SpecifierSet(str(project.get("requires-python") or ""))
+    except (OSError, tomllib.TOMLDecodeError, InvalidSpecifier):
         return (3, 11)
-    found = re.search(r'^requires-python\s*=\s*">=\s*(\d+)\.(\d+)', text, re.MULTILINE)
-    return (int(found[1]), int(found[2])) if found else (3, 11)
+    for bound in allowed:
+        if bound.operator in (">=", "~=", "=="):
+            release = Version(bound.version.removesuffix(".*")).release
+            return release[0], release[1] if len(release) > 1 else 0
+    return (3, 11)
 
 
 def interpreter(project_root: Path) -> Interpreter:

@@ -9,10 +9,10 @@ interpreter start instead of six. Each step reports a JSON line; the first that 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
+from backforge.evolve.history import ALEMBIC_HISTORY
 from backforge.verify.context import VerifyContext
 from backforge.verify.environment import ProjectEnv
 from backforge.verify.proc import run
@@ -58,6 +58,10 @@ async def tables() -> list[str]:
     return sorted(n for n in names if n != "alembic_version")
 
 listed = json.loads(sys.argv[2])
+try:
+    print("\\nBF-HISTORY " + json.dumps(alembic_history()), flush=True)
+except Exception as exc:
+    print(f"\\nBF-HISTORY-ERROR {type(exc).__name__}: {exc}", flush=True)
 for name, action, *args in json.loads(sys.argv[1]):
     started = time.monotonic()
     record = {"step": name, "ok": True, "error": ""}
@@ -73,14 +77,6 @@ for name, action, *args in json.loads(sys.argv[1]):
         break
 """
 
-_REVISION = re.compile(r"^revision\b[^=]*=", re.MULTILINE)
-
-
-def revisions(root: Path) -> list[Path]:
-    """The migration scripts in migrations/versions, by file name."""
-    versions = root / "migrations" / "versions"
-    return sorted(p for p in versions.glob("*.py") if _REVISION.search(p.read_text("utf-8")))
-
 
 def tables(env: ProjectEnv, root: Path, url: str) -> list[str] | None:
     """The application tables in the database at `url`, None when they cannot be listed."""
@@ -95,16 +91,17 @@ def tables(env: ProjectEnv, root: Path, url: str) -> list[str] | None:
 def check(ctx: VerifyContext) -> Outcome:
     env = ctx.need_env()
     root = ctx.project.root
-    figures: dict[str, Any] = {
-        "revisions": len(revisions(root)),
-        "database": engine_of(ctx.database_url),
-    }
+    figures: dict[str, Any] = {"revisions": 0, "database": engine_of(ctx.database_url)}
     problems: list[str] = []
     steps = json.dumps([[name, *args] for name, args in STEPS])
     with scratch_database(ctx, "migrations") as url:
         environ = env.environ({"DATABASE_URL": url})
-        argv = [env.python, "-c", _STEPS, steps, json.dumps(LISTED)]
+        argv = [env.python, "-c", ALEMBIC_HISTORY + _STEPS, steps, json.dumps(LISTED)]
         done = run(argv, cwd=root, env=environ, timeout=600)
+    history = history_record(done.output)
+    if history is not None:
+        figures["revisions"] = len(history)
+        figures["history"] = history
     records = step_records(done.output)
     for name, args in STEPS:
         record = records.get(name)
@@ -125,11 +122,30 @@ def check(ctx: VerifyContext) -> Outcome:
             if left:
                 problems.append(f"downgrade base left tables behind: {', '.join(left)}")
                 break
-    if figures["revisions"] == 0:
+    if history is None:
+        why = [line for line in done.output.splitlines() if line.startswith("BF-HISTORY-ERROR")]
+        problems.insert(
+            0,
+            "Alembic could not read the revisions in migrations/versions"
+            + (f": {why[0][len('BF-HISTORY-ERROR ') :]}" if why else ""),
+        )
+    elif not history:
         problems.append("no migration in migrations/versions")
     ok_steps = sum(1 for name, _ in STEPS if figures.get(name, {}).get("ok"))
     headline = f"{figures['revisions']} revisions, {ok_steps}/{len(STEPS)} steps ok"
     return Outcome(not problems, figures, headline, "\n".join(problems))
+
+
+def history_record(output: str) -> list[dict[str, Any]] | None:
+    """The revisions Alembic read (the BF-HISTORY line), None when it could not read them."""
+    for line in output.splitlines():
+        if line.startswith("BF-HISTORY "):
+            try:
+                found = json.loads(line[len("BF-HISTORY ") :])
+            except ValueError:
+                return None
+            return list(found) if isinstance(found, list) else None
+    return None
 
 
 def step_records(output: str) -> dict[str, dict[str, Any]]:

@@ -4,7 +4,6 @@ process environment commands run with in it (``environment.ensure_env`` builds o
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,9 +57,9 @@ class ProjectEnv:
     def python_version(self) -> tuple[int, int]:
         """The venv's Python (major, minor), read from its lib/pythonX.Y directory."""
         for lib in sorted((self.path / "lib").glob("python*")):
-            found = re.fullmatch(r"python(\d+)\.(\d+)", lib.name)
-            if found:
-                return int(found[1]), int(found[2])
+            major, _, minor = lib.name.removeprefix("python").partition(".")
+            if major.isdigit() and minor.isdigit():
+                return int(major), int(minor)
         return sys.version_info[:2]
 
     def installed(self) -> set[str]:

@@ -133,6 +133,7 @@ def verify_project(
         database=engine_of(database_url),
         notes=notes,
         quick=quick,
+        environment=ctx.env.path if ctx.env else None,
         machine={
             "cpus": os.cpu_count(),
             "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
