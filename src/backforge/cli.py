@@ -181,7 +181,7 @@ def _plan(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     generated = _run_generate(args)
     if args.json:
-        print(json.dumps(_generated_json(generated), indent=2))
+        print(json.dumps(generated.as_json(), indent=2))
     return EXIT_OK
 
 
@@ -208,25 +208,6 @@ def _run_generate(args: argparse.Namespace) -> Any:
     for note in generated.ir.notes:
         _say(args, f"note: {note}")
     return generated
-
-
-def _generated_json(generated: Any) -> dict[str, Any]:
-    return {
-        "ok": True,
-        "directory": str(generated.directory),
-        "files": generated.files,
-        "changed": generated.changed,
-        "seconds": round(generated.seconds, 3),
-        "notes": generated.ir.notes,
-        "migration": generated.revision,
-        "breaking": [
-            c.as_dict() for c in (generated.evolution.diff.breaking if generated.evolution else [])
-        ],
-        "destructive": [
-            {"summary": op.summary, "loses": op.loses}
-            for op in (generated.evolution.diff.destructive if generated.evolution else [])
-        ],
-    }
 
 
 def _verify(args: argparse.Namespace) -> int:

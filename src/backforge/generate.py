@@ -94,6 +94,24 @@ class Generated:
         revision = self.evolution.revision if self.evolution else None
         return revision.path if revision else None
 
+    def as_json(self) -> dict[str, Any]:
+        """The `backforge generate --json` document."""
+        changes = self.evolution.diff if self.evolution else None
+        return {
+            "ok": True,
+            "directory": str(self.directory),
+            "files": self.files,
+            "changed": self.changed,
+            "seconds": round(self.seconds, 3),
+            "notes": self.ir.notes,
+            "migration": self.revision,
+            "breaking": [c.as_dict() for c in (changes.breaking if changes else [])],
+            "destructive": [
+                {"summary": op.summary, "loses": op.loses}
+                for op in (changes.destructive if changes else [])
+            ],
+        }
+
 
 @dataclass
 class Prepared:

@@ -270,10 +270,8 @@ def _plan_shape(ws: Workspace, data: dict[str, Any]) -> shapes.Plan:
 
 
 def _written(ws: Workspace, generated: Any) -> dict[str, Any]:
-    """The `backforge generate --json` document (cli._generated_json) for `generated`."""
-    from backforge.cli import _generated_json
-
-    data = _generated_json(generated)
+    """The `backforge generate --json` document for `generated`."""
+    data: dict[str, Any] = generated.as_json()
     data["directory"] = ws.relative(Path(data["directory"]))
     return data
 

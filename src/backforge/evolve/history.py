@@ -3,44 +3,23 @@
 backforge records every revision it writes in the project's manifest (``migrations``: file,
 revision, down_revision, message). A revision file the record does not name (one written by hand
 with ``alembic revision``, or a project generated before the record existed) is read by Alembic
-itself, in the project's environment, with ``ALEMBIC_HISTORY``: backforge never parses the text
+itself, in the project's environment (``verify.alembic``): backforge never parses the text
 of a revision.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from backforge.errors import ProjectError
+from backforge.verify.alembic import alembic_history
 from backforge.verify.project import MANIFEST
 
 VERSIONS = Path("migrations") / "versions"
-
-# Defines alembic_history(): every revision as Alembic reads it, oldest first. Run in the
-# project's directory and environment (verify's migration steps embed it too).
-ALEMBIC_HISTORY = """
-def alembic_history():
-    import os
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    scripts = ScriptDirectory.from_config(Config("alembic.ini"))
-    found = []
-    for script in scripts.walk_revisions():
-        down = script.down_revision
-        found.append({
-            "file": os.path.relpath(script.path).replace(os.sep, "/"),
-            "revision": script.revision,
-            "down_revision": list(down) if isinstance(down, tuple) else down,
-            "message": (script.doc or "").strip().splitlines()[0] if script.doc else None,
-        })
-    return sorted(found, key=lambda entry: entry["file"])
-"""
 
 
 @dataclass(frozen=True)
@@ -127,32 +106,10 @@ def recorded(project: Path) -> list[Script] | None:
     return scripts if on_disk <= files else None
 
 
-def read_by_alembic(project: Path) -> list[Script]:
-    """Every revision of the project as Alembic reads it, in the project's environment."""
-    from backforge.verify.environment import ensure_env  # builds or finds the pinned venv
-
-    env = ensure_env(project)
-    code = ALEMBIC_HISTORY + "\nimport json\nprint(json.dumps(alembic_history()))\n"
-    done = subprocess.run(
-        [str(env.python), "-c", code],
-        cwd=project,
-        env=env.environ({"PYTHONPATH": str(project)}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if done.returncode != 0:
-        raise ProjectError(
-            f"Alembic could not read the migrations in {project / VERSIONS}; fix the revision it "
-            "names (run `alembic history` there) before regenerating:\n" + done.stderr[-2000:]
-        )
-    return [Script.from_dict(entry) for entry in json.loads(done.stdout.splitlines()[-1])]
-
-
 def scripts_of(project: Path) -> list[Script]:
     """The project's revisions: from the manifest's record, else from Alembic."""
     known = recorded(project)
-    return known if known is not None else read_by_alembic(project)
+    return known if known is not None else [Script.from_dict(e) for e in alembic_history(project)]
 
 
 def history(project: Path) -> History:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from backforge.evolve.history import ALEMBIC_HISTORY
+from backforge.verify.alembic import ALEMBIC_HISTORY
 from backforge.verify.context import VerifyContext
 from backforge.verify.environment import ProjectEnv
 from backforge.verify.proc import run
