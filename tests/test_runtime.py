@@ -77,7 +77,12 @@ def test_core_imports_nothing_of_the_service_but_core() -> None:
                 assert not any(name.split(".")[0] == "backforge" for name in names), path.name
 
 
-STUB_TYPES = {"str": str, "bool": bool, "frozenset[str]": frozenset}
+STUB_TYPES = {
+    "str": str,
+    "bool": bool,
+    "frozenset[str]": frozenset,
+    "Literal['cursor', 'offset']": str,
+}
 
 
 def _stub() -> dict[str, str]:
