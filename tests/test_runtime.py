@@ -62,7 +62,7 @@ def test_the_runtime_unit_tests_pass(project_env: ProjectEnv) -> None:
 def test_core_imports_nothing_of_the_service_but_core() -> None:
     """Relative imports of sibling modules only (so no auth/, no models): the runtime works
     in any service, and in tests/runtime."""
-    modules = {path.stem for path in RUNTIME.glob("*.py")} | {"spec"}
+    modules = {path.stem for path in [*RUNTIME.glob("*.py"), *RUNTIME.glob("*.pyi")]}
     for path in sorted(RUNTIME.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.level:
@@ -77,7 +77,12 @@ def test_core_imports_nothing_of_the_service_but_core() -> None:
                 assert not any(name.split(".")[0] == "backforge" for name in names), path.name
 
 
-STUB_TYPES = {"str": str, "bool": bool, "frozenset[str]": frozenset}
+STUB_TYPES = {
+    "str": str,
+    "bool": bool,
+    "frozenset[str]": frozenset,
+    "Literal['cursor', 'offset']": str,
+}
 
 
 def _stub() -> dict[str, str]:
@@ -107,6 +112,19 @@ def test_the_generated_spec_module_defines_what_its_stub_declares(
     assert isinstance(unlogged, frozenset) and all(isinstance(f, str) for f in unlogged)
     assert defined["PACKAGE"] == ir.package and defined["API_PREFIX"] == ir.base_path
     assert all(files[path] == text for path, text in runtime_files(ir).items())
+
+
+@pytest.mark.parametrize("example", ["bookclub", "inventory"])
+def test_the_generated_settings_module_defines_what_its_stub_declares(
+    example: str, tmp_path: Path
+) -> None:
+    """runtime/core/settings.pyi declares the functions of core/settings.py the runtime calls."""
+    ir = prepare(EXAMPLES / f"{example}.yaml", tmp_path / "out").ir
+    generated = ast.parse(render_project(ir)[f"{ir.package}/core/settings.py"])
+    stub = ast.parse((RUNTIME / "settings.pyi").read_text("utf-8"))
+    declared = {node.name for node in stub.body if isinstance(node, ast.FunctionDef)}
+    defined = {node.name for node in generated.body if isinstance(node, ast.FunctionDef)}
+    assert declared and declared <= defined
 
 
 def test_runtime_modules_are_copied_with_the_header_only(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ PACKAGE = "svc"
 API_PREFIX = "/api/v1"
 IF_MATCH_REQUIRED = False
 UNLOGGED_FIELDS = frozenset(["pin"])
+PAGINATION = "cursor"
 """
 
 

@@ -66,7 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.fast_reads = settings.fast_reads  # core/routing.py: DirectRoutes answer directly
-    configure_cursors(settings)
+    # Without CURSOR_SECRET, list cursors are signed with a key derived from JWT_SECRET.
+    configure_cursors(settings, fallback=settings.jwt_secret)
     app.state.token_keys = TokenKeys(settings)
     app.state.passwords = Passwords(settings)
     install_error_handlers(app)

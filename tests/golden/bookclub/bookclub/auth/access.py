@@ -8,14 +8,16 @@ owned through a parent (`owned: {through: ...}`) belongs to whoever owns that pa
 
 A reference to a record that belongs to an account is accepted only where the caller may see that
 record (it reads every one, or owns it); any other is answered as if it did not exist.
+
+`Access` is the access policy core/service.py asks for (`AccessPolicy`).
 """
 
 from collections.abc import Mapping
-from enum import Enum
 from typing import Any
 
 from bookclub.auth.principal import Principal
 from bookclub.core.errors import ForbiddenError, NotFoundError, ProblemError, UnauthorizedError
+from bookclub.core.service import Scope
 
 ADMIN_ROLE = "admin"
 ROLES = (
@@ -36,11 +38,6 @@ READERS: dict[str, frozenset[str]] = {
         }
     ),
 }
-
-
-class Scope(Enum):
-    ALL = "all"  # every record
-    OWN = "own"  # only the caller's records
 
 
 class Access:

@@ -6,13 +6,13 @@ still define the schema and the migrations.
 """
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bookclub.core.listing import Listing, Through, owned_by
-from bookclub.core.reads import fetch
+from .listing import Listing, Through, owned_by
+from .reads import fetch
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,11 @@ class Repository:
         links = {name: values.pop(name) for name in list(values) if name in self.links}
         statement = sa.insert(self.table).values(self.to_columns(values))
         if self.session.get_bind().dialect.insert_returning:
-            new_id = (await self.session.execute(statement.returning(self.table.c.id))).scalar_one()
+            returned = await self.session.execute(statement.returning(self.table.c.id))
+            new_id: int = returned.scalar_one()
         else:  # MySQL: the id the server generated for this connection
-            new_id = (await self.session.execute(statement)).inserted_primary_key[0]
+            inserted: Any = await self.session.execute(statement)  # a CursorResult
+            new_id = inserted.inserted_primary_key[0]
         for name, ids in links.items():
             await self.set_links(name, new_id, ids or [])
         return new_id
@@ -104,7 +106,7 @@ class Repository:
             .values({**self.to_columns(values), "version": self.table.c.version + 1})
         )
         # the rows matched (MySQL's drivers report those, not only the changed ones): 0 or 1
-        if (await self.session.execute(statement)).rowcount != 1:
+        if await self._matched(statement) != 1:
             return False
         for name, ids in links.items():
             await self.set_links(name, id, ids or [])
@@ -112,7 +114,12 @@ class Repository:
 
     async def delete(self, id: int, version: int | None = None) -> bool:
         statement = sa.delete(self.table).where(*self._row(id, version))
-        return (await self.session.execute(statement)).rowcount == 1
+        return await self._matched(statement) == 1
+
+    async def _matched(self, statement: sa.Update | sa.Delete) -> int:
+        """Run an UPDATE or DELETE; the number of rows it matched."""
+        result = cast("sa.CursorResult[Any]", await self.session.execute(statement))
+        return result.rowcount
 
     def _row(self, id: int, version: int | None) -> list[sa.ColumnElement[bool]]:
         conditions = [self.table.c.id == id]
@@ -145,7 +152,7 @@ class Repository:
         statement = sa.delete(link.table).where(
             link.table.c[link.own] == id, link.table.c[link.target] == target
         )
-        return (await self.session.execute(statement)).rowcount > 0
+        return await self._matched(statement) > 0
 
     async def missing_refs(self, values: dict[str, Any]) -> list[str]:
         """Wire names of the references in ``values`` whose target row does not exist."""

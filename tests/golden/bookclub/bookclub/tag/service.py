@@ -3,6 +3,11 @@
 
 from typing import ClassVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bookclub.auth.access import Access
+from bookclub.auth.audit import record_event
+from bookclub.auth.principal import Principal
 from bookclub.core.service import CrudService
 from bookclub.tag.hooks import TagHooks
 from bookclub.tag.repository import TagRepository
@@ -39,3 +44,8 @@ class TagService(CrudService):
         ),
         "delete": frozenset({}),
     }
+
+    def __init__(self, session: AsyncSession, principal: Principal | None = None):
+        # What the caller may do follows `permissions` (auth/access.py); changes are audited.
+        access = Access(self.resource, self.permissions, principal)
+        super().__init__(session, principal, access=access, audit=record_event)

@@ -14,9 +14,10 @@ stored response, so both callers get the same answer and one row exists. If the 
 for a corrected retry. A 409 is answered only when a claim fails and no stored response can be
 read (the first request's key was purged in between); retrying then is safe.
 
-Keys are scoped (``scope``: the caller's identity once authentication exists, '' before) and
-expire after IDEMPOTENCY_TTL_SECONDS (24 h by default). Expired keys are purged now and then
-after a keyed create, and by ``python -m inventory.core.idempotency``.
+Keys are scoped by whose they are (``scope``: each account has its own; anonymous callers, and
+every caller of a service without accounts, share '') and expire after IDEMPOTENCY_TTL_SECONDS
+(24 h by default). Expired keys are purged now and then after a keyed create, and by
+``python -m <package>.core.idempotency``.
 """
 
 import asyncio
@@ -34,9 +35,10 @@ from fastapi import Depends, Header, Request, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inventory.core.db import Base, Database, SessionDep, UTCDateTime, utcnow
-from inventory.core.errors import ConflictError, UnprocessableError, problem_doc
-from inventory.core.settings import get_settings
+from .db import Base, Database, SessionDep, UTCDateTime, utcnow
+from .errors import ConflictError, UnprocessableError, problem_doc
+from .hooks import Caller
+from .settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +117,10 @@ class Reply:
 
 
 class Creator(Protocol):
-    """What a create needs of a service (CrudService fits)."""
+    """What a create needs of a service (CrudService fits): its caller owns the key."""
+
+    @property
+    def principal(self) -> Caller | None: ...
 
     async def create(
         self,
@@ -124,10 +129,9 @@ class Creator(Protocol):
     ) -> dict[str, Any]: ...
 
 
-def idempotency_scope(request: Request) -> str:
-    """Whose keys these are: keys of different scopes never collide. Everyone shares '' while
-    the service has no authentication."""
-    return ""
+def idempotency_scope(principal: Caller | None) -> str:
+    """Whose keys these are: each account has its own; anonymous callers share one scope."""
+    return f"user:{principal.user_id}" if principal else ""
 
 
 class Idempotency:
@@ -140,14 +144,13 @@ class Idempotency:
         *,
         method: str,
         path: str,
-        scope: str = "",
         ttl_seconds: int = 86_400,
     ):
         self.session = session
         self.key = key
         self.method = method
         self.path = path
-        self.scope = scope
+        self.scope = ""  # set by `create`, from the service's caller
         self.ttl = timedelta(seconds=ttl_seconds)
 
     def fingerprint(self, values: dict[str, Any]) -> str:
@@ -162,6 +165,7 @@ class Idempotency:
         respond: Callable[[dict[str, Any]], Reply],
     ) -> Response:
         """Create through ``service`` once per key; ``respond`` turns the record into a reply."""
+        self.scope = idempotency_scope(service.principal)
         replies: list[Reply] = []
 
         async def record(created: dict[str, Any]) -> None:
@@ -277,7 +281,6 @@ async def get_idempotency(
         idempotency_key,
         method=request.method,
         path=request.url.path,
-        scope=idempotency_scope(request),
         ttl_seconds=request.app.state.settings.idempotency_ttl_seconds,
     )
 

@@ -6,13 +6,13 @@ still define the schema and the migrations.
 """
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inventory.core.listing import Listing
-from inventory.core.reads import fetch
+from .listing import Listing, Through, owned_by
+from .reads import fetch
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,17 @@ class Link:
     target_table: sa.Table
 
 
+@dataclass(frozen=True)
+class Guard:
+    """A ref or many field to a resource whose records belong to accounts: a caller may point
+    it only at records it may see."""
+
+    resource: str  # the target resource: its read rule says who sees every record
+    table: sa.Table
+    through: Through  # how the target's rows reach their owner
+    parent: bool = False  # the field this resource is owned through
+
+
 class Repository:
     """CRUD for one table; subclasses name the table, its relations and its listing."""
 
@@ -32,6 +43,8 @@ class Repository:
     listing: ClassVar[Listing]
     refs: ClassVar[dict[str, tuple[str, sa.Table]]] = {}  # wire name → (column, target table)
     links: ClassVar[dict[str, Link]] = {}
+    through: ClassVar[Through] = ()  # owned through a parent: the steps to the owner
+    guards: ClassVar[dict[str, Guard]] = {}  # wire name → the target's ownership
 
     def __init__(self, session: AsyncSession):
         self.session = session
@@ -47,6 +60,25 @@ class Repository:
         query = sa.select(sa.literal(1)).where(self.table.c.id == id)
         return (await self.session.execute(query)).first() is not None
 
+    async def owner_of(self, id: int) -> int | None:
+        """The account that owns record ``id`` through its chain of parents: one joined query."""
+        rows = await fetch(
+            self.session,
+            ("owner", self.table),
+            lambda: _owner(self.table, self.through),
+            {"id": id},
+        )
+        return rows[0]["owner_id"] if rows else None
+
+    async def owned_among(self, guard: Guard, ids: list[int], owner: int | None) -> set[int]:
+        """Which of ``ids`` (records of the guard's target) ``owner`` owns: one query."""
+        if owner is None:
+            return set()
+        query = sa.select(guard.table.c.id).where(
+            guard.table.c.id.in_(ids), owned_by(guard.table, guard.through, owner)
+        )
+        return set((await self.session.execute(query)).scalars())
+
     async def page(self, params: dict[str, Any]) -> dict[str, Any]:
         page = await self.listing.page(self.session, params)
         page["items"] = await self.to_wire(page["items"])
@@ -56,9 +88,11 @@ class Repository:
         links = {name: values.pop(name) for name in list(values) if name in self.links}
         statement = sa.insert(self.table).values(self.to_columns(values))
         if self.session.get_bind().dialect.insert_returning:
-            new_id = (await self.session.execute(statement.returning(self.table.c.id))).scalar_one()
+            returned = await self.session.execute(statement.returning(self.table.c.id))
+            new_id: int = returned.scalar_one()
         else:  # MySQL: the id the server generated for this connection
-            new_id = (await self.session.execute(statement)).inserted_primary_key[0]
+            inserted: Any = await self.session.execute(statement)  # a CursorResult
+            new_id = inserted.inserted_primary_key[0]
         for name, ids in links.items():
             await self.set_links(name, new_id, ids or [])
         return new_id
@@ -72,7 +106,7 @@ class Repository:
             .values({**self.to_columns(values), "version": self.table.c.version + 1})
         )
         # the rows matched (MySQL's drivers report those, not only the changed ones): 0 or 1
-        if (await self.session.execute(statement)).rowcount != 1:
+        if await self._matched(statement) != 1:
             return False
         for name, ids in links.items():
             await self.set_links(name, id, ids or [])
@@ -80,7 +114,12 @@ class Repository:
 
     async def delete(self, id: int, version: int | None = None) -> bool:
         statement = sa.delete(self.table).where(*self._row(id, version))
-        return (await self.session.execute(statement)).rowcount == 1
+        return await self._matched(statement) == 1
+
+    async def _matched(self, statement: sa.Update | sa.Delete) -> int:
+        """Run an UPDATE or DELETE; the number of rows it matched."""
+        result = cast("sa.CursorResult[Any]", await self.session.execute(statement))
+        return result.rowcount
 
     def _row(self, id: int, version: int | None) -> list[sa.ColumnElement[bool]]:
         conditions = [self.table.c.id == id]
@@ -113,7 +152,7 @@ class Repository:
         statement = sa.delete(link.table).where(
             link.table.c[link.own] == id, link.table.c[link.target] == target
         )
-        return (await self.session.execute(statement)).rowcount > 0
+        return await self._matched(statement) > 0
 
     async def missing_refs(self, values: dict[str, Any]) -> list[str]:
         """Wire names of the references in ``values`` whose target row does not exist."""
@@ -165,6 +204,20 @@ class Repository:
 # The statements of the read path are built once per shape (core/reads.py compiles them once).
 def _by_id(table: sa.Table) -> sa.Select[Any]:
     return sa.select(table).where(table.c.id == sa.bindparam("id"))
+
+
+def _owner(table: sa.Table, through: Through) -> sa.Select[Any]:
+    """The `owner_id` at the end of a row's chain of parents, its id bound as ``id``."""
+    joined: sa.FromClause = table
+    current = table
+    for column, parent in through:
+        joined = joined.join(parent, current.c[column] == parent.c.id)
+        current = parent
+    return (
+        sa.select(current.c.owner_id)
+        .select_from(joined)
+        .where(table.c.id == sa.bindparam("id", type_=table.c.id.type))
+    )
 
 
 def _linked(link: Link, count: int) -> sa.Select[Any]:

@@ -7,3 +7,4 @@ API_PREFIX = "/api/v1"  # every route of the API starts with it
 IF_MATCH_REQUIRED = False  # changes must send If-Match (428 without)
 # Fields the spec marks write_only or hidden: never returned by the API, never logged either.
 UNLOGGED_FIELDS = frozenset([])
+PAGINATION = "cursor"  # how lists page: "cursor" (keyset) or "offset" (core/listing.py)

@@ -1,4 +1,3 @@
-{{ header }}
 """Idempotency keys on creates: a retried POST creates nothing twice.
 
 A create that carries ``Idempotency-Key`` stores the key, a fingerprint of the request (method,
@@ -14,9 +13,10 @@ stored response, so both callers get the same answer and one row exists. If the 
 for a corrected retry. A 409 is answered only when a claim fails and no stored response can be
 read (the first request's key was purged in between); retrying then is safe.
 
-Keys are scoped (``scope``: the caller's identity once authentication exists, '' before) and
-expire after IDEMPOTENCY_TTL_SECONDS (24 h by default). Expired keys are purged now and then
-after a keyed create, and by ``python -m {{ ir.package }}.core.idempotency``.
+Keys are scoped by whose they are (``scope``: each account has its own; anonymous callers, and
+every caller of a service without accounts, share '') and expire after IDEMPOTENCY_TTL_SECONDS
+(24 h by default). Expired keys are purged now and then after a keyed create, and by
+``python -m <package>.core.idempotency``.
 """
 
 import asyncio
@@ -34,12 +34,10 @@ from fastapi import Depends, Header, Request, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-{% if ir.auth %}
-from {{ ir.package }}.auth.principal import MaybePrincipal, Principal
-{% endif %}
-from {{ ir.package }}.core.db import Base, Database, SessionDep, UTCDateTime, utcnow
-from {{ ir.package }}.core.errors import ConflictError, UnprocessableError, problem_doc
-from {{ ir.package }}.core.settings import get_settings
+from .db import Base, Database, SessionDep, UTCDateTime, utcnow
+from .errors import ConflictError, UnprocessableError, problem_doc
+from .hooks import Caller
+from .settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +116,10 @@ class Reply:
 
 
 class Creator(Protocol):
-    """What a create needs of a service (CrudService fits)."""
+    """What a create needs of a service (CrudService fits): its caller owns the key."""
+
+    @property
+    def principal(self) -> Caller | None: ...
 
     async def create(
         self,
@@ -127,16 +128,9 @@ class Creator(Protocol):
     ) -> dict[str, Any]: ...
 
 
-{% if ir.auth %}
-def idempotency_scope(principal: Principal | None) -> str:
+def idempotency_scope(principal: Caller | None) -> str:
     """Whose keys these are: each account has its own; anonymous callers share one scope."""
     return f"user:{principal.user_id}" if principal else ""
-{% else %}
-def idempotency_scope(request: Request) -> str:
-    """Whose keys these are: keys of different scopes never collide. Everyone shares '' while
-    the service has no authentication."""
-    return ""
-{% endif %}
 
 
 class Idempotency:
@@ -149,14 +143,13 @@ class Idempotency:
         *,
         method: str,
         path: str,
-        scope: str = "",
         ttl_seconds: int = 86_400,
     ):
         self.session = session
         self.key = key
         self.method = method
         self.path = path
-        self.scope = scope
+        self.scope = ""  # set by `create`, from the service's caller
         self.ttl = timedelta(seconds=ttl_seconds)
 
     def fingerprint(self, values: dict[str, Any]) -> str:
@@ -171,6 +164,7 @@ class Idempotency:
         respond: Callable[[dict[str, Any]], Reply],
     ) -> Response:
         """Create through ``service`` once per key; ``respond`` turns the record into a reply."""
+        self.scope = idempotency_scope(service.principal)
         replies: list[Reply] = []
 
         async def record(created: dict[str, Any]) -> None:
@@ -279,9 +273,6 @@ async def purge_expired(session: AsyncSession, now: datetime | None = None) -> i
 async def get_idempotency(
     request: Request,
     session: SessionDep,
-{% if ir.auth %}
-    principal: MaybePrincipal,
-{% endif %}
     idempotency_key: IdempotencyKey = None,
 ) -> Idempotency:
     return Idempotency(
@@ -289,7 +280,6 @@ async def get_idempotency(
         idempotency_key,
         method=request.method,
         path=request.url.path,
-        scope=idempotency_scope({% if ir.auth %}principal{% else %}request{% endif %}),
         ttl_seconds=request.app.state.settings.idempotency_ttl_seconds,
     )
 
@@ -305,7 +295,7 @@ async def main() -> int:
             purged = await purge_expired(session)
     finally:
         await database.close()
-    print(f"purged {purged} expired idempotency key(s)")  # noqa: T201
+    print(f"purged {purged} expired idempotency key(s)")
     return 0
 
 

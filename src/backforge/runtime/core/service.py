@@ -1,31 +1,88 @@
-{{ header }}
-"""Business operations shared by every resource: one transaction each, errors as problems."""
+"""Business operations shared by every resource: one transaction each, errors as problems.
+
+Who may do what is an `AccessPolicy` the service is given for its caller: in a service with
+accounts, auth/access.py's `Access`; without, `Everyone` (every operation on every record). An
+`Audit` given with it (auth/audit.py's `record_event`) writes each change to the audit log, in
+the change's transaction; without one nothing is written (the metrics count changes).
+"""
 
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from enum import Enum
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-{% if ir.auth %}
-from {{ ir.package }}.auth.access import Access{% if ir.guarded_resources %}, Scope{% endif %}
-
-from {{ ir.package }}.auth.audit import record_event
-from {{ ir.package }}.auth.principal import Principal
-{% endif %}
-from {{ ir.package }}.core.errors import (
+from .errors import (
     ConflictError,
     NotFoundError,
     PreconditionFailedError,
     UnprocessableError,
     transient_conflict,
 )
-from {{ ir.package }}.core.hooks import Hooks
-{% if ir.guarded_resources %}
-from {{ ir.package }}.core.listing import OWNED_BY
-{% endif %}
-from {{ ir.package }}.core.metrics import RESOURCE_CHANGES
-from {{ ir.package }}.core.repository import Repository
+from .hooks import Caller, Hooks
+from .listing import OWNED_BY
+from .metrics import RESOURCE_CHANGES
+from .repository import Repository
+
+
+class Scope(Enum):
+    """Which records of a resource a caller may act on."""
+
+    ALL = "all"  # every record
+    OWN = "own"  # only the caller's records
+
+
+class AccessPolicy(Protocol):
+    """What one caller may do to the records of one resource."""
+
+    @property
+    def user_id(self) -> int | None:
+        """The caller's account (None: anonymous); owned records belong to it."""
+
+    def scope(self, action: str) -> Scope:
+        """Which records the caller may do ``action`` on; raises (401, 403) when none."""
+
+    def check(self, action: str, record: dict[str, Any], owner: int | None = None) -> None:
+        """Raise (403, 404) unless the caller may do ``action`` on ``record``, owned by
+        ``owner`` (None: by its own `owner` field)."""
+
+    def refers_to_every(self, resource: str, action: str | None = None) -> bool:
+        """Whether the caller may refer to any record of ``resource`` (whose records belong to
+        accounts), not only to its own; with ``action`` (the field is the parent this resource
+        is owned through), only if its role also lets it do ``action`` here."""
+
+
+class Everyone:
+    """The access policy of a service without accounts: anybody may do anything."""
+
+    user_id = None
+
+    def scope(self, action: str) -> Scope:
+        return Scope.ALL
+
+    def check(self, action: str, record: dict[str, Any], owner: int | None = None) -> None:
+        return None
+
+    def refers_to_every(self, resource: str, action: str | None = None) -> bool:
+        return True
+
+
+class Audit(Protocol):
+    """Adds an audit event for a change to the session's transaction."""
+
+    async def __call__(
+        self,
+        session: AsyncSession,
+        principal: Caller | None,
+        action: str,
+        *,
+        resource: str,
+        resource_id: int,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        secret: frozenset[str],
+    ) -> None: ...
 
 
 class CrudService:
@@ -37,40 +94,31 @@ class CrudService:
     unique: ClassVar[dict[str, list[str]]] = {}  # constraint name → field names
     referenced_by: ClassVar[list[str]] = []  # "Resource.field" entries that point here
 
-{% if ir.auth %}
-    permissions: ClassVar[dict[str, frozenset[str]]] = {}  # action → who may
-    owned: ClassVar[bool] = False
+    owned: ClassVar[bool] = False  # records belong to the account that creates them
     secret: ClassVar[frozenset[str]] = frozenset()  # fields the audit log redacts
 
-    def __init__(self, session: AsyncSession, principal: Principal | None = None):
+    def __init__(
+        self,
+        session: AsyncSession,
+        principal: Caller | None = None,
+        access: AccessPolicy | None = None,
+        audit: Audit | None = None,
+    ):
         self.session = session
         self.repository = self.repository_class(session)
         self.hooks = self.hooks_class(session)
         self.hooks.principal = principal
-        self.principal = principal
-        self.access = Access(self.resource, self.permissions, principal)
-{% else %}
-    def __init__(self, session: AsyncSession):
-        self.session = session
-        self.repository = self.repository_class(session)
-        self.hooks = self.hooks_class(session)
-{% endif %}
+        self.principal = principal  # the caller (None: anonymous, or no accounts)
+        self.access = access or Everyone()
+        self.audit = audit
 
     async def list_page(self, params: dict[str, Any]) -> dict[str, Any]:
-{% if ir.guarded_resources %}
-        if self.access.scope("list") is Scope.OWN:
+        if self.access.scope("list") is Scope.OWN:  # 401 or 403 unless the caller may list
             params = {**params, OWNED_BY: self.access.user_id}
-{% elif ir.auth %}
-        self.access.scope("list")  # 401 or 403 unless the caller may list
-{% endif %}
         return await self.repository.page(params)
 
     async def get(self, id: int) -> dict[str, Any]:
-{% if ir.auth %}
         return await self._authorized("read", id)
-{% else %}
-        return await self._load(id)
-{% endif %}
 
     async def create(
         self,
@@ -78,14 +126,10 @@ class CrudService:
         before_commit: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     ) -> dict[str, Any]:
         """Insert a record; ``before_commit`` sees it inside the transaction (idempotency)."""
-{% if ir.auth %}
         self.access.scope("create")
         if self.owned:
             values["owner"] = self.access.user_id
-{% endif %}
-{% if ir.guarded_resources %}
         await self._check_refs("create", values)
-{% endif %}
         await self.hooks.validate(values, None)
         await self.hooks.before_create(values)
         new_id = await self._write(
@@ -99,7 +143,9 @@ class CrudService:
         return created
 
     async def _insert(
-        self, values: dict[str, Any], before_commit: Callable[[dict[str, Any]], Awaitable[None]] | None
+        self,
+        values: dict[str, Any],
+        before_commit: Callable[[dict[str, Any]], Awaitable[None]] | None,
     ) -> int:
         new_id: int = await self.repository.insert(dict(values))
         if before_commit is not None:
@@ -112,9 +158,7 @@ class CrudService:
         """Change a record; with ``versions`` (from If-Match), only while it is at one of them."""
         current = await self._authorized("update", id)
         version = self._expected_version(current, versions)
-{% if ir.guarded_resources %}
         await self._check_refs("update", values)
-{% endif %}
         await self.hooks.validate(values, current)
         await self.hooks.before_update(id, values)
         updated = await self._write(
@@ -162,9 +206,7 @@ class CrudService:
 
     async def link(self, id: int, name: str, target: int) -> None:
         await self._authorized("update", id)
-{% if ir.guarded_resources %}
         await self._check_refs("update", {name: [target]})
-{% endif %}
         await self._write({name: [target]}, lambda: self.repository.add_link(name, id, target))
 
     async def unlink(self, id: int, name: str, target: int) -> None:
@@ -182,7 +224,6 @@ class CrudService:
 
     async def _authorized(self, action: str, id: int) -> dict[str, Any]:
         """The record, once the caller may do ``action`` on it (401/403/404 otherwise)."""
-{% if ir.guarded_resources %}
         scope = self.access.scope(action)
         record = await self._load(id)
         owner = None
@@ -190,16 +231,7 @@ class CrudService:
             owner = await self.repository.owner_of(id)  # the owner of its chain of parents
         self.access.check(action, record, owner)
         return record
-{% elif ir.auth %}
-        self.access.scope(action)
-        record = await self._load(id)
-        self.access.check(action, record)
-        return record
-{% else %}
-        return await self._load(id)
-{% endif %}
 
-{% if ir.guarded_resources %}
     async def _check_refs(self, action: str, values: dict[str, Any]) -> None:
         """Refuse references to records that belong to another account and that the caller may
         not see, exactly as references to records that do not exist (409): which ids exist does
@@ -209,7 +241,9 @@ class CrudService:
             given = values.get(name)
             ids = list(dict.fromkeys(given if isinstance(given, list) else [given]))
             ids = [id for id in ids if id is not None]
-            if not ids or self.access.refers_to_every(guard.resource, action if guard.parent else None):
+            if not ids or self.access.refers_to_every(
+                guard.resource, action if guard.parent else None
+            ):
                 continue
             owned = await self.repository.owned_among(guard, ids, self.access.user_id)
             if not owned.issuperset(ids):
@@ -219,17 +253,17 @@ class CrudService:
             fields = [*self.repository.refs, *self.repository.links]
             raise _no_such_records([name for name in fields if name in missing])
 
-{% endif %}
     def _expected_version(self, current: dict[str, Any], versions: set[int] | None) -> int | None:
         """The version a conditional write must find: the current one, if If-Match names it."""
         if versions is None:
             return None
-        if current["version"] not in versions:
+        version: int = current["version"]
+        if version not in versions:
             raise PreconditionFailedError(
-                f"{self.resource} {current['id']} is at version {current['version']}, not the "
+                f"{self.resource} {current['id']} is at version {version}, not the "
                 "one If-Match names; read it again and retry."
             )
-        return current["version"]
+        return version
 
     async def _missing_or_changed(self, id: int, version: int | None) -> None:
         if version is not None and await self.repository.exists(id):
@@ -239,17 +273,22 @@ class CrudService:
         raise NotFoundError(f"There is no {self.resource} with id {id}.")
 
     async def _record(self, action: str, before: dict[str, Any] | None, result: Any) -> None:
-        """Audit a change, inside its transaction, just before it commits."""
-{% if ir.auth %}
-        id = result if action == "create" else before["id"]  # type: ignore[index]
+        """Audit a change, inside its transaction, just before it commits: ``result`` is the
+        new id of a create (``before`` None)."""
+        if self.audit is None:
+            return
+        id = result if before is None else before["id"]
         after = None if action == "delete" else await self.repository.get(id)
-        await record_event(
-            self.session, self.principal, action, resource=self.resource, resource_id=id,
-            before=before, after=after, secret=self.secret,
+        await self.audit(
+            self.session,
+            self.principal,
+            action,
+            resource=self.resource,
+            resource_id=id,
+            before=before,
+            after=after,
+            secret=self.secret,
         )
-{% else %}
-        # Without accounts there is nobody to name: the metrics count changes instead.
-{% endif %}
 
     async def _write(
         self,
@@ -283,8 +322,10 @@ class CrudService:
             if constraint in message or _sqlite_unique(message, fields):
                 return ConflictError(
                     f"Another {self.resource} already has this {columns}.",
-                    errors=[{"field": f"body.{f}", "message": "already taken", "type": "unique"}
-                            for f in fields],
+                    errors=[
+                        {"field": f"body.{f}", "message": "already taken", "type": "unique"}
+                        for f in fields
+                    ],
                 )
         missing = await self.repository.missing_refs(values)
         if missing:
@@ -298,8 +339,9 @@ def _no_such_records(fields: list[str]) -> ConflictError:
     """References (by wire name) to records that do not exist, or that the caller may not see."""
     return ConflictError(
         f"Referenced records do not exist: {', '.join(fields)}.",
-        errors=[{"field": f"body.{f}", "message": "no such record", "type": "reference"}
-                for f in fields],
+        errors=[
+            {"field": f"body.{f}", "message": "no such record", "type": "reference"} for f in fields
+        ],
     )
 
 

@@ -1,45 +1,36 @@
-{{ header }}
 """Listing: filters, text search, one sort key with the id breaking ties, and pagination.
 
-{% if ir.pagination == "cursor" %}
-Pages are keyset-paginated: the cursor names the last row seen, so pages stay stable while rows
-are added and deep pages cost as little as the first. A cursor is signed (HMAC-SHA256 with
-CURSOR_SECRET{% if ir.auth %}, or a key derived from JWT_SECRET{% endif %}) over the resource, the sort order and the last
-row: a cursor altered, made up, or issued for another resource or sort is a 400.
-{% else %}
-Pages are offset-paginated and carry the total count of matching rows.
-{% endif %}
+The spec picks how every list pages (PAGINATION in core/spec.py):
+
+- ``cursor``: pages are keyset-paginated: the cursor names the last row seen, so pages stay
+  stable while rows are added and deep pages cost as little as the first. A cursor is signed
+  (HMAC-SHA256 with CURSOR_SECRET or, in a service with accounts, a key derived from
+  JWT_SECRET) over the resource, the sort order and the last row: a cursor altered, made up,
+  or issued for another resource or sort is a 400.
+- ``offset``: pages are offset-paginated and carry the total count of matching rows.
 """
 
 import base64
 import binascii
-{% if ir.pagination == "cursor" %}
 import hashlib
 import hmac
-{% endif %}
 import json
-{% if ir.pagination == "cursor" %}
 import secrets
-{% endif %}
 from dataclasses import dataclass, field
-{% if ir.pagination == "cursor" %}
 from datetime import UTC, datetime
-{% endif %}
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from {{ ir.package }}.core.errors import BadRequestError
-from {{ ir.package }}.core.reads import fetch
-{% if ir.pagination == "cursor" %}
-from {{ ir.package }}.core.settings import Settings
-{% endif %}
+from .errors import BadRequestError
+from .reads import fetch
+from .spec import PAGINATION
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 CONTROL = frozenset({"limit", "cursor", "offset", "sort", "q"})
-{% if ir.guarded_resources %}
 OWNED_BY = "owned_by"  # set by the service, never by the client: only rows this account owns
 # How a table's rows reach their owner: (reference column, parent table) per step, to a table
 # with an `owner_id` column; empty for a table that has one itself.
@@ -50,10 +41,10 @@ def owned_by(table: sa.Table, through: Through, owner: Any) -> sa.ColumnElement[
     """The rows of ``table`` that ``owner`` owns, directly or through their parents' chain: one
     nested ``IN (SELECT id ...)`` per step, so the database filters (no row-by-row checks)."""
     if not through:
-        return table.c.owner_id == owner
+        direct: sa.ColumnElement[bool] = table.c.owner_id == owner
+        return direct
     column, parent = through[0]
     return table.c[column].in_(sa.select(parent.c.id).where(owned_by(parent, through[1:], owner)))
-{% endif %}
 
 
 def _is_mysql(session: Any) -> bool:
@@ -78,9 +69,7 @@ class Listing:
     filters: dict[str, tuple[str, str]]  # parameter → (column, operator)
     search: tuple[str, ...] = ()
     sorts: dict[str, str] = field(default_factory=dict)  # sort key → column, where they differ
-{% if ir.guarded_resources %}
     through: Through = ()  # owned through a parent: the steps to the owner (see owned_by)
-{% endif %}
 
     def conditions(self, params: dict[str, Any], values: dict[str, Any]) -> list[Any]:
         """The shape of the filters in `params` (what `where` needs to build their conditions);
@@ -89,12 +78,10 @@ class Listing:
         for name, value in params.items():
             if name in CONTROL or value is None:
                 continue
-{% if ir.guarded_resources %}
             if name == OWNED_BY:
                 values[OWNED_BY] = value
                 shape.append(OWNED_BY)
                 continue
-{% endif %}
             if self.filters[name][1] == "in":
                 values.update((f"f_{name}_{n}", item) for n, item in enumerate(value))
                 shape.append((name, len(value)))
@@ -112,11 +99,9 @@ class Listing:
         """The conditions of a shape from `conditions`, with bind parameters for its values."""
         found: list[sa.ColumnElement[bool]] = []
         for part in shape:
-{% if ir.guarded_resources %}
             if part == OWNED_BY:
                 found.append(owned_by(self.table, self.through, sa.bindparam(OWNED_BY)))
                 continue
-{% endif %}
             if part == "q":
                 text = sa.bindparam("q", type_=sa.String())
                 found.append(
@@ -127,9 +112,8 @@ class Listing:
             column_name, operator = self.filters[name]
             column = self.table.c[column_name]
             if operator == "in":
-                found.append(
-                    column.in_([sa.bindparam(f"f_{name}_{n}", type_=column.type) for n in range(count)])
-                )
+                binds = [sa.bindparam(f"f_{name}_{n}", type_=column.type) for n in range(count)]
+                found.append(column.in_(binds))
                 continue
             bind = sa.bindparam(f"f_{name}", type_=column.type)
             if operator == "eq":
@@ -144,9 +128,28 @@ class Listing:
         descending = sort.startswith("-")
         key = sort.lstrip("-")
         return self.table.c[self.sorts.get(key, key)], descending
-{% if ir.pagination == "cursor" %}
+
+    def _ordered(
+        self, query: sa.Select[Any], column: sa.Column[Any], descending: bool, mysql: bool
+    ) -> sa.Select[Any]:
+        """``query`` ordered by ``column`` (nulls last), then by id in the same direction."""
+        id_column = self.table.c.id
+        if column is id_column:
+            return query.order_by(id_column.desc() if descending else id_column.asc())
+        direction = column.desc() if descending else column.asc()
+        tie = id_column.desc() if descending else id_column.asc()
+        return query.order_by(*nulls_last(direction, column, mysql), tie)
 
     async def page(self, session: AsyncSession, params: dict[str, Any]) -> dict[str, Any]:
+        """One page of the rows `params` select: after its cursor, or at its offset (as
+        PAGINATION says)."""
+        if PAGINATION == "cursor":
+            return await self._page_after_cursor(session, params)
+        return await self._page_at_offset(session, params)
+
+    async def _page_after_cursor(
+        self, session: AsyncSession, params: dict[str, Any]
+    ) -> dict[str, Any]:
         limit, sort = params["limit"], params["sort"]
         column, descending = self.order(sort)
         values: dict[str, Any] = {"limit": limit + 1}
@@ -162,16 +165,10 @@ class Listing:
         mysql = _is_mysql(session)
 
         def build() -> sa.Select[Any]:
-            id_column = self.table.c.id
             query = sa.select(self.table).where(*self.where(shape))
             if after is not None:
-                query = query.where(_after(column, id_column, after == "null", descending))
-            if column is id_column:
-                query = query.order_by(id_column.desc() if descending else id_column.asc())
-            else:
-                direction = column.desc() if descending else column.asc()
-                tie = id_column.desc() if descending else id_column.asc()
-                query = query.order_by(*nulls_last(direction, column, mysql), tie)
+                query = query.where(_after(column, self.table.c.id, after == "null", descending))
+            query = self._ordered(query, column, descending, mysql)
             return query.limit(sa.bindparam("limit", type_=sa.Integer()))
 
         key = ("page", self.table, tuple(shape), sort, after)
@@ -182,6 +179,31 @@ class Listing:
             last = items[-1]
             next_cursor = encode_cursor(self.table.name, sort, last[column.name], last["id"])
         return {"items": items, "next_cursor": next_cursor, "limit": limit}
+
+    async def _page_at_offset(
+        self, session: AsyncSession, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        limit, offset, sort = params["limit"], params["offset"], params["sort"]
+        column, descending = self.order(sort)
+        values: dict[str, Any] = {"limit": limit, "offset": offset}
+        shape = self.conditions(params, values)
+
+        def count() -> sa.Select[Any]:
+            return sa.select(sa.func.count()).select_from(self.table).where(*self.where(shape))
+
+        mysql = _is_mysql(session)
+
+        def build() -> sa.Select[Any]:
+            query = sa.select(self.table).where(*self.where(shape))
+            query = self._ordered(query, column, descending, mysql)
+            return query.limit(sa.bindparam("limit", type_=sa.Integer())).offset(
+                sa.bindparam("offset", type_=sa.Integer())
+            )
+
+        counted = await fetch(session, ("count", self.table, tuple(shape)), count, values)
+        total = next(iter(counted[0].values()))
+        items = await fetch(session, ("page", self.table, tuple(shape), sort), build, values)
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 def _after(
@@ -205,17 +227,23 @@ SIGNATURE_CHARS = 22
 _key = secrets.token_bytes(32)  # until configure_cursors: a random key of this process
 
 
-def configure_cursors(settings: Settings) -> None:
-    """Sign cursors with CURSOR_SECRET{% if ir.auth %} or, unset, a key derived from JWT_SECRET{% endif %}; with
-    neither, a random key of this process (cursors then last as long as the process)."""
+class CursorSettings(Protocol):
+    """The setting cursors are signed with (core/settings.py has them all)."""
+
+    @property
+    def cursor_secret(self) -> SecretStr | None: ...
+
+
+def configure_cursors(settings: CursorSettings, fallback: SecretStr | None = None) -> None:
+    """Sign cursors with CURSOR_SECRET or, unset, a key derived from ``fallback`` (a service
+    with accounts passes JWT_SECRET); with neither, a random key of this process (cursors then
+    last as long as the process)."""
     global _key
     if settings.cursor_secret is not None:
         _key = hashlib.sha256(settings.cursor_secret.get_secret_value().encode()).digest()
-{% if ir.auth %}
-    elif settings.jwt_secret is not None:
-        secret = settings.jwt_secret.get_secret_value().encode()
+    elif fallback is not None:
+        secret = fallback.get_secret_value().encode()
         _key = hmac.new(secret, b"list cursors", hashlib.sha256).digest()
-{% endif %}
 
 
 def _sign(payload: bytes) -> str:
@@ -248,8 +276,7 @@ def decode_cursor(cursor: str, resource: str, sort: str, column: sa.Column[Any])
             value = _parse(column, value)
     except (ValueError, TypeError, ArithmeticError, binascii.Error, UnicodeDecodeError):
         raise BadRequestError(
-            "The cursor was issued for another list or sort order; "
-            "start again without a cursor."
+            "The cursor was issued for another list or sort order; start again without a cursor."
         ) from None
     return value, last_id
 
@@ -276,34 +303,3 @@ def _parse(column: sa.Column[Any], value: Any) -> Any:
         parsed = python_type.fromisoformat(value)
         return parsed.astimezone(UTC) if isinstance(parsed, datetime) else parsed
     return python_type(value)
-{% else %}
-
-    async def page(self, session: AsyncSession, params: dict[str, Any]) -> dict[str, Any]:
-        limit, offset, sort = params["limit"], params["offset"], params["sort"]
-        column, descending = self.order(sort)
-        values: dict[str, Any] = {"limit": limit, "offset": offset}
-        shape = self.conditions(params, values)
-
-        def count() -> sa.Select[Any]:
-            return sa.select(sa.func.count()).select_from(self.table).where(*self.where(shape))
-
-        mysql = _is_mysql(session)
-
-        def build() -> sa.Select[Any]:
-            id_column = self.table.c.id
-            query = sa.select(self.table).where(*self.where(shape))
-            if column is id_column:
-                query = query.order_by(id_column.desc() if descending else id_column.asc())
-            else:
-                direction = column.desc() if descending else column.asc()
-                tie = id_column.desc() if descending else id_column.asc()
-                query = query.order_by(*nulls_last(direction, column, mysql), tie)
-            return query.limit(sa.bindparam("limit", type_=sa.Integer())).offset(
-                sa.bindparam("offset", type_=sa.Integer())
-            )
-
-        counted = await fetch(session, ("count", self.table, tuple(shape)), count, values)
-        total = next(iter(counted[0].values()))
-        items = await fetch(session, ("page", self.table, tuple(shape), sort), build, values)
-        return {"items": items, "total": total, "limit": limit, "offset": offset}
-{% endif %}

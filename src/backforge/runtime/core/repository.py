@@ -1,4 +1,3 @@
-{{ header }}
 """Data access shared by every resource: SQLAlchemy Core statements, rows as plain dicts.
 
 Core statements keep the hot path short (no identity map, no change tracking); the ORM models
@@ -6,17 +5,13 @@ still define the schema and the migrations.
 """
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-{% if ir.guarded_resources %}
-from {{ ir.package }}.core.listing import Listing, Through, owned_by
-{% else %}
-from {{ ir.package }}.core.listing import Listing
-{% endif %}
-from {{ ir.package }}.core.reads import fetch
+from .listing import Listing, Through, owned_by
+from .reads import fetch
 
 
 @dataclass(frozen=True)
@@ -29,7 +24,6 @@ class Link:
     target_table: sa.Table
 
 
-{% if ir.guarded_resources %}
 @dataclass(frozen=True)
 class Guard:
     """A ref or many field to a resource whose records belong to accounts: a caller may point
@@ -41,7 +35,6 @@ class Guard:
     parent: bool = False  # the field this resource is owned through
 
 
-{% endif %}
 class Repository:
     """CRUD for one table; subclasses name the table, its relations and its listing."""
 
@@ -49,10 +42,8 @@ class Repository:
     listing: ClassVar[Listing]
     refs: ClassVar[dict[str, tuple[str, sa.Table]]] = {}  # wire name → (column, target table)
     links: ClassVar[dict[str, Link]] = {}
-{% if ir.guarded_resources %}
     through: ClassVar[Through] = ()  # owned through a parent: the steps to the owner
     guards: ClassVar[dict[str, Guard]] = {}  # wire name → the target's ownership
-{% endif %}
 
     def __init__(self, session: AsyncSession):
         self.session = session
@@ -68,11 +59,13 @@ class Repository:
         query = sa.select(sa.literal(1)).where(self.table.c.id == id)
         return (await self.session.execute(query)).first() is not None
 
-{% if ir.guarded_resources %}
     async def owner_of(self, id: int) -> int | None:
         """The account that owns record ``id`` through its chain of parents: one joined query."""
         rows = await fetch(
-            self.session, ("owner", self.table), lambda: _owner(self.table, self.through), {"id": id}
+            self.session,
+            ("owner", self.table),
+            lambda: _owner(self.table, self.through),
+            {"id": id},
         )
         return rows[0]["owner_id"] if rows else None
 
@@ -85,7 +78,6 @@ class Repository:
         )
         return set((await self.session.execute(query)).scalars())
 
-{% endif %}
     async def page(self, params: dict[str, Any]) -> dict[str, Any]:
         page = await self.listing.page(self.session, params)
         page["items"] = await self.to_wire(page["items"])
@@ -95,9 +87,11 @@ class Repository:
         links = {name: values.pop(name) for name in list(values) if name in self.links}
         statement = sa.insert(self.table).values(self.to_columns(values))
         if self.session.get_bind().dialect.insert_returning:
-            new_id = (await self.session.execute(statement.returning(self.table.c.id))).scalar_one()
+            returned = await self.session.execute(statement.returning(self.table.c.id))
+            new_id: int = returned.scalar_one()
         else:  # MySQL: the id the server generated for this connection
-            new_id = (await self.session.execute(statement)).inserted_primary_key[0]
+            inserted: Any = await self.session.execute(statement)  # a CursorResult
+            new_id = inserted.inserted_primary_key[0]
         for name, ids in links.items():
             await self.set_links(name, new_id, ids or [])
         return new_id
@@ -111,7 +105,7 @@ class Repository:
             .values({**self.to_columns(values), "version": self.table.c.version + 1})
         )
         # the rows matched (MySQL's drivers report those, not only the changed ones): 0 or 1
-        if (await self.session.execute(statement)).rowcount != 1:
+        if await self._matched(statement) != 1:
             return False
         for name, ids in links.items():
             await self.set_links(name, id, ids or [])
@@ -119,7 +113,12 @@ class Repository:
 
     async def delete(self, id: int, version: int | None = None) -> bool:
         statement = sa.delete(self.table).where(*self._row(id, version))
-        return (await self.session.execute(statement)).rowcount == 1
+        return await self._matched(statement) == 1
+
+    async def _matched(self, statement: sa.Update | sa.Delete) -> int:
+        """Run an UPDATE or DELETE; the number of rows it matched."""
+        result = cast("sa.CursorResult[Any]", await self.session.execute(statement))
+        return result.rowcount
 
     def _row(self, id: int, version: int | None) -> list[sa.ColumnElement[bool]]:
         conditions = [self.table.c.id == id]
@@ -152,7 +151,7 @@ class Repository:
         statement = sa.delete(link.table).where(
             link.table.c[link.own] == id, link.table.c[link.target] == target
         )
-        return (await self.session.execute(statement)).rowcount > 0
+        return await self._matched(statement) > 0
 
     async def missing_refs(self, values: dict[str, Any]) -> list[str]:
         """Wire names of the references in ``values`` whose target row does not exist."""
@@ -206,7 +205,6 @@ def _by_id(table: sa.Table) -> sa.Select[Any]:
     return sa.select(table).where(table.c.id == sa.bindparam("id"))
 
 
-{% if ir.guarded_resources %}
 def _owner(table: sa.Table, through: Through) -> sa.Select[Any]:
     """The `owner_id` at the end of a row's chain of parents, its id bound as ``id``."""
     joined: sa.FromClause = table
@@ -221,7 +219,6 @@ def _owner(table: sa.Table, through: Through) -> sa.Select[Any]:
     )
 
 
-{% endif %}
 def _linked(link: Link, count: int) -> sa.Select[Any]:
     """The links of `count` records, ids bound as id_0 … id_<count-1>."""
     own, target = link.table.c[link.own], link.table.c[link.target]
