@@ -288,14 +288,7 @@ def _ask_the_app(root: Path, ir: ServiceIR) -> list[dict[str, Any]]:
     env = ensure_env(root)
     answers = []
     for module in (f"{ir.package}.openapi", f"{ir.package}.core.settings"):
-        done = subprocess.run(
-            [str(env.python), "-m", module],
-            cwd=root,
-            env=env.environ({"PYTHONPATH": str(root)}),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = env.run_python(root, "-m", module, timeout=300)
         if done.returncode != 0:
             raise ProjectError(
                 "the generated application failed to import (a backforge bug, please report "

@@ -4,7 +4,6 @@ revision files are Python that only Alembic should interpret."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +36,7 @@ def alembic_history(project: Path) -> list[dict[str, Any]]:
     """Every revision of the project (file, revision, down_revision, message), oldest file first."""
     env = ensure_env(project)
     code = ALEMBIC_HISTORY + "\nimport json\nprint(json.dumps(alembic_history()))\n"
-    done = subprocess.run(
-        [str(env.python), "-c", code],
-        cwd=project,
-        env=env.environ({"PYTHONPATH": str(project)}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = env.run_python(project, "-c", code, timeout=120)
     if done.returncode != 0:
         raise ProjectError(
             f"Alembic could not read the migrations of {project}; fix the revision it names "

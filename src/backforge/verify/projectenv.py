@@ -4,6 +4,7 @@ process environment commands run with in it (``environment.ensure_env`` builds o
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,6 +53,19 @@ class ProjectEnv:
             env[name] = ",".join(filter(None, ["127.0.0.1,localhost", env.get(name)]))
         env.update(extra or {})
         return env
+
+    def run_python(
+        self, project: Path, *args: str, timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        """``python ARGS`` in the project's directory, with its package importable."""
+        return subprocess.run(
+            [str(self.python), *args],
+            cwd=project,
+            env=self.environ({"PYTHONPATH": str(project)}),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     @property
     def python_version(self) -> tuple[int, int]:
