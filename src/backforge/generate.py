@@ -280,23 +280,35 @@ def _format(root: Path, skip: list[str] | None = None) -> None:
             )
 
 
+# Run in the project's environment: the contract as `python -m <package>.openapi` writes it, and
+# the settings as `python -m <package>.core.settings` lists them, from one interpreter.
+_ASK_THE_APP = """
+import contextlib, io, json
+from {package} import openapi
+from {package}.core.settings import reference
+
+contract = io.StringIO()
+with contextlib.redirect_stdout(contract):
+    openapi.main()
+print(json.dumps({{"openapi": contract.getvalue(), "settings": reference()}}, default=str))
+"""
+
+
 def _ask_the_app(root: Path, ir: ServiceIR) -> list[dict[str, Any]]:
     """Ask the generated app itself, in the project's pinned environment, for its contract
     (written to ``openapi.json``) and the environment variables it reads (returned)."""
     from backforge.verify.environment import ensure_env
 
     env = ensure_env(root)
-    answers = []
-    for module in (f"{ir.package}.openapi", f"{ir.package}.core.settings"):
-        done = env.run_python(root, "-m", module, timeout=300)
-        if done.returncode != 0:
-            raise ProjectError(
-                "the generated application failed to import (a backforge bug, please report "
-                "it):\n" + done.stderr[-3000:]
-            )
-        answers.append(done.stdout)
-    (root / "openapi.json").write_text(answers[0], encoding="utf-8")
-    settings: list[dict[str, Any]] = json.loads(answers[1])
+    done = env.run_python(root, "-c", _ASK_THE_APP.format(package=ir.package), timeout=300)
+    if done.returncode != 0:
+        raise ProjectError(
+            "the generated application failed to import (a backforge bug, please report it):\n"
+            + done.stderr[-3000:]
+        )
+    answers = json.loads(done.stdout.splitlines()[-1])
+    (root / "openapi.json").write_text(answers["openapi"], encoding="utf-8")
+    settings: list[dict[str, Any]] = answers["settings"]
     return settings
 
 
