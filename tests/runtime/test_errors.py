@@ -70,7 +70,7 @@ def test_a_body_that_is_not_json_gets_one_message(service: Client) -> None:
     response = service.request(
         "POST", "/items", content=b"{not json", headers={"content-type": "application/json"}
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.json()["detail"] == "The request body is not valid JSON."
     assert "errors" not in response.json()
 

@@ -357,7 +357,8 @@ async def test_create_rejects_malformed_json(client: AsyncClient) -> None:
     response = await client.post(
         URL, content=b'{"broken": ', headers={"content-type": "application/json"}
     )
-    assert_problem(response, 422)
+    assert_problem(response, 400)
+    assert response.json()["detail"] == "The request body is not valid JSON."
 
 
 async def test_create_rejects_a_body_that_is_not_json(client: AsyncClient) -> None:

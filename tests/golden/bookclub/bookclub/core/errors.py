@@ -164,10 +164,8 @@ async def _on_validation_error(request: Request, exc: RequestValidationError) ->
         )
         for error in exc.errors()
     ]
-    if any(error.type == "json_invalid" for error in errors):
-        return problem_response(
-            request, 422, "Unprocessable Content", "The request body is not valid JSON."
-        )
+    if any(error.type == "json_invalid" for error in errors):  # a syntax error: 400, not 422
+        return problem_response(request, 400, "Bad Request", "The request body is not valid JSON.")
     return problem_response(
         request,
         422,
