@@ -668,6 +668,7 @@ def test_owning_existing_rows_needs_the_account_that_takes_them() -> None:
     (message,) = refused.refusals
     assert "cannot make Order owned: the rows already in order would have no owner" in message
     assert "owned: {existing_rows: admin@example.com}" in message
+    assert "`python -m shop.auth.bootstrap <email>`" in message  # the service's own command
 
     handed = changed(WITH_ACCOUNTS, OWNED_WITH_ROWS)
     assert not handed.refusals and not handed.destructive

@@ -280,7 +280,7 @@ def _after_renames(schema: Schema, tables: dict[str, str]) -> Schema:
 class Handover:
     """The account that takes the rows already in a table whose resource becomes owned."""
 
-    email: str
+    email: str | None  # None: the spec names no account (the change is refused)
     role: str  # given to the account when the migration creates it
     package: str  # of the service, to name its bootstrap command
 
@@ -289,9 +289,9 @@ def _handovers(ir: ServiceIR | None) -> dict[str, Handover]:
     if ir is None or ir.auth is None:
         return {}
     return {
-        r.table: Handover(r.existing_rows_owner, ir.auth.admin_role, ir.package)
+        r.table: Handover(r.existing_rows_owner or None, ir.auth.admin_role, ir.package)
         for r in ir.resources
-        if r.owned and r.existing_rows_owner
+        if r.owned
     }
 
 
@@ -535,7 +535,8 @@ def _add_column(
 def _become_owned(table: Table, column: Column, handover: Handover | None) -> list[Operation]:
     """An existing table whose resource becomes owned: its rows go to the account the spec
     names (created, inactive and without a password, when it does not exist yet)."""
-    if handover is None:
+    if handover is None or handover.email is None:
+        bootstrap = f"{handover.package if handover else '<package>'}.auth.bootstrap"
         return [
             Refusal(
                 table.name,
@@ -543,7 +544,7 @@ def _become_owned(table: Table, column: Column, handover: Handover | None) -> li
                 "no owner. Name the account that takes them, e.g. "
                 "`owned: {existing_rows: admin@example.com}`; the migration creates that "
                 "account if it does not exist (inactive, with the admin role and no password, "
-                "until `python -m <service>.auth.bootstrap <email>` gives it one)",
+                f"until `python -m {bootstrap} <email>` gives it one)",
             ),
             AddColumn(table.name, column),
         ]
