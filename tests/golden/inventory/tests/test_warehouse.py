@@ -291,13 +291,15 @@ async def test_create_rejects_a_body_that_is_not_json(client: AsyncClient) -> No
 
 
 async def test_code_must_be_unique(client: AsyncClient) -> None:
-    taken = await create_warehouse(client)
-    payload = {**await warehouse_payload(client), "code": taken["code"]}
-    body = assert_problem(await client.post(URL, json=payload), 409)
+    first = await warehouse_payload(client)  # the value sent: a response may not show it
+    await create_warehouse(client, **first)
+    taken = {"code": first["code"]}
+    body = assert_problem(
+        await client.post(URL, json={**await warehouse_payload(client), **taken}), 409
+    )
     assert "code" in body["detail"]
     other = await create_warehouse(client)
-    change = {"code": taken["code"]}
-    assert_problem(await client.patch(f"{URL}/{other['id']}", json=change), 409)
+    assert_problem(await client.patch(f"{URL}/{other['id']}", json=taken), 409)
 
 
 async def test_replace_sets_every_field(client: AsyncClient) -> None:
