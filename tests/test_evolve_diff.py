@@ -517,7 +517,7 @@ def test_history_refuses_two_heads(tmp_path: Path) -> None:
 def test_revisions_are_valid_python_within_the_line_length(tmp_path: Path, new: str) -> None:
     project = project_with(tmp_path, ("0001_initial.py", "0001", None))
     d = changed(BASE, new)
-    revision = render_revision(project, ir(new), d.operations, d.reverse, d.api)
+    revision = render_revision(history(project), ir(new), d.operations, d.reverse, d.api)
     assert revision.path.startswith("migrations/versions/0002_")
     tree = ast.parse(revision.text)
     names = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
@@ -581,7 +581,9 @@ def test_the_idempotency_table_is_created_for_an_older_project_and_never_dropped
     ]
     assert not upgrade.destructive and not upgrade.refusals
     project = project_with(tmp_path, ("0001_initial.py", "0001", None))
-    text = render_revision(project, new, upgrade.operations, upgrade.reverse, upgrade.api).text
+    text = render_revision(
+        history(project), new, upgrade.operations, upgrade.reverse, upgrade.api
+    ).text
     ast.parse(text)
     assert 'op.create_table(\n        "idempotency_keys"' in text
     assert 'op.drop_table("idempotency_keys")' in text
@@ -710,7 +712,7 @@ def test_the_handover_renders_in_the_order_it_runs(tmp_path: Path) -> None:
     new = ir(OWNED_WITH_ROWS)
     d = changed(PLAIN, OWNED_WITH_ROWS)
     project = project_with(tmp_path, ("0001_initial.py", "0001", None))
-    text = render_revision(project, new, d.operations, d.reverse, d.api).text
+    text = render_revision(history(project), new, d.operations, d.reverse, d.api).text
     ast.parse(text)
     steps = [
         '"users"',
@@ -783,7 +785,7 @@ def test_a_renamed_resource_renames_its_table_and_names_keeping_the_rows() -> No
 def test_a_rename_renders_with_the_postgresql_names(tmp_path: Path) -> None:
     d = changed(LIBRARY, WRITER)
     project = project_with(tmp_path, ("0001_initial.py", "0001", None))
-    text = render_revision(project, ir(WRITER), d.operations, d.reverse, d.api).text
+    text = render_revision(history(project), ir(WRITER), d.operations, d.reverse, d.api).text
     ast.parse(text)
     assert 'op.rename_table("author", "writer")' in text
     assert 'RENAME CONSTRAINT "pk_author" TO "pk_writer"' in text

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from backforge.report.facts import import_graph
 from backforge.report.owasp import owasp_top10
 
 
@@ -25,7 +26,8 @@ def test_every_risk_is_answered_for_a_generated_project(bookstore: Path) -> None
         },
         {"name": "contract", "status": "passed", "figures": {"openapi_matches_served": True}},
     ]
-    items = by_id(owasp_top10(bookstore, manifest, openapi, checks))
+    graph = import_graph(bookstore, manifest["package"], None)
+    items = by_id(owasp_top10(bookstore, manifest, openapi, checks, graph))
     assert list(items) == [f"API{n}" for n in range(1, 11)]
     # bookstore has no auth and no owned resources: the report must not claim otherwise
     assert items["API1"]["status"] == "not covered"
@@ -57,7 +59,7 @@ def test_auth_and_ownership_change_the_answers(bookstore: Path, tmp_path: Path) 
         "resources": [{"name": "Book", "owned": True, "fields": []}],
     }
     (project / ".backforge" / "ir.json").write_text(json.dumps(ir))
-    items = by_id(owasp_top10(project, {"package": "p"}, openapi, []))
+    items = by_id(owasp_top10(project, {"package": "p"}, openapi, [], {}))
     assert items["API1"]["status"] == "guarded"
     assert items["API1"]["tests"] == ["tests/test_access.py"]
     assert items["API2"]["tests"] == ["tests/test_auth.py"]
@@ -75,7 +77,8 @@ def test_outbound_calls_are_not_claimed_safe(tmp_path: Path) -> None:
     (env / "lib" / "python3.11" / "site-packages" / "httpx").mkdir(parents=True)
     (env / "lib" / "python3.11" / "site-packages" / "httpx" / "__init__.py").write_text("")
     (env / "pyvenv.cfg").write_text(f"home = {Path(sys.executable).parent}\nversion = 3.11.7\n")
-    items = by_id(owasp_top10(tmp_path, {"package": "p"}, {}, [], env))
+    graph = import_graph(tmp_path, "p", env)
+    items = by_id(owasp_top10(tmp_path, {"package": "p"}, {}, [], graph))
     assert items["API7"]["gaps"][0].count("p/") == 1  # only the module that imports the client
     assert items["API7"]["status"] == "not covered"
     assert "p/fetch.py" in items["API7"]["gaps"][0]

@@ -35,7 +35,6 @@ from backforge.evolve import (
     is_revision,
     refusal,
 )
-from backforge.evolve.history import scripts_of
 from backforge.ir import ServiceIR, build_ir
 from backforge.render import render_project, user_owned
 from backforge.spec.load import load_spec
@@ -192,7 +191,7 @@ def staged(
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=where))
     try:
         files = render_project(ir)
-        scripts = scripts_of(out_dir) if prepared.previous is not None else []
+        scripts = list(prepared.evolution.scripts) if prepared.evolution else []
         if prepared.previous is None:  # revisions are history: only a new project gets one
             initial = initial_revision(ir)
             files[initial.path] = initial.text

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from backforge.errors import ProjectError
 from backforge.evolve.diff import Diff, diff, renames_in
+from backforge.evolve.history import VERSIONS, Script, history_of, scripts_of
 from backforge.evolve.migration import Revision, initial_revision, is_revision, render_revision
 from backforge.evolve.snapshot import ir_from_json
 from backforge.ir import ServiceIR
@@ -41,6 +42,7 @@ class Evolution:
     old: ServiceIR | None
     diff: Diff
     revision: Revision | None  # the new migration, when the database changes
+    scripts: list[Script]  # the revisions the project already has (read once)
 
 
 def previous_ir(project: Path) -> ServiceIR | None:
@@ -55,9 +57,10 @@ def previous_ir(project: Path) -> ServiceIR | None:
 def evolve(project: Path, ir: ServiceIR, spec: ServiceSpec, previous_hash: str | None) -> Evolution:
     """Compare the project's recorded IR with ``ir`` and render the revision that applies it."""
     old = previous_ir(project)
+    scripts = scripts_of(project)
     if old is None:
         if previous_hash == ir.spec_hash:
-            return Evolution(None, Diff([], [], []), None)
+            return Evolution(None, Diff([], [], []), None, scripts)
         raise ProjectError(
             f"{project} was generated from a different spec and has no {IR_FILE} to compare "
             "with, so the change cannot be migrated; generate into a new directory"
@@ -65,8 +68,9 @@ def evolve(project: Path, ir: ServiceIR, spec: ServiceSpec, previous_hash: str |
     changes = diff(old, ir, renames_in(spec))
     revision = None
     if changes.operations and not changes.refusals:
-        revision = render_revision(project, ir, changes.operations, changes.reverse, changes.api)
-    return Evolution(old, changes, revision)
+        past = history_of(scripts, project / VERSIONS)
+        revision = render_revision(past, ir, changes.operations, changes.reverse, changes.api)
+    return Evolution(old, changes, revision, scripts)
 
 
 def refusal(changes: Diff) -> str:

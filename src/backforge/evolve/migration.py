@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
-from pathlib import Path
 
 import jinja2
 
 from backforge import __version__
 from backforge.evolve.api import ApiChange
 from backforge.evolve.diff import diff
-from backforge.evolve.history import VERSIONS, Script, history
+from backforge.evolve.history import VERSIONS, History, Script
 from backforge.evolve.operations import (
     AddColumn,
     CreateTable,
@@ -124,14 +123,13 @@ def slug(operations: list[Operation]) -> str:
 
 
 def render_revision(
-    project: Path,
+    past: History,
     ir: ServiceIR,
     upgrade: list[Operation],
     downgrade: list[Operation],
     api: list[ApiChange],
 ) -> Revision:
-    """The next revision of ``project`` for these operations (not written: the caller stages it)."""
-    past = history(project)
+    """The revision after ``past`` for these operations (not written: the caller stages it)."""
     number = f"{past.next_number:04d}"
     title = f"{ir.name}: {slug(upgrade).replace('_', ' ')}."
     text = _render(ir, number, past.head, title, upgrade, downgrade, api)

@@ -21,6 +21,7 @@ from backforge.report.facts import (
     database,
     documentation,
     files_count,
+    import_graph,
     models,
     resources,
     services,
@@ -144,6 +145,7 @@ def build_report(
     checks = [r.as_dict() for r in results]
     status = overall_status(checks, quick=quick)
     endpoints = api_endpoints(root, openapi, manifest)
+    graph = import_graph(root, project.package, environment)  # ruff, once: services and OWASP
     facts = {"endpoints": len(endpoints), "resources": len(resources(openapi, manifest))}
     summary = _summary(
         project.service_name, project.service_version, facts, checks, quick, database
@@ -171,7 +173,7 @@ def build_report(
         # the machine verify ran on: its cores, load average (start, end), CPU time of the checks
         "machine": dict(machine or {}),
         "api_endpoints": endpoints,
-        "services": services(root, project.package, manifest, environment),
+        "services": services(root, project.package, manifest, graph),
         "models": models(openapi),
         "database": database_facts(manifest, checks, database),
         "middleware": list(manifest.get("middleware") or []),
@@ -181,7 +183,7 @@ def build_report(
         "files_count": files_count(root),
         "checks": checks,
         "operations": operations(root, manifest, checks),
-        "owasp_api_top10": owasp_top10(root, manifest, openapi, checks, environment),
+        "owasp_api_top10": owasp_top10(root, manifest, openapi, checks, graph),
         "notes": list(notes),
     }
     report = Report(data)

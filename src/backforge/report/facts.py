@@ -228,14 +228,14 @@ def library_of(path: str) -> str | None:
 
 
 def services(
-    root: Path, package: str, manifest: Mapping[str, Any], environment: Path | None = None
+    root: Path, package: str, manifest: Mapping[str, Any], graph: Mapping[str, list[str]]
 ) -> list[dict[str, Any]]:
     """The manifest's `services`, else one per module or subpackage of the package, with what it
-    imports (ruff's import graph): other parts of the package, and third-party libraries."""
+    imports (``graph``, from ``import_graph``): other parts of the package, and third-party
+    libraries."""
     named = manifest.get("services")
     if isinstance(named, list):
         return [dict(s) if isinstance(s, dict) else {"name": str(s)} for s in named]
-    graph = import_graph(root, package, environment)
     base = root / package
     parts = sorted(p for p in base.iterdir() if p.suffix == ".py" or (p / "__init__.py").is_file())
     result = []

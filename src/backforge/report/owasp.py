@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from backforge.report.facts import import_graph, library_of
+from backforge.report.facts import library_of
 
 HTTP_CLIENTS = frozenset({"httpx", "requests", "aiohttp", "urllib3", "pycurl"})
 
@@ -23,10 +23,9 @@ def owasp_top10(
     manifest: Mapping[str, Any],
     openapi: Mapping[str, Any],
     checks: Sequence[Mapping[str, Any]],
-    environment: Path | None = None,
+    graph: Mapping[str, list[str]],
 ) -> list[dict[str, Any]]:
-    """``environment``: the project's virtualenv, where its imports of libraries resolve."""
-    graph = import_graph(root, str(manifest.get("package", "")), environment)
+    """``graph``: what each module of the package imports (``facts.import_graph``)."""
     facts = _facts(root, manifest, openapi, {c["name"]: c for c in checks}, graph)
     return [item(facts) for item in ITEMS]
 

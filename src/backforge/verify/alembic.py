@@ -22,11 +22,12 @@ def alembic_history():
     found = []
     for script in scripts.walk_revisions():
         down = script.down_revision
+        lines = (script.doc or "").strip().splitlines()
         found.append({
             "file": os.path.relpath(script.path).replace(os.sep, "/"),
             "revision": script.revision,
             "down_revision": list(down) if isinstance(down, tuple) else down,
-            "message": (script.doc or "").strip().splitlines()[0] if script.doc else None,
+            "message": lines[0] if lines else None,
         })
     return sorted(found, key=lambda entry: entry["file"])
 """
