@@ -82,6 +82,7 @@ STUB_TYPES = {
     "bool": bool,
     "frozenset[str]": frozenset,
     "Literal['cursor', 'offset']": str,
+    "dict[str, str]": dict,
 }
 
 

@@ -75,6 +75,21 @@ def _parser() -> argparse.ArgumentParser:
     _verify_options(verify)
     verify.set_defaults(handler=_verify)
 
+    importing = commands.add_parser(
+        "import", help="write a spec from what the user already has (an OpenAPI contract)"
+    )
+    sources = importing.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    openapi = sources.add_parser("openapi", help="a spec from an OpenAPI 3.0/3.1 contract")
+    openapi.add_argument("contract", type=Path, help="the contract, YAML or JSON")
+    openapi.add_argument("-o", "--output", type=Path, required=True, help="spec file to write")
+    openapi.add_argument("--service", help="service name (default: from the contract's title)")
+    openapi.add_argument(
+        "--report", type=Path, help="also write the import report (JSON) to this file"
+    )
+    openapi.add_argument("--force", action="store_true", help="overwrite an existing spec file")
+    openapi.add_argument("--json", action="store_true", help="machine-readable output")
+    openapi.set_defaults(handler=_import_openapi)
+
     new = commands.add_parser("new", help="generate, then verify: the whole job")
     _generate_options(new)
     _verify_options(new, json_flag=False)
@@ -127,6 +142,18 @@ def _verify_options(parser: argparse.ArgumentParser, *, json_flag: bool = True) 
     )
     if json_flag:
         parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _import_openapi(args: argparse.Namespace) -> int:
+    from backforge.importers.openapi import import_contract
+
+    imported = import_contract(args.contract, service=args.service)
+    imported.write(args.output, report=args.report, force=args.force)
+    if args.json:
+        print(json.dumps(imported.report(), indent=2))
+    else:
+        print(imported.summary(args.output))
+    return EXIT_OK
 
 
 def _init(args: argparse.Namespace) -> int:

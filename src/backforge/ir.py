@@ -456,6 +456,9 @@ class ServiceIR:
     resources: list[ResourceIR]
     spec_hash: str
     require_if_match: bool = False
+    list_shape: str = "page"  # "page" (an object) or "array" (a bare array, Link headers)
+    problem_media_type: str = "application/problem+json"
+    problem_members: dict[str, str] = field(default_factory=dict)  # extension → problem member
     generator_version: str = __version__
     # The format of .backforge/ir.json: 2 holds fields as values; 1 (no key) held Python and
     # SQL text, upgraded on reading (backforge.evolve.snapshot).
@@ -814,6 +817,9 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
         max_limit=spec.api.pagination.max_limit,
         resources=resources,
         require_if_match=spec.api.require_if_match,
+        list_shape=spec.api.pagination.shape,
+        problem_media_type=spec.api.errors.media_type,
+        problem_members=dict(spec.api.errors.members),
         spec_hash=hashlib.sha256(spec_text.encode()).hexdigest(),
         auth=_auth(spec),
         notes=spec.accepted_but_not_generated(),

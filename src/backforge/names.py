@@ -86,6 +86,29 @@ def snake(name: str) -> str:
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
+def identifier(text: str) -> str:
+    """A snake_case identifier from any name, or "" when nothing usable is left:
+    ``photoUrls`` → ``photo_urls``, ``Swagger Petstore`` → ``swagger_petstore``,
+    ``pet-types`` → ``pet_types``."""
+    words = re.sub(r"[^A-Za-z0-9]+", "_", snake(re.sub(r"[^A-Za-z0-9]+", "_", text)))
+    name = re.sub(r"_+", "_", words.lower()).strip("_")
+    name = name.lstrip("0123456789_")
+    return name
+
+
+def singular(word: str) -> str:
+    """The snake_case word whose ``plural`` is `word`, else `word` itself."""
+    for candidate in (word[:-3] + "y", word[:-2], word[:-1]):
+        if candidate and plural(candidate) == word:
+            return candidate
+    return word
+
+
+def pascal(word: str) -> str:
+    """``book_review`` → ``BookReview``."""
+    return "".join(part[:1].upper() + part[1:] for part in word.split("_") if part)
+
+
 def plural(word: str) -> str:
     """English plural of a snake_case word, good for the usual cases (``plural:`` overrides)."""
     if re.search(r"[^aeiou]y$", word):

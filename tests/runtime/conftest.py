@@ -30,6 +30,8 @@ API_PREFIX = "/api/v1"
 IF_MATCH_REQUIRED = False
 UNLOGGED_FIELDS = frozenset(["pin"])
 PAGINATION = "cursor"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_MEMBERS = {"code": "status", "message": "detail"}
 """
 
 

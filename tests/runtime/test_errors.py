@@ -55,7 +55,28 @@ def test_a_raised_problem_error_answers_with_its_problem_document(service: Clien
         "status": 404,
         "detail": "No item 7.",
         "instance": "/items/7",
+        "code": 404,  # the spec's extension members (tests/runtime/conftest.py)
+        "message": "No item 7.",
     }
+
+
+def test_extension_members_copy_the_title_when_there_is_no_detail() -> None:
+    body = errors.problem_body(418, "I'm a teapot", None, "/tea")
+    assert body == {
+        "type": "about:blank",
+        "title": "I'm a teapot",
+        "status": 418,
+        "instance": "/tea",
+        "code": 418,
+        "message": "I'm a teapot",
+    }
+
+
+def test_the_documented_problem_schema_requires_the_extension_members() -> None:
+    schema = errors.Problem.model_json_schema()
+    assert schema["title"] == "Problem"
+    assert {"title", "status", "code", "message"} <= set(schema["required"])
+    assert schema["properties"]["code"]["type"] == "integer"
 
 
 def test_validation_errors_name_each_field(service: Client) -> None:

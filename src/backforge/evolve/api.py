@@ -57,6 +57,15 @@ def api_changes(
         add("", "", f"max_limit raised {old.max_limit} -> {new.max_limit}", False)
     if new.default_limit != old.default_limit:
         add("", "", f"default_limit {old.default_limit} -> {new.default_limit}", False)
+    if old.list_shape != new.list_shape:
+        add("", "", f"list bodies {old.list_shape} -> {new.list_shape}", True)
+    if old.problem_media_type != new.problem_media_type:
+        add("", "", f"errors {old.problem_media_type} -> {new.problem_media_type}", True)
+    for member, source in sorted(old.problem_members.items()):
+        if new.problem_members.get(member) != source:
+            add("", "", f"error member {member!r} ({source}) removed or changed", True)
+    for member in sorted(set(new.problem_members) - set(old.problem_members)):
+        add("", "", f"error member {member!r} added", False)
     before_if_match = getattr(old, "require_if_match", False)
     after_if_match = getattr(new, "require_if_match", False)
     if after_if_match and not before_if_match:

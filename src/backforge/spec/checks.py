@@ -25,7 +25,7 @@ from backforge.names import (
     service_name_problem,
     snake,
 )
-from backforge.spec.model import FieldSpec
+from backforge.spec.model import PROBLEM_MEMBERS, FieldSpec
 from backforge.spec.seeds import check_seed
 from backforge.spec.yamlsource import YamlSource
 
@@ -209,6 +209,15 @@ def _check_service(data: dict[str, Any], report: Any) -> None:
 
 def _check_api(data: dict[str, Any], report: Any) -> None:
     api = data.get("api")
+    errors = api.get("errors") if isinstance(api, dict) else None
+    members = errors.get("members") if isinstance(errors, dict) else None
+    for name in members if isinstance(members, dict) else ():
+        if name in PROBLEM_MEMBERS:
+            report(
+                ("api", "errors", "members", name),
+                f"{name!r} is a member every problem document already has",
+                "name the extension member something else (e.g. code, message)",
+            )
     pagination = api.get("pagination") if isinstance(api, dict) else None
     if not isinstance(pagination, dict):
         return
@@ -256,7 +265,7 @@ def _check_auth(data: dict[str, Any], report: Any) -> None:
                 f"the resource name {name!r} clashes with the generated `auth` package",
                 "rename the resource (e.g. Authorization)",
             )
-        elif isinstance(name, str) and (clash := _account_clash(name, body)):
+        elif isinstance(name, str) and (clash := account_clash(name, body)):
             report(
                 ("resources", name),
                 f"the resource {name!r} clashes with the accounts `auth.users` generates: {clash}",
@@ -283,7 +292,7 @@ _ACCOUNT_TABLES = ("users", "refresh_tokens", "api_keys", "audit_events")
 _ACCOUNT_SINGULARS = ("user", "refresh_token", "api_key", "audit_event")
 
 
-def _account_clash(name: str, body: Any) -> str | None:
+def account_clash(name: str, body: Any) -> str | None:
     table = snake(name)
     custom = body.get("plural") if isinstance(body, dict) else None
     segment = custom if isinstance(custom, str) else plural(table)

@@ -60,6 +60,34 @@ class Pagination(Strict):
         20, ge=1, le=1000, description="Page size when a request gives no limit (<= max_limit)."
     )
     max_limit: int = Field(100, ge=1, le=1000, description="Largest limit a client may ask for.")
+    shape: Literal["page", "array"] = Field(
+        "page",
+        description="page: the body is the page object above; array: the body is a bare JSON "
+        'array of records and the next page is a Link header (RFC 8288, rel="next"), with '
+        "X-Total-Count for offset paging, as GitHub's API does.",
+    )
+
+
+ProblemMember = Literal["status", "title", "detail", "type", "instance"]
+PROBLEM_MEMBERS = ("type", "title", "status", "detail", "instance", "errors")
+
+
+class ErrorShape(Strict):
+    """How error responses look on the wire: RFC 9457 problem details, optionally under
+    another media type and with extension members a contract asks for."""
+
+    media_type: Literal["application/problem+json", "application/json"] = Field(
+        "application/problem+json", description="Content-Type of every error response."
+    )
+    members: dict[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,49}$")],
+        ProblemMember,
+    ] = Field(
+        default_factory=dict,
+        description="Extension members (RFC 9457 section 3.2) copying a problem member, e.g. "
+        "{code: status, message: detail} for a contract whose errors are {code, message}; "
+        "detail falls back to title when a problem has none.",
+    )
 
 
 class ApiSpec(Strict):
@@ -76,6 +104,7 @@ class ApiSpec(Strict):
         description="Refuse changes (PUT, PATCH, DELETE) without If-Match with 428, so that no "
         "client overwrites a change it has not seen.",
     )
+    errors: ErrorShape = Field(ErrorShape(), description="How error responses look.")
 
 
 class TokenTtl(Strict):

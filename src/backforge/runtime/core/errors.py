@@ -1,4 +1,6 @@
-"""Errors as RFC 9457 problem details (`application/problem+json`), for every failure."""
+"""Errors as RFC 9457 problem details (`application/problem+json`, or the media type the spec
+names), for every failure, with the extension members the spec asks for (PROBLEM_MEMBERS: each
+copies a problem member, e.g. `code` the status and `message` the detail)."""
 
 import logging
 from typing import Any
@@ -6,16 +8,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 from sqlalchemy import exc as db_errors
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from .spec import IF_MATCH_REQUIRED, PACKAGE
+from .spec import IF_MATCH_REQUIRED, PACKAGE, PROBLEM_MEDIA_TYPE, PROBLEM_MEMBERS
 
 logger = logging.getLogger(__name__)
 
-PROBLEM_JSON = "application/problem+json"
+PROBLEM_JSON = PROBLEM_MEDIA_TYPE
 
 
 class FieldError(BaseModel):
@@ -24,7 +26,7 @@ class FieldError(BaseModel):
     type: str
 
 
-class Problem(BaseModel):
+class ProblemDetails(BaseModel):
     """An RFC 9457 problem document."""
 
     type: str = "about:blank"
@@ -33,6 +35,30 @@ class Problem(BaseModel):
     detail: str | None = None
     instance: str | None = None
     errors: list[FieldError] | None = None
+
+
+# The documented schema: the problem members and the spec's extension members, all present.
+Problem: type[BaseModel] = create_model(
+    "Problem",
+    __base__=ProblemDetails,
+    __doc__=ProblemDetails.__doc__,
+    **{  # type: ignore[call-overload]
+        member: (int if source == "status" else str, Field(description=f"The problem's {source}."))
+        for member, source in PROBLEM_MEMBERS.items()
+    },
+)
+
+
+def problem_body(
+    status: int, title: str, detail: str | None, instance: str, **extra: Any
+) -> dict[str, Any]:
+    """The JSON body of a problem, with the spec's extension members."""
+    body = ProblemDetails(
+        title=title, status=status, detail=detail, instance=instance, **extra
+    ).model_dump(mode="json", exclude_none=True)
+    for member, source in PROBLEM_MEMBERS.items():
+        body[member] = body.get(source, title)
+    return body
 
 
 class ProblemError(Exception):
@@ -135,9 +161,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    body = Problem(
-        title=title, status=status, detail=detail, instance=request.url.path, **extra
-    ).model_dump(mode="json", exclude_none=True)
+    body = problem_body(status, title, detail, request.url.path, **extra)
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 

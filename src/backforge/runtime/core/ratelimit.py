@@ -40,7 +40,7 @@ from limits.storage import storage_from_string
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import PROBLEM_JSON, ProblemError
+from .errors import PROBLEM_JSON, ProblemError, problem_body
 
 logger = logging.getLogger(__name__)
 
@@ -263,15 +263,12 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send_with_headers)
             return
         headers = _headers(item, remaining, reset)
+        detail = (
+            f"Rate limit of {item.amount} per {_period(item)} exceeded; "
+            "retry after the Retry-After delay."
+        )
         response = JSONResponse(
-            {
-                "type": "about:blank",
-                "title": "Too Many Requests",
-                "status": 429,
-                "detail": f"Rate limit of {item.amount} per {_period(item)} exceeded; "
-                "retry after the Retry-After delay.",
-                "instance": scope["path"],
-            },
+            problem_body(429, "Too Many Requests", detail, scope["path"]),
             status_code=429,
             headers={"Retry-After": str(reset), **headers},
             media_type=PROBLEM_JSON,

@@ -9,3 +9,5 @@ API_PREFIX: str
 IF_MATCH_REQUIRED: bool
 UNLOGGED_FIELDS: frozenset[str]
 PAGINATION: Literal["cursor", "offset"]
+PROBLEM_MEDIA_TYPE: str
+PROBLEM_MEMBERS: dict[str, str]

@@ -13,6 +13,8 @@ from tests.factories import (
     create_author,
     create_book,
     fresh,
+    items,
+    next_cursor,
 )
 
 pytestmark = pytest.mark.anyio
@@ -82,13 +84,13 @@ async def test_read_invalid_id_is_422(client: AsyncClient, bad_id: str) -> None:
 @pytest.mark.reads
 async def test_list_pages_through_every_record(client: AsyncClient) -> None:
     created = [await create_author(client) for _ in range(3)]
-    first = (await client.get(URL, params={"limit": 2})).json()
-    assert [item["id"] for item in first["items"]] == [c["id"] for c in created[:2]]
-    assert first["next_cursor"]
-    second = (await client.get(URL, params={"limit": 2, "cursor": first["next_cursor"]})).json()
-    assert [item["id"] for item in second["items"]] == [created[2]["id"]]
-    assert second["next_cursor"] is None
-    assert first["items"][0] == created[0]
+    first = await client.get(URL, params={"limit": 2})
+    assert [item["id"] for item in items(first)] == [c["id"] for c in created[:2]]
+    assert next_cursor(first)
+    second = await client.get(URL, params={"limit": 2, "cursor": next_cursor(first)})
+    assert [item["id"] for item in items(second)] == [created[2]["id"]]
+    assert next_cursor(second) is None
+    assert items(first)[0] == created[0]
 
 
 @pytest.mark.parametrize(
@@ -107,11 +109,11 @@ async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str)
     seen: list[dict] = []
     params: dict = {"limit": 3, "sort": sort}
     while True:
-        page = (await client.get(URL, params=params)).json()
-        seen += page["items"]
-        if not page["next_cursor"]:
+        page = await client.get(URL, params=params)
+        seen += items(page)
+        if not next_cursor(page):
             break
-        params["cursor"] = page["next_cursor"]
+        params["cursor"] = next_cursor(page)
     assert sorted(item["id"] for item in seen) == sorted(c["id"] for c in created)
     values = [
         Decimal(item[key]) if key in DECIMAL_KEYS else item[key]
@@ -125,9 +127,9 @@ async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str)
 async def test_search_finds_text_case_insensitively(client: AsyncClient) -> None:
     created = await create_author(client)
     needle = created["name"][-3:].upper()
-    found = (await client.get(URL, params={"q": needle, "limit": 100})).json()["items"]
+    found = items(await client.get(URL, params={"q": needle, "limit": 100}))
     assert created["id"] in {item["id"] for item in found}
-    nothing = (await client.get(URL, params={"q": "%_no such text_%"})).json()["items"]
+    nothing = items(await client.get(URL, params={"q": "%_no such text_%"}))
     assert nothing == []
 
 
@@ -159,7 +161,7 @@ async def test_list_rejects_a_tampered_or_foreign_cursor(client: AsyncClient) ->
     sort or another resource's list, they are 400."""
     for _ in range(2):
         await create_author(client)
-    cursor = (await client.get(URL, params={"limit": 1, "sort": "id"})).json()["next_cursor"]
+    cursor = next_cursor(await client.get(URL, params={"limit": 1, "sort": "id"}))
     assert cursor
     assert (
         await client.get(URL, params={"limit": 1, "sort": "id", "cursor": cursor})
@@ -203,7 +205,7 @@ async def test_create_rejects_malformed_json(client: AsyncClient) -> None:
 async def test_create_rejects_a_body_that_is_not_json(client: AsyncClient) -> None:
     response = await client.post(URL, content=b"a=1", headers={"content-type": "text/plain"})
     assert_problem(response, 415)
-    assert (await client.get(URL)).json()["items"] == []
+    assert items(await client.get(URL)) == []
 
 
 async def test_replace_sets_every_field(client: AsyncClient) -> None:

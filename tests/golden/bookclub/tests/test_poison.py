@@ -26,6 +26,7 @@ from tests.factories import (
     API,
     author_payload,
     book_payload,
+    items,
     review_payload,
     tag_payload,
 )
@@ -348,7 +349,7 @@ async def test_any_accepted_body_reads_back_and_lists(
                 assert created[name] == value, name  # stored and returned exactly
         page = await http.get(url)
         assert page.status_code == 200, page.text
-        assert created in page.json()["items"]
+        assert created in items(page)
     # every poisoned body was refused (an accepted one fails above); the rest may all be stored
     assert accepted > 0 and refused >= poisoned, (accepted, refused, poisoned)
 

@@ -5,7 +5,7 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 
 API = "/api/v1"
 _counter = itertools.count(1)
@@ -16,18 +16,27 @@ def fresh() -> int:
     return next(_counter)
 
 
+def items(page: Response) -> list[dict[str, Any]]:
+    """The records of one page of a list."""
+    assert page.status_code == 200, page.text
+    return page.json()["items"]
+
+
+def next_cursor(page: Response) -> str | None:
+    """The cursor of the page after `page`; None on the last page."""
+    return page.json()["next_cursor"]
+
+
 async def listed(client: AsyncClient, path: str) -> list[dict[str, Any]]:
     """Every record the client may list at `path`, page after page."""
     found: list[dict[str, Any]] = []
     params: dict[str, Any] = {"limit": 200}
     while True:
-        response = await client.get(f"{API}/{path}", params=params)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        found += page["items"]
-        if not page["next_cursor"]:
+        page = await client.get(f"{API}/{path}", params=params)
+        found += items(page)
+        if not next_cursor(page):
             return found
-        params["cursor"] = page["next_cursor"]
+        params["cursor"] = next_cursor(page)
 
 
 async def category_payload(client: AsyncClient, n: int | None = None) -> dict[str, Any]:

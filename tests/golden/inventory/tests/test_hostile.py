@@ -39,6 +39,7 @@ from tests.factories import (
     create_stock,
     create_warehouse,
     item_payload,
+    items,
     stock_payload,
     warehouse_payload,
 )
@@ -486,7 +487,7 @@ async def assert_inert(
     assert response.status_code == 200, (case.id, response.text)
     assert after == before, case.id
     text = dict(case.params).get("q")
-    for item in response.json()["items"]:
+    for item in items(response):
         if text is not None:
             values = [str(item.get(name) or "").casefold() for name in resource.search]
             assert any(text.casefold() in value for value in values), (case.id, item)

@@ -14,6 +14,8 @@ from tests.factories import (
     create_stock,
     fresh,
     item_payload,
+    items,
+    next_cursor,
 )
 
 pytestmark = pytest.mark.anyio
@@ -84,13 +86,13 @@ async def test_read_invalid_id_is_422(client: AsyncClient, bad_id: str) -> None:
 @pytest.mark.reads
 async def test_list_pages_through_every_record(client: AsyncClient) -> None:
     created = [await create_item(client) for _ in range(3)]
-    first = (await client.get(URL, params={"limit": 2})).json()
-    assert [item["id"] for item in first["items"]] == [c["id"] for c in created[:2]]
-    assert first["next_cursor"]
-    second = (await client.get(URL, params={"limit": 2, "cursor": first["next_cursor"]})).json()
-    assert [item["id"] for item in second["items"]] == [created[2]["id"]]
-    assert second["next_cursor"] is None
-    assert first["items"][0] == created[0]
+    first = await client.get(URL, params={"limit": 2})
+    assert [item["id"] for item in items(first)] == [c["id"] for c in created[:2]]
+    assert next_cursor(first)
+    second = await client.get(URL, params={"limit": 2, "cursor": next_cursor(first)})
+    assert [item["id"] for item in items(second)] == [created[2]["id"]]
+    assert next_cursor(second) is None
+    assert items(first)[0] == created[0]
 
 
 @pytest.mark.parametrize(
@@ -113,11 +115,11 @@ async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str)
     seen: list[dict] = []
     params: dict = {"limit": 3, "sort": sort}
     while True:
-        page = (await client.get(URL, params=params)).json()
-        seen += page["items"]
-        if not page["next_cursor"]:
+        page = await client.get(URL, params=params)
+        seen += items(page)
+        if not next_cursor(page):
             break
-        params["cursor"] = page["next_cursor"]
+        params["cursor"] = next_cursor(page)
     assert sorted(item["id"] for item in seen) == sorted(c["id"] for c in created)
     values = [
         Decimal(item[key]) if key in DECIMAL_KEYS else item[key]
@@ -133,9 +135,9 @@ async def test_filter_by_discontinued(client: AsyncClient) -> None:
     wanted = first["discontinued"]
     response = await client.get(URL, params={"discontinued": wanted, "limit": 200})
     assert response.status_code == 200, response.text
-    ids = {item["id"] for item in response.json()["items"]}
+    ids = {item["id"] for item in items(response)}
     assert first["id"] in ids
-    assert all(item["discontinued"] == wanted for item in response.json()["items"])
+    assert all(item["discontinued"] == wanted for item in items(response))
     if second["discontinued"] != wanted:
         assert second["id"] not in ids
 
@@ -146,9 +148,9 @@ async def test_filter_by_released_at(client: AsyncClient) -> None:
     wanted = first["released_at"]
     response = await client.get(URL, params={"released_at": wanted, "limit": 200})
     assert response.status_code == 200, response.text
-    ids = {item["id"] for item in response.json()["items"]}
+    ids = {item["id"] for item in items(response)}
     assert first["id"] in ids
-    assert all(item["released_at"] == wanted for item in response.json()["items"])
+    assert all(item["released_at"] == wanted for item in items(response))
     if second["released_at"] != wanted:
         assert second["id"] not in ids
 
@@ -159,9 +161,9 @@ async def test_filter_by_unit_price(client: AsyncClient) -> None:
     wanted = first["unit_price"]
     response = await client.get(URL, params={"unit_price": wanted, "limit": 200})
     assert response.status_code == 200, response.text
-    ids = {item["id"] for item in response.json()["items"]}
+    ids = {item["id"] for item in items(response)}
     assert first["id"] in ids
-    assert all(item["unit_price"] == wanted for item in response.json()["items"])
+    assert all(item["unit_price"] == wanted for item in items(response))
     if second["unit_price"] != wanted:
         assert second["id"] not in ids
 
@@ -171,7 +173,7 @@ async def test_filter_by_released_at__in(client: AsyncClient) -> None:
     first = await create_item(client)
     response = await client.get(URL, params={"released_at__in": [first["released_at"]]})
     assert response.status_code == 200, response.text
-    assert first["id"] in {item["id"] for item in response.json()["items"]}
+    assert first["id"] in {item["id"] for item in items(response)}
 
 
 @pytest.mark.reads
@@ -179,7 +181,7 @@ async def test_filter_by_unit_price__in(client: AsyncClient) -> None:
     first = await create_item(client)
     response = await client.get(URL, params={"unit_price__in": [first["unit_price"]]})
     assert response.status_code == 200, response.text
-    assert first["id"] in {item["id"] for item in response.json()["items"]}
+    assert first["id"] in {item["id"] for item in items(response)}
 
 
 @pytest.mark.reads
@@ -187,7 +189,7 @@ async def test_filter_by_released_at__gte(client: AsyncClient) -> None:
     first = await create_item(client)
     response = await client.get(URL, params={"released_at__gte": first["released_at"]})
     assert response.status_code == 200, response.text
-    assert first["id"] in {item["id"] for item in response.json()["items"]}
+    assert first["id"] in {item["id"] for item in items(response)}
 
 
 @pytest.mark.reads
@@ -195,7 +197,7 @@ async def test_filter_by_released_at__lte(client: AsyncClient) -> None:
     first = await create_item(client)
     response = await client.get(URL, params={"released_at__lte": first["released_at"]})
     assert response.status_code == 200, response.text
-    assert first["id"] in {item["id"] for item in response.json()["items"]}
+    assert first["id"] in {item["id"] for item in items(response)}
 
 
 @pytest.mark.reads
@@ -203,7 +205,7 @@ async def test_filter_by_unit_price__gte(client: AsyncClient) -> None:
     first = await create_item(client)
     response = await client.get(URL, params={"unit_price__gte": first["unit_price"]})
     assert response.status_code == 200, response.text
-    assert first["id"] in {item["id"] for item in response.json()["items"]}
+    assert first["id"] in {item["id"] for item in items(response)}
 
 
 @pytest.mark.reads
@@ -211,16 +213,16 @@ async def test_filter_by_unit_price__lte(client: AsyncClient) -> None:
     first = await create_item(client)
     response = await client.get(URL, params={"unit_price__lte": first["unit_price"]})
     assert response.status_code == 200, response.text
-    assert first["id"] in {item["id"] for item in response.json()["items"]}
+    assert first["id"] in {item["id"] for item in items(response)}
 
 
 @pytest.mark.reads
 async def test_search_finds_text_case_insensitively(client: AsyncClient) -> None:
     created = await create_item(client)
     needle = created["sku"][-3:].upper()
-    found = (await client.get(URL, params={"q": needle, "limit": 200})).json()["items"]
+    found = items(await client.get(URL, params={"q": needle, "limit": 200}))
     assert created["id"] in {item["id"] for item in found}
-    nothing = (await client.get(URL, params={"q": "%_no such text_%"})).json()["items"]
+    nothing = items(await client.get(URL, params={"q": "%_no such text_%"}))
     assert nothing == []
 
 
@@ -252,7 +254,7 @@ async def test_list_rejects_a_tampered_or_foreign_cursor(client: AsyncClient) ->
     sort or another resource's list, they are 400."""
     for _ in range(2):
         await create_item(client)
-    cursor = (await client.get(URL, params={"limit": 1, "sort": "id"})).json()["next_cursor"]
+    cursor = next_cursor(await client.get(URL, params={"limit": 1, "sort": "id"}))
     assert cursor
     assert (
         await client.get(URL, params={"limit": 1, "sort": "id", "cursor": cursor})
@@ -303,7 +305,7 @@ async def test_create_rejects_malformed_json(client: AsyncClient) -> None:
 async def test_create_rejects_a_body_that_is_not_json(client: AsyncClient) -> None:
     response = await client.post(URL, content=b"a=1", headers={"content-type": "text/plain"})
     assert_problem(response, 415)
-    assert (await client.get(URL)).json()["items"] == []
+    assert items(await client.get(URL)) == []
 
 
 async def test_sku_must_be_unique(client: AsyncClient) -> None:

@@ -8,3 +8,6 @@ IF_MATCH_REQUIRED = False  # changes must send If-Match (428 without)
 # Fields the spec marks write_only or hidden: never returned by the API, never logged either.
 UNLOGGED_FIELDS = frozenset(["contact_email"])
 PAGINATION = "cursor"  # how lists page: "cursor" (keyset) or "offset" (core/listing.py)
+PROBLEM_MEDIA_TYPE = "application/problem+json"  # the Content-Type of every error
+# Extension members of every problem document, each copying a problem member (core/errors.py).
+PROBLEM_MEMBERS: dict[str, str] = {}

@@ -4,12 +4,15 @@
 import types
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, Union, get_args, get_origin
+from urllib.parse import urlencode
 
 from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import to_json
 from starlette.datastructures import QueryParams
 
 from .errors import UnsupportedMediaTypeError
+from .spec import PAGINATION
 
 
 class InputModel(BaseModel):
@@ -67,6 +70,42 @@ def json_response(model: BaseModel, headers: Mapping[str, str] | None = None) ->
     would otherwise validate the model a second time before serialising it."""
     body = model.__pydantic_serializer__.to_json(model, by_alias=True)
     return Response(body, media_type="application/json", headers=headers)
+
+
+_NEXT = {"description": 'The next page (RFC 8288, rel="next"), absent on the last page.'}
+_TOTAL = {"description": "How many records match the filters.", "schema": {"type": "integer"}}
+PAGE_LINKS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "One page of records; the next one is in the Link header.",
+        "headers": {
+            "Link": {**_NEXT, "schema": {"type": "string"}},
+            **({"X-Total-Count": _TOTAL} if PAGINATION == "offset" else {}),
+        },
+    }
+}
+
+
+def array_response(request: Request, page: BaseModel) -> Response:
+    """A page (`items` and its cursor or offset) as a bare JSON array of its items: the next
+    page, if any, in a Link header relative to the request (RFC 8288) and, when paging by
+    offset, the number of matching records in X-Total-Count."""
+    headers: dict[str, str] = {}
+    data = page.__dict__
+    if PAGINATION == "cursor":
+        if data["next_cursor"]:
+            headers["Link"] = _next_link(request, cursor=data["next_cursor"])
+    else:
+        headers["X-Total-Count"] = str(data["total"])
+        if data["offset"] + data["limit"] < data["total"]:
+            headers["Link"] = _next_link(request, offset=data["offset"] + data["limit"])
+    body = to_json(data["items"], by_alias=True)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _next_link(request: Request, **changes: Any) -> str:
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in changes]
+    query = urlencode([*kept, *((k, str(v)) for k, v in changes.items())])
+    return f'<{request.url.path}?{query}>; rel="next"'
 
 
 async def require_json(request: Request) -> None:

@@ -28,7 +28,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import PROBLEM_JSON
+from .errors import PROBLEM_JSON, problem_body
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 SWAGGER_CDN = "https://cdn.jsdelivr.net"
@@ -65,13 +65,7 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def _problem(scope: Scope, status: int, title: str, detail: str) -> JSONResponse:
-    body = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": scope["path"],
-    }
+    body = problem_body(status, title, detail, scope["path"])
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 

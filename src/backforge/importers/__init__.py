@@ -1,0 +1,1 @@
+"""Specs from what a user already has: an OpenAPI contract, an existing database."""
