@@ -481,6 +481,16 @@ def _api(draw: st.DrawFn) -> dict[str, Any] | None:
             "default_limit": draw(st.integers(1, top)),
             "max_limit": top,
         }
+        if draw(st.booleans()):
+            api["pagination"]["shape"] = "array"
+    if draw(st.integers(0, 2)) == 0:
+        members = draw(
+            st.sampled_from([{}, {"code": "status", "message": "detail"}, {"error": "title"}])
+        )
+        api["errors"] = {
+            "media_type": draw(st.sampled_from(["application/problem+json", "application/json"])),
+            "members": members,
+        }
     if draw(st.integers(0, 3)) == 0:
         api["require_if_match"] = True
     return api
@@ -847,6 +857,11 @@ def _bad_style(spec: dict[str, Any]) -> str:
     return "api.pagination.style"
 
 
+def _error_member_clash(spec: dict[str, Any]) -> str:
+    spec["api"] = {"errors": {"members": {"status": "detail"}}}
+    return "api.errors.members.status"
+
+
 def _bad_service_name(spec: dict[str, Any]) -> str:
     spec["service"]["name"] = "fastapi"
     return "service.name"
@@ -927,6 +942,7 @@ MUTATIONS = (
     _bad_limit,
     _bad_pagination,
     _bad_style,
+    _error_member_clash,
     _bad_service_name,
     _bad_pattern,
     _bad_enum,
