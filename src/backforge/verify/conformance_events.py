@@ -1,8 +1,9 @@
 """What schemathesis found, per contract operation, read from its NDJSON events.
 
-Each check result in a finished scenario names its case (method and path template as the
-contract writes them); a failed one becomes a difference of that operation, kept once per check
-and failure title with its first example request. An operation with at least one answered
+A failed check in a finished scenario names the operation it tested ("GET /pets/{petId}": the
+method and the path template as the contract writes them; its case may be a probe with another
+method); it becomes a difference of that operation, kept once per check and failure title, with
+its first example request. An operation with at least one answered
 request was exercised; an error schemathesis reports for one (it could not generate data, say)
 is kept as that operation's reason for not being exercised.
 """
@@ -79,7 +80,9 @@ def _scenario(recorder: dict[str, Any], findings: Findings) -> None:
         for result in (recorder.get("checks") or {}).get(case_id, []):
             if result.get("status") == "failure" and result.get("name") in KINDS:
                 failure = (result.get("failure_info") or {}).get("failure") or {}
-                findings.add(operation, _difference(result["name"], failure, interaction))
+                # the operation tested: a case may probe another method on its path
+                tested = str(failure.get("operation") or operation)
+                findings.add(tested, _difference(result["name"], failure, interaction))
 
 
 def _difference(check: str, failure: dict[str, Any], interaction: dict[str, Any]) -> dict[str, Any]:
