@@ -16,7 +16,7 @@ from backforge.report import BLOCKED, COMPLETE, ERROR, QUICK
 from backforge.verify import CHECKS, Check, proc, verify_project
 from backforge.verify.context import VerifyContext
 from backforge.verify.result import CheckError, Outcome
-from backforge.verify.runner import QUICK_CHECKS
+from backforge.verify.runner import CONFORMANCE, QUICK_CHECKS, with_conformance
 
 
 def passing(ctx: VerifyContext) -> Outcome:
@@ -96,8 +96,18 @@ def test_the_standard_checks_and_their_order() -> None:
         "server",
         "load",
         "observability",
-    }
+    } | {"conformance"}  # with --contract: the load does not run beside that fuzzer either
     assert [c.name for c in QUICK_CHECKS] == ["environment", "lint", "tests", "migrations"]
+
+
+def test_a_contract_adds_the_conformance_check_after_the_contract_check() -> None:
+    names = [c.name for c in with_conformance(CHECKS)]
+    assert names[names.index("contract") + 1] == "conformance"
+    assert len(names) == len(CHECKS) + 1
+    assert CONFORMANCE.needs == ("server",)
+    only = tuple(c for c in CHECKS if c.name in ("environment", "server"))
+    assert [c.name for c in with_conformance(only)] == ["environment", "server", "conformance"]
+    assert with_conformance(with_conformance(only)) == with_conformance(only)
 
 
 def test_independent_checks_run_at_the_same_time(root: Path) -> None:

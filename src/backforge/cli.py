@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from backforge import __version__
-from backforge.errors import BackforgeError, SpecError
+from backforge.errors import BackforgeError, ProjectError, SpecError
 
 EXIT_OK, EXIT_NOT_VERIFIED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -135,6 +135,13 @@ def _verify_options(parser: argparse.ArgumentParser, *, json_flag: bool = True) 
         "QUICK at best, never COMPLETE (run the full verify before delivering)",
     )
     parser.add_argument(
+        "--contract",
+        type=Path,
+        metavar="FILE",
+        help="also check the running service against this OpenAPI 3.0/3.1 document "
+        "(YAML or JSON; the conformance check); not with --quick",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         metavar="N",
@@ -242,6 +249,12 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _new(args: argparse.Namespace) -> int:
+    if args.contract is not None:  # refused before anything is generated
+        from backforge.verify.runner import QUICK_REFUSES_CONTRACT, load_contract
+
+        if args.quick:
+            raise ProjectError(QUICK_REFUSES_CONTRACT)
+        load_contract(args.contract)
     _run_generate(args)
     return _run_verify(args, args.output)
 
@@ -258,6 +271,7 @@ def _run_verify(args: argparse.Namespace, directory: Path) -> int:
         load_requests=args.load_requests,
         quick=args.quick,
         jobs=args.jobs,
+        contract=args.contract,
     )
     if args.json:
         print(report.to_json(), end="")
@@ -302,7 +316,7 @@ def _problems(exc: SpecError, args: argparse.Namespace) -> None:
         problems = [p.as_dict() for p in exc.problems]
         print(json.dumps({"ok": False, "problems": problems}, indent=2))
     count = len(exc.problems)
-    print(f"{count} problem{'s' if count != 1 else ''} in the spec:", file=sys.stderr)
+    print(f"{count} problem{'s' if count != 1 else ''} in {exc.subject}:", file=sys.stderr)
     for problem in exc.problems:
         print(f"  {problem}".replace("\n", "\n  "), file=sys.stderr)
     print("nothing was written.", file=sys.stderr)

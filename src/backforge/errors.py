@@ -41,10 +41,17 @@ class SpecError(BackforgeError):
     """A spec that cannot be used; carries every problem found, not just the first."""
 
     exit_code = 2
+    subject = "the spec"  # what the problems are in, as the command line says it
 
     def __init__(self, problems: list[Problem]):
         self.problems = sorted(problems, key=lambda p: (p.file, p.line or 0, p.path, p.message))
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class ContractError(SpecError):
+    """An OpenAPI contract given to `verify --contract` that cannot be used; every problem."""
+
+    subject = "the contract"
 
 
 class ProjectError(BackforgeError):

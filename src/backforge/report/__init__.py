@@ -40,6 +40,7 @@ COMPLETE, BLOCKED, ERROR = "COMPLETE", "BLOCKED", "ERROR"
 QUICK = "QUICK"
 FULL_ONLY = ("security", "server", "contract", "load", "observability", "resilience")
 BLOCKER_WIDTH = 240
+NAMED = 6  # operations NEXT names when the conformance check fails
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,12 @@ def _summary(
 
 
 def _next(
-    status: str, root: Path, package: str, problem: Mapping[str, Any] | None, quick: bool
+    status: str,
+    root: Path,
+    package: str,
+    problem: Mapping[str, Any] | None,
+    quick: bool,
+    checks: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     if status == COMPLETE:
         return f"run it: cd {root} && uvicorn {package}.main:app"
@@ -123,9 +129,26 @@ def _next(
         return f"run the full `backforge verify {root}` before delivering it"
     assert problem is not None
     again = f"backforge verify --quick {root}" if quick else f"backforge verify {root}"
+    contract = next(
+        (c["figures"].get("contract") for c in checks if c["name"] == "conformance"), None
+    )
+    if contract:
+        again += f" --contract {contract}"
     if status == BLOCKED:
-        return f"fix the {problem['name']} failure, then run `{again}` again"
+        return f"{_fix(problem)}, then run `{again}` again"
     return f"fix what stopped the {problem['name']} check, then run `{again}` again"
+
+
+def _fix(problem: Mapping[str, Any]) -> str:
+    """What to do about a failed check; conformance names the operations that differ."""
+    per_operation = problem["figures"].get("per_operation") or []
+    differ = [r["operation"] for r in per_operation if r.get("status") != "conformant"]
+    if problem["name"] != "conformance" or not differ:
+        return f"fix the {problem['name']} failure"
+    named = ", ".join(differ[:NAMED]) + (
+        f" and {len(differ) - NAMED} more" if len(differ) > NAMED else ""
+    )
+    return f"make {named} answer as the contract says (or correct the contract)"
 
 
 def build_report(
@@ -158,7 +181,7 @@ def build_report(
         "status": status,
         "summary": summary,
         "status_block": "",
-        "next": _next(status, root, project.package, problem, quick),
+        "next": _next(status, root, project.package, problem, quick, checks),
         "blocker": blocker,
         "project_dir": str(root),
         "service": {"name": project.service_name, "version": project.service_version},

@@ -6,8 +6,9 @@
 
 The checks: environment, lint, security, tests, migrations, server, contract, load, observability
 and resilience (see CHECKS in backforge.verify.runner, which runs them concurrently as their needs
-allow; each lives in a module of its own here). Names are imported lazily, so that importing
-one check does not load them all. The delivery report is backforge.report: the checks' results
+allow; each lives in a module of its own here), and conformance, with a contract of the user's
+(verify --contract FILE). Names are imported lazily, so that importing one check does not load
+them all. The delivery report is backforge.report: the checks' results
 feed it, and it imports nothing from here.
 """
 

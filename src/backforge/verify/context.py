@@ -7,6 +7,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backforge.verify.contractfile import UserContract
 from backforge.verify.proc import tail
 from backforge.verify.project import Project
 from backforge.verify.projectenv import ProjectEnv
@@ -24,6 +25,7 @@ class VerifyContext:
     seed: int = 20261122
     fuzz_examples: int = 30
     load_requests: int = 300
+    contract: UserContract | None = None  # verify --contract FILE: the conformance check's
     results: dict[str, CheckResult] = field(default_factory=dict)
     env: ProjectEnv | None = None
     server_url: str | None = None

@@ -24,6 +24,7 @@ import httpx
 
 from backforge.verify.context import VerifyContext
 from backforge.verify.proc import run
+from backforge.verify.projectenv import ProjectEnv
 from backforge.verify.result import Outcome
 from backforge.verify.server import RATE_LIMITS_NOTE
 
@@ -104,15 +105,7 @@ def check(ctx: VerifyContext) -> Outcome:
         headers=ctx.auth_headers,
     )
     figures["authenticated"] = bool(ctx.auth_headers)
-    hooks = work / f"{HOOKS.stem}.py"
-    shutil.copyfile(HOOKS, hooks)
-    environ = env.environ(
-        {
-            "SCHEMATHESIS_HOOKS": HOOKS.stem,
-            "PYTHONPATH": str(work),
-            "BACKFORGE_LONG_TEXT": str(LONG_TEXT),
-        }
-    )
+    environ = hooks_environ(env, work)
     left = left_to_generated_tests(ctx.project.openapi)
     if left:
         figures["left_to_generated_tests"] = left
@@ -134,6 +127,18 @@ def check(ctx: VerifyContext) -> Outcome:
         f"{figures.get('failures', '?')} failures, {figures.get('server_errors', '?')} 5xx"
     )
     return Outcome(not problems, figures, headline, "\n".join(problems))
+
+
+def hooks_environ(env: ProjectEnv, work: Path) -> dict[str, str]:
+    """The environment schemathesis runs in from `work`, with contract_hooks.py loaded."""
+    shutil.copyfile(HOOKS, work / f"{HOOKS.stem}.py")
+    return env.environ(
+        {
+            "SCHEMATHESIS_HOOKS": HOOKS.stem,
+            "PYTHONPATH": str(work),
+            "BACKFORGE_LONG_TEXT": str(LONG_TEXT),
+        }
+    )
 
 
 def left_to_generated_tests(openapi: dict[str, Any]) -> list[str]:

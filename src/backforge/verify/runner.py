@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from backforge.errors import ProjectError
 from backforge.report import Report, build_report, write_report
 from backforge.verify import (
+    conformance,
     contract,
     environment,
     lint,
@@ -37,6 +39,7 @@ from backforge.verify import (
     testsuite,
 )
 from backforge.verify.context import VerifyContext
+from backforge.verify.contractfile import load_contract
 from backforge.verify.proc import kill_running, tail
 from backforge.verify.project import load_project
 from backforge.verify.result import CheckError, CheckResult, Outcome
@@ -53,7 +56,7 @@ class Check:
     after: tuple[str, ...] = ()  # must have finished, whatever the outcome
 
 
-ALONE = ("lint", "security", "tests", "migrations", "contract", "resilience")
+ALONE = ("lint", "security", "tests", "migrations", "contract", "conformance", "resilience")
 CHECKS: tuple[Check, ...] = (
     Check("environment", environment.check),
     Check("lint", lint.check, ("environment",)),
@@ -68,12 +71,18 @@ CHECKS: tuple[Check, ...] = (
     Check("observability", observability.check, ("load",)),
     Check("resilience", resilience.check, ("environment",)),
 )
+# `verify --contract FILE` only: the running service against the user's OpenAPI document.
+CONFORMANCE = Check("conformance", conformance.check, ("server",))
 # The long ones start first (the server is the head of the longest chain); the short ones fill in
 # the gaps, so that they do not slow the critical path down at the start.
-FIRST = ("environment", "server", "tests", "contract")
+FIRST = ("environment", "server", "tests", "contract", "conformance")
 # `verify --quick`, for the edit loop: what a code change most often breaks. Never COMPLETE.
 QUICK = ("environment", "lint", "tests", "migrations")
 QUICK_CHECKS: tuple[Check, ...] = tuple(c for c in CHECKS if c.name in QUICK)
+QUICK_REFUSES_CONTRACT = (
+    "--contract needs the running service, which --quick does not start: "
+    "run `backforge verify DIR --contract FILE` without --quick"
+)
 
 
 def verify_project(
@@ -87,20 +96,28 @@ def verify_project(
     checks: tuple[Check, ...] = CHECKS,
     quick: bool = False,
     jobs: int | None = None,
+    contract: Path | None = None,
 ) -> Report:
     """Run every check on the generated project at `project_dir`; write backforge-report.json.
 
     `quick` runs QUICK_CHECKS only (the report's status is then QUICK at best, never COMPLETE);
     `jobs` caps how many checks run at once (1: one after another; default: one per CPU core).
-    Raises ProjectError when `project_dir` is not a generated project, DatabaseUrlError for a
-    database URL verify cannot use. `progress(event, data)` hears "check_started" ({name, index,
-    total}), "check_finished" ({name, status, ok, seconds, figure, figures, detail}) and
-    "verify_finished" ({status, report, seconds}).
+    `contract` (an OpenAPI file) adds the conformance check, after the contract check.
+    Raises ProjectError when `project_dir` is not a generated project (or `contract` comes with
+    `quick`), ContractError for a contract that cannot be used, DatabaseUrlError for a
+    database URL verify cannot use; nothing is written then. `progress(event, data)` hears
+    "check_started" ({name, index, total}), "check_finished" ({name, status, ok, seconds,
+    figure, figures, detail}) and "verify_finished" ({status, report, seconds}).
     """
     project = load_project(Path(project_dir))
     engine_of(database_url)
+    if contract is not None and quick:
+        raise ProjectError(QUICK_REFUSES_CONTRACT)
+    user_contract = load_contract(contract) if contract is not None else None
     if quick:
         checks = tuple(c for c in checks if c.name in QUICK)
+    if user_contract is not None:
+        checks = with_conformance(checks)
     emit = progress or (lambda event, data: None)
     started = dt.datetime.now(dt.UTC)
     clock, cpu = time.monotonic(), _children_cpu()
@@ -116,6 +133,7 @@ def verify_project(
             seed=seed,
             fuzz_examples=fuzz_examples,
             load_requests=load_requests,
+            contract=user_contract,
             auth_environ=signin.auth_environ(project.root, project.package),
         )
         try:
@@ -148,6 +166,15 @@ def verify_project(
         "verify_finished", {"status": report.status, "report": str(report.path), "seconds": seconds}
     )
     return report
+
+
+def with_conformance(checks: tuple[Check, ...]) -> tuple[Check, ...]:
+    """`checks` with the conformance check, after the contract check (or the server)."""
+    names = [c.name for c in checks]
+    if CONFORMANCE.name in names:
+        return checks
+    anchor = next((names.index(n) + 1 for n in ("contract", "server") if n in names), len(names))
+    return (*checks[:anchor], CONFORMANCE, *checks[anchor:])
 
 
 def _children_cpu() -> float:
