@@ -13,6 +13,7 @@ import pytest
 from verify_miniproject import write_project
 
 from backforge.cli import main
+from backforge.contractfile import base_path, load_contract
 from backforge.errors import ContractError
 from backforge.verify.conformance import (
     base_url,
@@ -22,7 +23,6 @@ from backforge.verify.conformance import (
     text,
 )
 from backforge.verify.conformance_events import Findings, read_events
-from backforge.verify.contractfile import base_path, load_contract
 
 DATA = Path(__file__).parent / "data" / "conformance"
 SERVICE = {  # the service's own openapi.json, as far as matching reads it

@@ -206,16 +206,16 @@ def test_relative_file_refs_are_followed(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("openapi: 3.0.0\npaths: [\n", "api.yaml:3: not valid YAML or JSON"),
+        ("openapi: 3.0.0\npaths: [\n", "api.yaml:3: not valid YAML"),
         (
             "swagger: '2.0'\npaths: {}\n",
-            "not an OpenAPI 3.0 or 3.1 document (no `openapi` key) (a Swagger 2.0",
+            "api.yaml:1 at /swagger: a Swagger 2.0 document, not OpenAPI 3.0/3.1",
         ),
         (
             "openapi: 3.0.0\ninfo: {title: x, version: '1'}\npaths:\n"
             "  /a:\n    get:\n      responses:\n"
             "        '200': {$ref: '#/components/responses/Missing'}\n",
-            "api.yaml#/paths/~1a/get: $ref '#/components/responses/Missing' does not resolve",
+            "api.yaml:7 at /paths/~1a/get/responses/200/$ref: $ref '#/components/responses/Missing' does not resolve",
         ),
         (
             "openapi: 3.0.0\ninfo: {title: x, version: '1'}\npaths:\n"

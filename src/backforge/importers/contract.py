@@ -1,7 +1,10 @@
-"""An OpenAPI 3.0/3.1 document as it is read: its files, `$ref`s resolved (local and
-relative-file), `allOf` merged, nullability read from either version's way of writing it.
+"""A contract's schemas as the import reads them: `$ref`s followed (local, relative-file and,
+in OpenAPI 3.1, a component schema's `$id` with an optional `$anchor`), `allOf` merged,
+nullability read from either version's way of writing it.
 
-Every failure is a ContractError naming the file and the JSON pointer of what is wrong.
+The contract is first read and checked by backforge.contractfile (as `verify --contract` reads
+it): a file that is missing, not YAML or JSON, not OpenAPI 3.0/3.1, or with a `$ref` that does
+not resolve is refused there, every problem with its file, line and JSON pointer.
 """
 
 from __future__ import annotations
@@ -12,13 +15,12 @@ from typing import Any
 
 import yaml
 
+from backforge.contractfile import NOTHING, follow, load_contract, schema_ids
 from backforge.errors import BackforgeError
 
-VERSIONS = ("3.0", "3.1")
 
-
-class ContractError(BackforgeError):
-    """A contract that cannot be read: nothing is written."""
+class ImportRefusedError(BackforgeError):
+    """A contract the import cannot turn into a spec: nothing is written."""
 
     exit_code = 2
 
@@ -46,40 +48,17 @@ class Contract:
     """The documents of one contract, loaded once each."""
 
     def __init__(self, path: Path) -> None:
+        read = load_contract(path)
         self.path = path.resolve()
-        self._documents: dict[Path, Any] = {}
-        self.root = self.document(self.path)
-        if not isinstance(self.root, dict):
-            raise ContractError(f"{path}: an OpenAPI document is a mapping at the top level")
-        version = str(self.root.get("openapi", ""))
-        if not version.startswith(tuple(f"{v}." for v in VERSIONS)) and version not in VERSIONS:
-            found = f"openapi: {version}" if version else "no `openapi` key"
-            hint = " (a Swagger 2.0 document: convert it to OpenAPI 3 first)" * (
-                "swagger" in self.root
-            )
-            raise ContractError(
-                f"{path}: #/openapi: not an OpenAPI 3.0 or 3.1 document ({found}){hint}"
-            )
-        self.version = version
-        self.ids = _schema_ids(self.root)
+        self.root: dict[str, Any] = read.document
+        self.version = str(self.root["openapi"])
+        self.ids = schema_ids(self.root)
+        self._documents: dict[Path, Any] = {self.path: self.root}
 
     def document(self, path: Path) -> Any:
+        """Another file of the contract (already checked by load_contract)."""
         if path not in self._documents:
-            try:
-                text = path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                raise ContractError(f"{path}: no such file") from None
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ContractError(f"{path}: cannot be read ({exc})") from None
-            try:
-                self._documents[path] = yaml.safe_load(text)
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                line = f":{mark.line + 1}" if mark is not None else ""
-                problem = getattr(exc, "problem", None) or str(exc)
-                raise ContractError(
-                    f"{path}{line}: not valid YAML or JSON ({problem}); fix the document"
-                ) from None
+            self._documents[path] = yaml.safe_load(path.read_text(encoding="utf-8"))
         return self._documents[path]
 
     def where(self, file: Path, pointer: str) -> str:
@@ -92,7 +71,7 @@ class Contract:
         while isinstance(node, dict) and "$ref" in node:
             ref = node["$ref"]
             if not isinstance(ref, str):
-                raise ContractError(f"{self.where(file, pointer)}/$ref: a $ref is a string")
+                raise ImportRefusedError(f"{self.where(file, pointer)}/$ref: a $ref is a string")
             target_file, _, target = ref.partition("#")
             if target_file in self.ids:  # a schema's $id (OpenAPI 3.1), with an optional #anchor
                 here, base = self.path, self.ids[target_file]
@@ -100,15 +79,16 @@ class Contract:
             else:
                 here = (file.parent / target_file).resolve() if target_file else file
             if (here, target) in seen:
-                raise ContractError(f"{self.where(file, pointer)}: $ref {ref!r} refers to itself")
+                raise ImportRefusedError(
+                    f"{self.where(file, pointer)}: $ref {ref!r} refers to itself"
+                )
             seen.add((here, target))
-            try:
-                node = _follow(self.document(here), target)
-            except KeyError:
-                raise ContractError(
+            node = follow(self.document(here), target)
+            if node is NOTHING:
+                raise ImportRefusedError(
                     f"{self.where(file, pointer)}: $ref {ref!r} does not resolve "
                     f"(no {target or '/'} in {here.name})"
-                ) from None
+                )
             file, pointer = here, target
         return node, file, pointer
 
@@ -116,13 +96,13 @@ class Contract:
         """The schema at `node`, `allOf` merged; `anyOf`/`oneOf` of one schema and null read as
         a nullable schema."""
         if depth > 32:
-            raise ContractError(f"{self.where(file, pointer)}: allOf nests too deeply")
+            raise ImportRefusedError(f"{self.where(file, pointer)}: allOf nests too deeply")
         name = _component_name(node)
         node, file, pointer = self.resolve(node, file, pointer)
         if node is True or node == {}:
             return Schema({}, file, pointer, name)
         if not isinstance(node, dict):
-            raise ContractError(f"{self.where(file, pointer)}: a schema is a mapping")
+            raise ImportRefusedError(f"{self.where(file, pointer)}: a schema is a mapping")
         data = {k: v for k, v in node.items() if k not in ("allOf", "properties", "required")}
         result = Schema(data, file, pointer, name)
         result.nullable = bool(node.get("nullable"))
@@ -167,29 +147,6 @@ def _component_name(node: Any) -> str | None:
     return None
 
 
-def _follow(document: Any, pointer: str) -> Any:
-    node = document
-    for token in [t for t in pointer.split("/")[1:]] if pointer else []:
-        token = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            raise KeyError(token)
-    return node
-
-
-def _schema_ids(root: dict[str, Any]) -> dict[str, str]:
-    """The `$id` of each component schema (OpenAPI 3.1) → its JSON pointer."""
-    schemas = (root.get("components") or {}).get("schemas") or {}
-    return {
-        str(schema["$id"]): f"/components/schemas/{name}"
-        for name, schema in schemas.items()
-        if isinstance(schema, dict) and isinstance(schema.get("$id"), str)
-    }
-
-
 def _anchor(root: dict[str, Any], base: str, fragment: str) -> str:
     """The pointer of `#fragment` inside the schema at `base`: a JSON pointer, or a `$anchor`."""
     if fragment.startswith("/"):
@@ -206,5 +163,5 @@ def _anchor(root: dict[str, Any], base: str, fragment: str) -> str:
             for index, value in enumerate(node):
                 visit(value, f"{pointer}/{index}")
 
-    visit(_follow(root, base), base)
+    visit(follow(root, base), base)
     return found[0] if found else f"{base}#{fragment}"

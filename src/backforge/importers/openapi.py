@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from backforge.importers.contract import Contract, ContractError, Schema
+from backforge.importers.contract import Contract, ImportRefusedError, Schema
 from backforge.importers.fields import FieldMapper
 from backforge.importers.specwriter import render_spec
 from backforge.names import (
@@ -210,12 +210,14 @@ class _Importer:
     def _read_operations(self) -> None:
         paths = self.root.get("paths") or {}
         if not isinstance(paths, dict):
-            raise ContractError(f"{self.contract.where(self.contract.path, '/paths')}: a mapping")
+            raise ImportRefusedError(
+                f"{self.contract.where(self.contract.path, '/paths')}: a mapping"
+            )
         for path, item in paths.items():
             pointer = "/paths/" + str(path).replace("~", "~0").replace("/", "~1")
             item, file, pointer = self.contract.resolve(item, self.contract.path, pointer)
             if not isinstance(item, dict):
-                raise ContractError(
+                raise ImportRefusedError(
                     f"{self.contract.where(file, pointer)}: a path item is a mapping"
                 )
             for method in METHODS:
@@ -662,7 +664,7 @@ class _Importer:
         return None
 
 
-class NothingToImportError(ContractError):
+class NothingToImportError(ImportRefusedError):
     """No operation of the contract reads or writes a collection of records."""
 
     def __init__(self, path: Path, operations: list[Operation]) -> None:

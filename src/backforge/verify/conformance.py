@@ -22,10 +22,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from backforge.contractfile import METHODS, UserContract, base_path
 from backforge.verify import contract
 from backforge.verify.conformance_events import KINDS, Findings, read_events
 from backforge.verify.context import VerifyContext
-from backforge.verify.contractfile import METHODS, UserContract, base_path
 from backforge.verify.proc import run
 from backforge.verify.result import CheckError, Outcome
 

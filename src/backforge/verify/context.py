@@ -7,7 +7,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backforge.verify.contractfile import UserContract
+from backforge.contractfile import UserContract
 from backforge.verify.proc import tail
 from backforge.verify.project import Project
 from backforge.verify.projectenv import ProjectEnv

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from backforge.contractfile import load_contract
 from backforge.errors import ProjectError
 from backforge.report import Report, build_report, write_report
 from backforge.verify import (
@@ -39,7 +40,6 @@ from backforge.verify import (
     testsuite,
 )
 from backforge.verify.context import VerifyContext
-from backforge.verify.contractfile import load_contract
 from backforge.verify.proc import kill_running, tail
 from backforge.verify.project import load_project
 from backforge.verify.result import CheckError, CheckResult, Outcome

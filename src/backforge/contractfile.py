@@ -3,7 +3,8 @@
 It is refused up front (ContractError, exit 2, every problem with the file, the line where known
 and the JSON pointer) when it is missing, not YAML or JSON, not OpenAPI 3.0 or 3.1, has no
 operation, or has a `$ref` that does not resolve: local (`#/…`) and relative-file references
-are followed, into the files they name too; remote ones (http:, https:) are left to the fuzzer.
+are followed, into the files they name too, and so are references to a component schema's `$id`
+(OpenAPI 3.1); remote ones (http:, https:) are left to the fuzzer.
 Nothing is written anywhere: schemathesis reads the file where it is, so its relative `$ref`s
 resolve as the author meant.
 """
@@ -96,6 +97,8 @@ class _Reader:
         self.files: dict[Path, Any] = {}
         self.lines: dict[Path, dict[tuple[str | int, ...], int]] = {}
         self.walked: set[Path] = set()
+        self.root: dict[str, Any] | None = None  # the contract's own document, once read
+        self.root_file = Path()
 
     def problem(self, file: Path, at: tuple[str | int, ...], message: str, fix: str = "") -> None:
         lines = self.lines.get(file.resolve(), {})
@@ -110,6 +113,7 @@ class _Reader:
             kind = type(data).__name__
             self.problem(file, (), f"not an OpenAPI document: the top level is a {kind}")
             return None
+        self.root, self.root_file = data, file
         self.walk(file)
         return data
 
@@ -162,19 +166,23 @@ class _Reader:
     def resolve(self, file: Path, at: tuple[str | int, ...], ref: str) -> Any:
         """What the `$ref` at `at` in `file` points to; None with a problem when nothing."""
         target, _, fragment = ref.partition("#")
-        if urlsplit(target).scheme in ("http", "https"):
+        here, origin = (*at, "$ref"), file
+        identified = schema_ids(self.root).get(target) if self.root is not None else None
+        if identified is not None:  # a component schema's $id (OpenAPI 3.1)
+            target, fragment = "", identified + fragment * fragment.startswith("/")
+            file = self.root_file
+        elif urlsplit(target).scheme in ("http", "https"):
             return None  # remote: schemathesis fetches it
-        here = (*at, "$ref")
         named = (file.parent / unquote(target)) if target else file
-        data = self.read(named, (file, here))
+        data = self.read(named, (origin, here))
         if data is None:
             return None  # read() said why, naming this $ref
         self.walk(named)
         if fragment and not fragment.startswith("/"):
             return None  # a plain-name fragment (an OpenAPI 3.1 $anchor): left to the fuzzer
-        found = _follow(data, unquote(fragment))
-        if found is _NOTHING:
-            self.problem(file, here, f"$ref {ref!r} does not resolve", "point it at a definition")
+        found = follow(data, unquote(fragment))
+        if found is NOTHING:
+            self.problem(origin, here, f"$ref {ref!r} does not resolve", "point it at a definition")
             return None
         return found
 
@@ -228,11 +236,22 @@ def _references(node: Any, at: tuple[str | int, ...]) -> list[tuple[tuple[str | 
     return found
 
 
-_NOTHING = object()
+def schema_ids(document: dict[str, Any]) -> dict[str, str]:
+    """The `$id` of each component schema (OpenAPI 3.1) → its JSON pointer."""
+    components = document.get("components")
+    schemas = components.get("schemas") if isinstance(components, dict) else None
+    return {
+        str(schema["$id"]): pointer(("components", "schemas", name))
+        for name, schema in (schemas if isinstance(schemas, dict) else {}).items()
+        if isinstance(schema, dict) and isinstance(schema.get("$id"), str)
+    }
 
 
-def _follow(data: Any, fragment: str) -> Any:
-    """The node at JSON pointer `fragment` in `data`, or _NOTHING."""
+NOTHING = object()
+
+
+def follow(data: Any, fragment: str) -> Any:
+    """The node at JSON pointer `fragment` in `data`, or NOTHING."""
     if not fragment:
         return data
     for raw in fragment[1:].split("/"):
@@ -242,5 +261,5 @@ def _follow(data: Any, fragment: str) -> Any:
         elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
             data = data[int(part)]
         else:
-            return _NOTHING
+            return NOTHING
     return data
