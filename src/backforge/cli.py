@@ -80,6 +80,23 @@ def _parser() -> argparse.ArgumentParser:
     _verify_options(new, json_flag=False)
     new.set_defaults(handler=_new)
 
+    importing = commands.add_parser("import", help="write a spec from what exists already")
+    sources = importing.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    database = sources.add_parser(
+        "database", help="a spec for an existing PostgreSQL or SQLite database's tables"
+    )
+    database.add_argument("url", help="postgresql://user@host/db or sqlite:///path.db")
+    database.add_argument(
+        "-o", "--output", type=Path, required=True, help="spec to write (merged into if it exists)"
+    )
+    database.add_argument("--service", help="service name (default: from the database name)")
+    database.add_argument("--schema", help="PostgreSQL schema to read (default: public)")
+    database.add_argument(
+        "--table", action="append", dest="tables", metavar="T", help="import only T (repeatable)"
+    )
+    database.add_argument("--json", action="store_true", help="machine-readable summary")
+    database.set_defaults(handler=_import_database)
+
     from backforge.agent.commands import add_commands  # mcp, agent install
 
     add_commands(commands)
@@ -127,6 +144,20 @@ def _verify_options(parser: argparse.ArgumentParser, *, json_flag: bool = True) 
     )
     if json_flag:
         parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _import_database(args: argparse.Namespace) -> int:
+    from backforge.importers.database import import_database
+
+    result = import_database(
+        args.url, args.output, service=args.service, schema=args.schema, tables=args.tables
+    )
+    if args.json:
+        print(json.dumps({"ok": True, "spec": str(args.output), **result.as_dict()}, indent=2))
+    else:
+        print(result.summary())
+        print(f"wrote {args.output}; next: backforge generate {args.output} -o <dir>")
+    return EXIT_OK
 
 
 def _init(args: argparse.Namespace) -> int:

@@ -1,0 +1,1 @@
+"""Importers: specs written from what exists already (a database, an API description)."""
