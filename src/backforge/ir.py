@@ -988,9 +988,9 @@ def _resource(
         name=name,
         module=modules[name],
         table=table,
-        path=kebab(body.plural or plural(table)),
-        singular=table,
-        plural_name=body.plural or plural(table),
+        path=kebab(body.plural or plural(snake(name))),  # the API's names: the resource's
+        singular=snake(name),
+        plural_name=body.plural or plural(snake(name)),
         description=(body.description or f"{name} resources.").strip(),
         fields=fields,
         filters=_filters(body, by_name),

@@ -365,7 +365,7 @@ def _check_resource_names(resources: dict[str, Any], report: Any) -> None:
             )
         tables[table] = name
         custom = body.get("plural") if isinstance(body, dict) else None
-        segment = custom if isinstance(custom, str) else plural(table)
+        segment = custom if isinstance(custom, str) else plural(snake(name))
         if segment in paths:
             report(
                 path,
