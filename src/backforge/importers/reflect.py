@@ -121,6 +121,12 @@ def async_url(url: str) -> str:
             f"{hide_password(url)}: backforge imports PostgreSQL (postgresql://) and SQLite "
             "(sqlite:///path) databases"
         )
+    if base == "sqlite":  # the reading runs elsewhere: a relative path is from here
+        path, query = rest.removeprefix("/"), ""
+        path, _, query = path.partition("?")
+        if not path or not Path(path).is_file():
+            raise ProjectError(f"{url}: no SQLite database file at {path or '(none)'}")
+        rest = "/" + str(Path(path).resolve()) + (f"?{query}" if query else "")
     return f"{drivers[base]}://{rest}"
 
 
