@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=_verify)
 
     importing = commands.add_parser(
-        "import", help="write a spec from what the user already has (an OpenAPI contract)"
+        "import", help="write a spec from what exists already (a contract, a database)"
     )
     sources = importing.add_subparsers(dest="source", required=True, metavar="SOURCE")
     openapi = sources.add_parser("openapi", help="a spec from an OpenAPI 3.0/3.1 contract")
@@ -94,6 +94,21 @@ def _parser() -> argparse.ArgumentParser:
     _generate_options(new)
     _verify_options(new, json_flag=False)
     new.set_defaults(handler=_new)
+
+    database = sources.add_parser(
+        "database", help="a spec for an existing PostgreSQL or SQLite database's tables"
+    )
+    database.add_argument("url", help="postgresql://user@host/db or sqlite:///path.db")
+    database.add_argument(
+        "-o", "--output", type=Path, required=True, help="spec to write (merged into if it exists)"
+    )
+    database.add_argument("--service", help="service name (default: from the database name)")
+    database.add_argument("--schema", help="PostgreSQL schema to read (default: public)")
+    database.add_argument(
+        "--table", action="append", dest="tables", metavar="T", help="import only T (repeatable)"
+    )
+    database.add_argument("--json", action="store_true", help="machine-readable summary")
+    database.set_defaults(handler=_import_database)
 
     from backforge.agent.commands import add_commands  # mcp, agent install
 
@@ -160,6 +175,20 @@ def _import_openapi(args: argparse.Namespace) -> int:
         print(json.dumps(imported.report(), indent=2))
     else:
         print(imported.summary(args.output))
+    return EXIT_OK
+
+
+def _import_database(args: argparse.Namespace) -> int:
+    from backforge.importers.database import import_database
+
+    result = import_database(
+        args.url, args.output, service=args.service, schema=args.schema, tables=args.tables
+    )
+    if args.json:
+        print(json.dumps({"ok": True, "spec": str(args.output), **result.as_dict()}, indent=2))
+    else:
+        print(result.summary())
+        print(f"wrote {args.output}; next: backforge generate {args.output} -o <dir>")
     return EXIT_OK
 
 

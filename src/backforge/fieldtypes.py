@@ -256,7 +256,7 @@ FIELD_TYPES: dict[str, FieldType] = {
         _Relation(
             "many",
             "many",
-            frozenset({"to"}),
+            frozenset({"to", "link"}),
             sortable=False,
             filterable=False,
             indexable=False,
@@ -278,6 +278,7 @@ COMMON_OPTIONS = frozenset(
         "description",
         "example",
         "renamed_from",
+        "column",
     }
 )
 

@@ -31,6 +31,7 @@ from backforge.evolve import (
     Evolution,
     destructive_refusal,
     evolve,
+    existing_revisions,
     initial_revision,
     is_revision,
     refusal,
@@ -193,9 +194,10 @@ def staged(
         files = render_project(ir)
         scripts = list(prepared.evolution.scripts) if prepared.evolution else []
         if prepared.previous is None:  # revisions are history: only a new project gets one
-            initial = initial_revision(ir)
-            files[initial.path] = initial.text
-            scripts.append(initial.script)
+            firsts = existing_revisions(ir) if ir.existing_database else [initial_revision(ir)]
+            for initial in firsts:
+                files[initial.path] = initial.text
+                scripts.append(initial.script)
         mine = user_owned(ir)
         kept = {p for p in mine if (out_dir / p).is_file()}
         for path in kept:  # the user's version of a hook or custom module wins

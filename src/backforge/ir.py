@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -114,9 +114,19 @@ class FieldIR:
     link_target_column: str | None = None
     samples: list[str] = field(default_factory=list)  # values matching the pattern, for tests
     pattern: str | None = None  # the spec's or the type's pattern, matched against the whole value
+    # An existing database's names (``column:``, a target's ``primary_key``); "" when they are
+    # backforge's own. ``column`` stays the key the service's code reads the value by.
+    column_name: str = ""  # the column's name in the database, when not ``column``
+    ref_id_type: str = ""  # "int": the target's key is 32-bit (ref and many)
+    ref_id_column: str = ""  # the target's key column, when not ``id``
 
     def __post_init__(self) -> None:
         self.base = self.base or self.kind
+
+    @property
+    def db_column(self) -> str:
+        """The column's name in the database."""
+        return self.column_name or self.column
 
     @property
     def options(self) -> dict[str, Any]:
@@ -138,6 +148,8 @@ class FieldIR:
     @property
     def storage(self) -> SqlType:
         """The column type (a many field has none: its values live in a link table)."""
+        if self.kind == "ref" and self.ref_id_type == "int":
+            return SqlType("Integer")
         return FIELD_TYPES[self.kind].storage(self.options)
 
     @property
@@ -266,6 +278,19 @@ class ResourceIR:
     # owned directly, once its table holds rows: the email of the account that takes them
     existing_rows_owner: str | None = None
     renamed_from: str | None = None  # the resource's name in the previous version of the spec
+    # An existing table's key (``primary_key:``) and the automatic fields it lacks (``lacks:``)
+    id_column: str = "id"
+    id_type: str = "bigint"  # or "int"
+    lacks: list[str] = field(default_factory=list)
+
+    def db_column(self, key: str) -> str:
+        """The database name of a column the service's code knows by ``key``."""
+        if key == "id":
+            return self.id_column
+        return next((f.db_column for f in self.columns if f.column == key), key)
+
+    def db_columns(self, keys: list[str]) -> list[str]:
+        return [self.db_column(k) for k in keys]
 
     @property
     def guarded(self) -> bool:
@@ -344,11 +369,11 @@ class ResourceIR:
         for f in self.fields:
             at = (*base, "owned") if f.name == "owner" and self.owned else (*base, "fields", f.name)
             if f.indexed:
-                names.append((index_name(self.table, [f.column]), at))
+                names.append((index_name(self.table, [f.db_column]), at))
             if f.unique:
-                names.append((unique_name(self.table, [f.column]), at))
+                names.append((unique_name(self.table, [f.db_column]), at))
             if f.kind == "ref":
-                names.append((foreign_key_name(self.table, f.column, f.ref_table or ""), at))
+                names.append((foreign_key_name(self.table, f.db_column, f.ref_table or ""), at))
             if f.kind == "many" and f.link_table:
                 link, own = f.link_table, f.link_self_column or ""
                 other = f.link_target_column or ""
@@ -359,7 +384,8 @@ class ResourceIR:
                     (foreign_key_name(link, other, f.ref_table or ""), at),
                 ]
         names += [
-            (unique_name(self.table, g), (*base, "unique_together")) for g in self.unique_together
+            (unique_name(self.table, self.db_columns(g)), (*base, "unique_together"))
+            for g in self.unique_together
         ]
         names += [(i["name"], (*base, "indexes")) for i in self.indexes]
         return names
@@ -368,9 +394,9 @@ class ResourceIR:
     def unique_constraints(self) -> list[tuple[str, list[str]]]:
         """Unique constraints by the name the database gives them, with their columns."""
         found = [
-            (unique_name(self.table, [f.column]), [f.column]) for f in self.columns if f.unique
+            (unique_name(self.table, [f.db_column]), [f.column]) for f in self.columns if f.unique
         ]
-        found += [(unique_name(self.table, g), g) for g in self.unique_together]
+        found += [(unique_name(self.table, self.db_columns(g)), g) for g in self.unique_together]
         found += [(i["name"], i["columns"]) for i in self.indexes if i["unique"]]
         return found
 
@@ -466,6 +492,9 @@ class ServiceIR:
     notes: list[str] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)  # name, default, description
     auth: AuthIR | None = None
+    existing_database: bool = False  # the tables existed: 0001 is a baseline to stamp
+    # this IR stands for the tables as they existed, before backforge took them over
+    as_existing: bool = False
 
     @property
     def write_only_field(self) -> tuple[ResourceIR, FieldIR] | None:
@@ -735,8 +764,33 @@ class ServiceIR:
         """Fields never returned (write-only or hidden): log lines redact their values too."""
         return sorted({f.name for r in self.resources for f in r.fields if not f.readable})
 
+    def existing(self) -> ServiceIR:
+        """The service's tables as they existed before backforge took them over (with
+        ``existing_database``): without the automatic fields they lack, accounts or backforge's
+        own tables."""
+        return replace(self, auth=None, system_tables=[], as_existing=True)
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True, default=str) + "\n"
+        data = asdict(self)
+        _drop_defaults(data, _NEW_SERVICE_KEYS)
+        for resource in data["resources"]:
+            _drop_defaults(resource, _NEW_RESOURCE_KEYS)
+            for entry in resource["fields"]:
+                _drop_defaults(entry, _NEW_FIELD_KEYS)
+        return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+
+
+# Keys an existing database's names added to the IR: written only when they are not the
+# default, so the IR of every other spec stays as it was (reading back fills the defaults).
+_NEW_SERVICE_KEYS = {"existing_database": False, "as_existing": False}
+_NEW_RESOURCE_KEYS = {"id_column": "id", "id_type": "bigint", "lacks": []}
+_NEW_FIELD_KEYS = {"column_name": "", "ref_id_type": "", "ref_id_column": ""}
+
+
+def _drop_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> None:
+    for key, default in defaults.items():
+        if data.get(key) == default:
+            data.pop(key, None)
 
 
 def _in_order(resources: list[ResourceIR]) -> list[ResourceIR]:
@@ -830,6 +884,7 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
             for name, flag in spec.feature_flags().items()
         ],
         system_tables=list(SYSTEM_TABLES),
+        existing_database=info.existing_database,
         seeds=seed_blocks(spec.seed, spec.resources, [r.name for r in _in_order(resources)]),
     )
 
@@ -891,7 +946,7 @@ def _owner_field() -> FieldIR:
 def _resource(
     name: str, body: ResourceSpec, spec: ServiceSpec, modules: dict[str, str]
 ) -> ResourceIR:
-    table = snake(name)
+    table = body.table or snake(name)
     fields = [
         _field(name, fname, fspec, spec, modules, fname in body.sort)
         for fname, fspec in body.fields.items()
@@ -913,7 +968,8 @@ def _resource(
             continue
         indexes.append(
             {
-                "name": given_name or index_name(table, columns),
+                "name": given_name
+                or index_name(table, [_db_name(n, by_name, body) for n in names]),
                 "columns": columns,
                 "unique": unique,
             }
@@ -938,9 +994,9 @@ def _resource(
         name=name,
         module=modules[name],
         table=table,
-        path=kebab(body.plural or plural(table)),
-        singular=table,
-        plural_name=body.plural or plural(table),
+        path=kebab(body.plural or plural(snake(name))),  # the API's names: the resource's
+        singular=snake(name),
+        plural_name=body.plural or plural(snake(name)),
         description=(body.description or f"{name} resources.").strip(),
         fields=fields,
         filters=_filters(body, by_name),
@@ -955,7 +1011,17 @@ def _resource(
         through=body.owned_through if _auth(spec) is not None else None,
         existing_rows_owner=body.existing_rows_owner if owned else None,
         renamed_from=body.renamed_from,
+        id_column=body.key.column,
+        id_type=body.key.type,
+        lacks=sorted(body.lacks),
     )
+
+
+def _db_name(name: str, fields: dict[str, FieldIR], body: ResourceSpec) -> str:
+    """The database column of a field (or automatic field) named in an index."""
+    if name in fields:
+        return fields[name].db_column
+    return body.key.column if name == "id" else name
 
 
 def _field(
@@ -971,6 +1037,7 @@ def _field(
     has_default = "default" in spec.given() and spec.default is not None
     column = f"{name}_id" if spec.type == "ref" else name
     target = spec.to
+    target_spec = service.resources.get(target or "")
     result = FieldIR(
         name=name,
         attr=python_name(name),
@@ -997,6 +1064,7 @@ def _field(
         has_default=has_default,
         default=ftype.coerce_default(spec.default, options) if has_default else None,
         pattern=spec.pattern or ftype.pattern,
+        column_name=spec.column if spec.column and spec.column != column else "",
     )
     if spec.pattern or (ftype.pattern and ftype.base in ("string", "text")):
         result.samples = samples(
@@ -1004,7 +1072,11 @@ def _field(
         )
     if target:
         result.ref = target
-        result.ref_table = snake(target)
+        result.ref_table = (target_spec.table if target_spec else None) or snake(target)
+        if target_spec is not None and target_spec.key.type == "int":
+            result.ref_id_type = "int"
+        if target_spec is not None and target_spec.key.column != "id":
+            result.ref_id_column = target_spec.key.column
         result.ref_module = modules[target]
         result.ref_class = target
     if spec.type == "ref":
@@ -1012,9 +1084,14 @@ def _field(
     if spec.type == "many":
         own = snake(resource)
         other = snake(target or "")
-        result.link_table = f"{own}_{name}"
+        own_table = service.resources[resource].table or own
+        result.link_table = f"{own_table}_{name}"
         result.link_self_column = f"{own}_id"
         result.link_target_column = f"{other if other != own else name}_id"
+        if spec.link is not None:
+            result.link_table = spec.link.table
+            result.link_self_column = spec.link.column or result.link_self_column
+            result.link_target_column = spec.link.target_column or result.link_target_column
     return result
 
 

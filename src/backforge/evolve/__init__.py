@@ -16,7 +16,13 @@ from pathlib import Path
 from backforge.errors import ProjectError
 from backforge.evolve.diff import Diff, diff, renames_in
 from backforge.evolve.history import VERSIONS, Script, history_of, scripts_of
-from backforge.evolve.migration import Revision, initial_revision, is_revision, render_revision
+from backforge.evolve.migration import (
+    Revision,
+    existing_revisions,
+    initial_revision,
+    is_revision,
+    render_revision,
+)
 from backforge.evolve.snapshot import ir_from_json
 from backforge.ir import ServiceIR
 from backforge.spec.model import ServiceSpec
@@ -28,6 +34,7 @@ __all__ = [
     "Evolution",
     "destructive_refusal",
     "evolve",
+    "existing_revisions",
     "initial_revision",
     "is_revision",
     "previous_ir",

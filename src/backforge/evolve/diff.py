@@ -511,7 +511,7 @@ def _number(value: Any) -> Decimal:
 def _add_column(
     table: Table, column: Column, *, restoring: bool, handover: Handover | None = None
 ) -> list[Operation]:
-    if column.nullable or column.has_default:
+    if column.nullable or column.has_default or column.server_now:
         return [AddColumn(table.name, column)]
     if restoring:  # the values were dropped: the column comes back, empty, as nullable
         return [AddColumn(table.name, replace(column, nullable=True))]

@@ -22,6 +22,7 @@ from backforge.evolve.diff import diff
 from backforge.evolve.history import VERSIONS, History, Script
 from backforge.evolve.operations import (
     AddColumn,
+    AdoptNames,
     CreateTable,
     DropTable,
     FixRows,
@@ -33,6 +34,7 @@ from backforge.evolve.operations import (
     columns_of,
     phase_of,
 )
+from backforge.evolve.snapshot import schema_of
 from backforge.ir import ServiceIR
 from backforge.render import template_environment
 from backforge.render_text import python_text
@@ -41,7 +43,7 @@ from backforge.sqltypes import ID
 INITIAL = "0001"  # the revision of a new project
 _SLUG_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _TABLE_OPS = (CreateTable, DropTable, MoveLinkTable, RenameTable)
-_STATEMENTS = (FixRows, Guard)
+_STATEMENTS = (FixRows, Guard, AdoptNames)
 
 
 def is_revision(path: str) -> bool:
@@ -146,6 +148,32 @@ def initial_revision(ir: ServiceIR) -> Revision:
     return Revision(INITIAL, "", (VERSIONS / f"{INITIAL}_initial.py").as_posix(), text, title)
 
 
+def existing_revisions(ir: ServiceIR) -> list[Revision]:
+    """The first two revisions of a service whose tables exist already (``existing_database``):
+    0001, the baseline, stands for the tables as they are (it creates them in an empty
+    database, and does nothing where they exist: `alembic stamp 0001` says the same); 0002 adds
+    what the service needs beyond them: backforge's own tables, the automatic fields the tables
+    lack, and backforge's names for their constraints and indexes."""
+    before = ir.existing()
+    first = diff(None, before)
+    title = f"Baseline of {ir.name}: its tables as they exist."
+    order = schema_of(before).names
+    text = _render(ir, INITIAL, None, title, first.operations, first.reverse, [], baseline=order[0])
+    baseline = Revision(INITIAL, "", (VERSIONS / f"{INITIAL}_baseline.py").as_posix(), text, title)
+    changes = diff(before, ir)
+    target = schema_of(ir)
+    adopt: list[Operation] = [
+        AdoptNames(t.name, t) for t in target.tables if t.name in order and not t.link
+    ]
+    adopt += [AdoptNames(t.name, t) for t in target.tables if t.name in order and t.link]
+    upgrade = [*changes.operations, *adopt]
+    number = f"{int(INITIAL) + 1:04d}"
+    title = f"{ir.name}: take over the existing tables."
+    text = _render(ir, number, INITIAL, title, upgrade, changes.reverse, [])
+    path = (VERSIONS / f"{number}_take_over_existing_tables.py").as_posix()
+    return [baseline, Revision(number, INITIAL, path, text, title)]
+
+
 def _render(
     ir: ServiceIR,
     revision: str,
@@ -154,6 +182,7 @@ def _render(
     upgrade: list[Operation],
     downgrade: list[Operation],
     api: list[ApiChange],
+    baseline: str | None = None,
 ) -> str:
     template = _environment().get_template("revision.py.jinja")
     everything = [*upgrade, *downgrade]
@@ -173,6 +202,8 @@ def _render(
         downgrade=blocks(downgrade),
         uses_id_type=any(_uses_id_type(op) for op in everything),
         uses_guard=any(isinstance(op, Guard) for op in everything),
+        uses_adopt=any(isinstance(op, AdoptNames) for op in everything),
+        baseline=baseline,
     )
 
 

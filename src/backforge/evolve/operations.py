@@ -142,6 +142,8 @@ class AddColumn(Operation):
         how = "NOT NULL" if not self.column.nullable else "nullable"
         if self.column.has_default:
             how += f", default {self.column.default_sql}"
+        elif self.column.server_now:
+            how += ", default the current time"
         return f"add column {self.table}.{self.column.name} ({how})"
 
     @property
@@ -379,3 +381,35 @@ def columns_of(operation: Operation) -> tuple[str, ...]:
 
 def phase_of(operation: Operation) -> int:
     return operation.stage if isinstance(operation, Guard) else operation.phase
+
+
+@dataclass(frozen=True)
+class AdoptNames(Operation):
+    """An existing table taken over: its primary key, unique constraints, indexes, foreign
+    keys and checks get the names the models give them, found in the database by their columns
+    when the migration runs (an existing database names them its own way); those it lacks are
+    created. A mapped CHECK's former constraint is dropped on PostgreSQL when the database
+    writes it out exactly as the new one."""
+
+    definition: Table
+    kind: ClassVar[str] = "adopt_names"
+
+    @property
+    def summary(self) -> str:
+        return f"give the constraints and indexes of the existing table {self.table} their names"
+
+    @property
+    def uniques(self) -> list[tuple[str, list[str]]]:
+        return [(u.name, list(u.columns)) for u in self.definition.uniques]
+
+    @property
+    def indexes(self) -> list[tuple[str, list[str], bool]]:
+        return [(i.name, list(i.columns), i.unique) for i in self.definition.indexes]
+
+    @property
+    def foreign_keys(self) -> list[tuple[str, str]]:
+        return [(fk.name, fk.column) for fk in self.definition.foreign_keys]
+
+    @property
+    def checks(self) -> list[tuple[str, str]]:
+        return [(ck.name, ck.sql) for ck in self.definition.checks]

@@ -137,6 +137,7 @@ class Column:
     kind: str = ""  # the spec type; "" for automatic and link columns
     field: str = ""  # the spec field it stores; "" for automatic and link columns
     values: tuple[str, ...] = ()  # an enum's values
+    server_now: bool = False  # the database fills it with the current time
 
     @property
     def default_sql(self) -> str | None:
@@ -151,6 +152,7 @@ class ForeignKey:
     ref_table: str
     ondelete: str
     deferred: bool = False  # closes a cycle: added after the tables are created (use_alter)
+    ref_column: str = "id"  # the referred table's key (an existing table's `primary_key`)
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,7 @@ def schema_of(ir: ServiceIR | None) -> Schema:
     order, deferred = table_order(ir.resources)
     tables = auth_tables(ir.auth) if ir.auth else []  # owners: before the resources
     tables += [SYSTEM_TABLES[name] for name in ir.system_tables if name in SYSTEM_TABLES]
-    tables += [resource_table(r, deferred) for r in order]
+    tables += [resource_table(r, deferred, existing=ir.as_existing) for r in order]
     tables += [link_table(r, f) for r in ir.resources for f in r.many]
     return Schema(tuple(tables))
 
@@ -361,38 +363,65 @@ AUDIT_EVENTS = Table(
 )
 
 
-def resource_table(r: ResourceIR, deferred: set[tuple[str, str]] | None = None) -> Table:
-    columns = [Column("id", ID, False)]
+def resource_table(
+    r: ResourceIR, deferred: set[tuple[str, str]] | None = None, *, existing: bool = False
+) -> Table:
+    """The table of a resource; ``existing``: as the table was before backforge took it over
+    (without the automatic fields it ``lacks``)."""
+    absent = set(r.lacks) if existing else set()
+    columns = [Column(r.id_column, INTEGER if r.id_type == "int" else ID, False)]
     columns += [column_of(f) for f in r.columns]
     columns += [
-        Column("created_at", DATETIME, False),
-        Column("updated_at", DATETIME, False),
-        Column("version", INTEGER, False),
+        # added to an existing table: its rows get the time it was taken over, and version 1
+        Column(
+            name,
+            type_,
+            False,
+            has_default=name == "version",
+            default=1,
+            server_now=name != "version",
+        )
+        if name in r.lacks
+        else Column(name, type_, False)
+        for name, type_ in (
+            ("created_at", DATETIME),
+            ("updated_at", DATETIME),
+            ("version", INTEGER),
+        )
+        if name not in absent
     ]
     foreign_keys = [
         ForeignKey(
-            foreign_key_name(r.table, f.column, f.ref_table or ""),
-            f.column,
+            foreign_key_name(r.table, f.db_column, f.ref_table or ""),
+            f.db_column,
             f.ref_table or "",
             f.on_delete or "",
             deferred=(r.name, f.name) in (deferred or set()),
+            ref_column=f.ref_id_column or "id",
         )
         for f in r.refs
     ]
     checks = [check for f in r.columns if (check := check_of(r.table, f)) is not None]
-    uniques = [Unique(unique_name(r.table, [f.column]), (f.column,)) for f in r.columns if f.unique]
-    uniques += [Unique(unique_name(r.table, g), tuple(g)) for g in r.unique_together]
+    uniques = [
+        Unique(unique_name(r.table, [f.db_column]), (f.db_column,)) for f in r.columns if f.unique
+    ]
+    uniques += [
+        Unique(unique_name(r.table, r.db_columns(g)), tuple(r.db_columns(g)))
+        for g in r.unique_together
+    ]
     indexes = [
-        Index(index_name(r.table, [f.column]), (f.column,), mysql_length=f.mysql_prefix)
+        Index(index_name(r.table, [f.db_column]), (f.db_column,), mysql_length=f.mysql_prefix)
         for f in r.columns
         if f.indexed
     ]
-    indexes += [Index(i["name"], tuple(i["columns"]), bool(i["unique"])) for i in r.indexes]
+    indexes += [
+        Index(i["name"], tuple(r.db_columns(i["columns"])), bool(i["unique"])) for i in r.indexes
+    ]
     return Table(
         name=r.table,
         owner=r.name,
         columns=tuple(columns),
-        primary_key=("id",),
+        primary_key=(r.id_column,),
         foreign_keys=tuple(foreign_keys),
         checks=tuple(checks),
         uniques=tuple(uniques),
@@ -403,18 +432,27 @@ def resource_table(r: ResourceIR, deferred: set[tuple[str, str]] | None = None) 
 def link_table(r: ResourceIR, f: FieldIR) -> Table:
     name = f.link_table or ""
     own, other = f.link_self_column or "", f.link_target_column or ""
+    own_type = INTEGER if r.id_type == "int" else ID
+    other_type = INTEGER if f.ref_id_type == "int" else ID
     return Table(
         name=name,
         owner=f"{r.name}.{f.name}",
-        columns=(Column(own, ID, False), Column(other, ID, False)),
+        columns=(Column(own, own_type, False), Column(other, other_type, False)),
         primary_key=(own, other),
         foreign_keys=(
-            ForeignKey(foreign_key_name(name, own, r.table), own, r.table, "CASCADE"),
+            ForeignKey(
+                foreign_key_name(name, own, r.table),
+                own,
+                r.table,
+                "CASCADE",
+                ref_column=r.id_column,
+            ),
             ForeignKey(
                 foreign_key_name(name, other, f.ref_table or ""),
                 other,
                 f.ref_table or "",
                 "CASCADE",
+                ref_column=f.ref_id_column or "id",
             ),
         ),
         indexes=(Index(index_name(name, [other]), (other,)),),
@@ -424,7 +462,7 @@ def link_table(r: ResourceIR, f: FieldIR) -> Table:
 
 def column_of(f: FieldIR) -> Column:
     return Column(
-        name=f.column,
+        name=f.db_column,
         type=f.storage,
         nullable=f.nullable,
         has_default=f.has_default,
@@ -440,7 +478,8 @@ def check_of(table: str, f: FieldIR) -> Check | None:
     """The CHECK of a field's allowed values or its bounds as the spec gives them."""
     if not f.checked:
         return None
-    return Check(check_name(table, f.column), f.column, f.minimum, f.maximum, tuple(f.values))
+    column = f.db_column
+    return Check(check_name(table, column), column, f.minimum, f.maximum, tuple(f.values))
 
 
 def quote(identifier: str) -> str:

@@ -51,9 +51,11 @@ def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
         name: _typed_fields(body) for name, body in resources.items() if isinstance(body, dict)
     }
     _check_resource_names(resources, report)
+    service = data.get("service")
+    existing = isinstance(service, dict) and service.get("existing_database") is True
     for name, body in resources.items():
         if isinstance(body, dict):
-            _check_resource(name, body, fields_by_resource, roles, report)
+            _check_resource(name, body, fields_by_resource, roles, report, existing)
     _check_required_cycles(fields_by_resource, report)
     if isinstance(data.get("auth"), dict):  # without accounts, `owned` is reported already
         _check_owned_through(resources, fields_by_resource, report)
@@ -362,7 +364,8 @@ def _check_resource_names(resources: dict[str, Any], report: Any) -> None:
                 "start with a capital letter, then letters and digits only (e.g. BookReview)",
             )
             continue
-        table = snake(name)
+        declared = body.get("table") if isinstance(body, dict) else None
+        table = declared if isinstance(declared, str) else snake(name)
         if table in tables:
             report(
                 path,
@@ -371,7 +374,7 @@ def _check_resource_names(resources: dict[str, Any], report: Any) -> None:
             )
         tables[table] = name
         custom = body.get("plural") if isinstance(body, dict) else None
-        segment = custom if isinstance(custom, str) else plural(table)
+        segment = custom if isinstance(custom, str) else plural(snake(name))
         if segment in paths:
             report(
                 path,
@@ -406,7 +409,11 @@ def _check_resource_names(resources: dict[str, Any], report: Any) -> None:
             continue
         for field_name, raw in fields.items():
             if isinstance(raw, dict) and raw.get("type") == "many":
-                link = f"{snake(name)}_{field_name}"
+                given = raw.get("link")
+                own = body.get("table")
+                link = f"{own if isinstance(own, str) else snake(name)}_{field_name}"
+                if isinstance(given, dict) and isinstance(given.get("table"), str):
+                    link = given["table"]
                 if link in tables:
                     report(
                         ("resources", name, "fields", field_name),
@@ -422,16 +429,43 @@ def _check_resource(
     all_fields: dict[str, dict[str, FieldSpec | None]],
     roles: list[str],
     report: Any,
+    existing_database: bool = False,
 ) -> None:
     base = ("resources", name)
     fields = all_fields.get(name, {})
     columns: dict[str, str] = {}
+    key = body.get("primary_key")
+    key = key.get("column", "id") if isinstance(key, dict) else key
+    automatic = {str(key or "id"): "primary key"}
+    lacks = body.get("lacks") if isinstance(body.get("lacks"), list) else []
+    automatic |= {n: f"automatic `{n}`" for n in AUTOMATIC_FIELDS[1:] if n not in lacks}
+    if lacks and not existing_database:
+        report(
+            (*base, "lacks"),
+            "`lacks` describes an existing table, but service.existing_database is not true",
+            "set `existing_database: true` under `service:` (the tables exist already), or "
+            "remove `lacks`",
+        )
     for field_name, spec in fields.items():
         path = (*base, "fields", field_name)
         _check_field_name(field_name, path, report)
         if spec is None:
             continue
         column = f"{field_name}_id" if spec.type == "ref" else field_name
+        column = spec.column or column
+        if spec.type == "many" and spec.column:
+            report(
+                (*path, "column"),
+                "a many field has no column: its values live in a link table",
+                "remove `column`; name an existing link table with `link: {table, column, "
+                "target_column}`",
+            )
+        if spec.type != "many" and column in automatic and field_name not in AUTOMATIC_FIELDS:
+            report(
+                (*path, "column") if spec.column else path,
+                f"column {column!r} is the table's {automatic[column]}",
+                "name another column, or leave it to the automatic field",
+            )
         if column in columns and columns[column] != field_name:
             report(
                 path,

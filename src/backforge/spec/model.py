@@ -26,6 +26,10 @@ Email = Annotated[
     str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320, to_lower=True)
 ]
 Scalar = str | int | float | bool | Decimal | dt.date | dt.datetime | dt.time | None
+# A table or column name of an existing database (what `table:`, `column:` and `primary_key:`
+# name): letters, digits and _, as PostgreSQL keeps them unquoted, case kept.
+DbName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+AutomaticField = Literal["created_at", "updated_at", "version"]
 
 
 class Strict(BaseModel):
@@ -45,6 +49,13 @@ class ServiceInfo(Strict):
         "0.1.0", description='Version of the API, a string such as 1.0.0 (quote "1.0").'
     )
     description: str | None = Field(None, description="What the service is for.")
+    existing_database: bool = Field(
+        False,
+        description="The tables already exist (a database taken over, e.g. with `backforge "
+        "import database`): the first revision is an empty baseline to `alembic stamp`, the "
+        "second adds what backforge needs beyond them (the automatic fields a resource `lacks`, "
+        "its own tables, backforge's names for constraints and indexes).",
+    )
 
 
 class Pagination(Strict):
@@ -181,6 +192,14 @@ class FlagSpec(Strict):
     description: str | None = Field(None, description="What turning the flag on changes.")
 
 
+class LinkSpec(Strict):
+    """Names of an existing link table (a many field)."""
+
+    table: DbName = Field(description="The link table.")
+    column: DbName | None = Field(None, description="Its column of this resource's id.")
+    target_column: DbName | None = Field(None, description="Its column of the target's id.")
+
+
 class FieldSpec(Strict):
     """One field of a resource. `name: type` is shorthand for `name: {type: type}`."""
 
@@ -229,6 +248,17 @@ class FieldSpec(Strict):
         None,
         description="The field's previous name: regenerating an existing project renames the "
         "column and keeps its data (instead of dropping one field and adding another).",
+    )
+    column: DbName | None = Field(
+        None,
+        description="The column's name in the database when it is not the field's (default: "
+        "the field name; `<field>_id` for a ref). The API keeps the field name.",
+    )
+
+    link: LinkSpec | None = Field(
+        None,
+        description="The link table of a many field when it is not `<table>_<field>` with "
+        "`<table>_id` and `<target>_id`: {table, column, target_column}.",
     )
 
     def given(self) -> set[str]:
@@ -284,6 +314,15 @@ class IndexSpec(Strict):
     name: Identifier | None = Field(None, description="Index name in the database.")
 
 
+class PrimaryKeySpec(Strict):
+    """The primary key of an existing table whose key is not the automatic `id`."""
+
+    column: DbName = Field("id", description="The key column's name in the database.")
+    type: Literal["int", "bigint"] = Field(
+        "bigint", description="int: a 32-bit key (serial); bigint: a 64-bit key (the default)."
+    )
+
+
 class ResourceSpec(Strict):
     """A resource: a table and its REST endpoints. The key is its PascalCase name."""
 
@@ -296,6 +335,23 @@ class ResourceSpec(Strict):
         description="The resource's previous name: regenerating an existing project renames its "
         "table, link tables, indexes and constraints and keeps the rows (instead of dropping "
         "one resource and adding another).",
+    )
+    table: DbName | None = Field(
+        None,
+        description="The table's name in the database when it is not the snake_case of the "
+        "resource name (e.g. an existing table `books` for resource Book).",
+    )
+    primary_key: DbName | PrimaryKeySpec | None = Field(
+        None,
+        description="The key column of an existing table when it is not `id`: its name "
+        "(`primary_key: book_id`, 64-bit) or {column, type: int|bigint}. The API still calls "
+        "it `id`.",
+    )
+    lacks: list[AutomaticField] = Field(
+        default_factory=list,
+        description="Automatic fields the existing table does not have yet (with "
+        "service.existing_database): the revision after the baseline adds them, existing rows "
+        "getting the current time and version 1.",
     )
     fields: dict[str, FieldSpec] = Field(
         min_length=1, description="The fields, by snake_case name (id and timestamps are added)."
@@ -320,6 +376,13 @@ class ResourceSpec(Strict):
         "belong to the owner of the record that required ref field points at (no column is "
         "added). The principal `owner` refers to that account.",
     )
+
+    @property
+    def key(self) -> PrimaryKeySpec:
+        """The primary key, in its long form."""
+        if isinstance(self.primary_key, PrimaryKeySpec):
+            return self.primary_key
+        return PrimaryKeySpec(column=self.primary_key or "id")
 
     @property
     def owned_directly(self) -> bool:

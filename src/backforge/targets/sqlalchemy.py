@@ -92,12 +92,14 @@ def check_sql(column: str, minimum: Any, maximum: Any, values: tuple[str, ...] |
 
 def field_check(f: FieldIR) -> str | None:
     """The CHECK expression of a field, None when its type and bounds need none."""
-    return check_sql(f.column, f.minimum, f.maximum, f.values) if f.checked else None
+    return check_sql(f.db_column, f.minimum, f.maximum, f.values) if f.checked else None
 
 
 def column_args(f: FieldIR) -> str:
-    """Arguments of ``mapped_column``; nullability follows from the ``Mapped`` type."""
-    args = [f'"{f.column}"'] if f.attr != f.column and f.kind != "ref" else []
+    """Arguments of ``mapped_column``; nullability follows from the ``Mapped`` type. A column
+    named otherwise in the database keeps ``column`` as its key, what the service reads by."""
+    attribute = f.column if f.kind == "ref" else f.attr
+    args = [f'"{f.db_column}"'] if attribute != f.db_column else []
     args.append(column_type(f.storage))
     if f.kind == "ref":
         later = ", use_alter=True" if f.deferred else ""
@@ -113,4 +115,6 @@ def column_args(f: FieldIR) -> str:
         ]
     if f.description:
         args.append(f"comment={python_text(f.description)}")
+    if f.db_column != f.column:
+        args.append(f'key="{f.column}"')
     return ", ".join(args)
