@@ -215,7 +215,8 @@ def test_relative_file_refs_are_followed(tmp_path: Path) -> None:
             "openapi: 3.0.0\ninfo: {title: x, version: '1'}\npaths:\n"
             "  /a:\n    get:\n      responses:\n"
             "        '200': {$ref: '#/components/responses/Missing'}\n",
-            "api.yaml:7 at /paths/~1a/get/responses/200/$ref: $ref '#/components/responses/Missing' does not resolve",
+            "api.yaml:7 at /paths/~1a/get/responses/200/$ref: "
+            "$ref '#/components/responses/Missing' does not resolve",
         ),
         (
             "openapi: 3.0.0\ninfo: {title: x, version: '1'}\npaths:\n"
