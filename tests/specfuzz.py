@@ -491,6 +491,8 @@ def _api(draw: st.DrawFn) -> dict[str, Any] | None:
             "media_type": draw(st.sampled_from(["application/problem+json", "application/json"])),
             "members": members,
         }
+    if draw(st.integers(0, 2)) == 0:
+        api["omit_nulls"] = True
     if draw(st.integers(0, 3)) == 0:
         api["require_if_match"] = True
     return api

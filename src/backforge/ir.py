@@ -485,6 +485,7 @@ class ServiceIR:
     list_shape: str = "page"  # "page" (an object) or "array" (a bare array, Link headers)
     problem_media_type: str = "application/problem+json"
     problem_members: dict[str, str] = field(default_factory=dict)  # extension → problem member
+    omit_nulls: bool = False  # optional fields are left out, never null, on the wire
     generator_version: str = __version__
     # The format of .backforge/ir.json: 2 holds fields as values; 1 (no key) held Python and
     # SQL text, upgraded on reading (backforge.evolve.snapshot).
@@ -874,6 +875,7 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
         list_shape=spec.api.pagination.shape,
         problem_media_type=spec.api.errors.media_type,
         problem_members=dict(spec.api.errors.members),
+        omit_nulls=spec.api.omit_nulls,
         spec_hash=hashlib.sha256(spec_text.encode()).hexdigest(),
         auth=_auth(spec),
         notes=spec.accepted_but_not_generated(),

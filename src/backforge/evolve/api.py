@@ -66,6 +66,9 @@ def api_changes(
             add("", "", f"error member {member!r} ({source}) removed or changed", True)
     for member in sorted(set(new.problem_members) - set(old.problem_members)):
         add("", "", f"error member {member!r} added", False)
+    if old.omit_nulls != new.omit_nulls:
+        now = "left out" if new.omit_nulls else "null"
+        add("", "", f"optional fields without a value are now {now} on the wire", True)
     before_if_match = getattr(old, "require_if_match", False)
     after_if_match = getattr(new, "require_if_match", False)
     if after_if_match and not before_if_match:

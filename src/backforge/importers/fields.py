@@ -30,6 +30,7 @@ class Mapped:
     body: dict[str, Any]
     change: str = ""  # what differs from the contract, empty when nothing does
     automatic: bool = False
+    nullable: bool = False  # the contract allows null
 
 
 class FieldMapper:
@@ -51,7 +52,7 @@ class FieldMapper:
             body["read_only"] = True
         if schema.data.get("writeOnly") is True:
             body["write_only"] = True
-        return Mapped(name, body, change)
+        return Mapped(name, body, change, nullable=schema.nullable)
 
     def _body(self, schema: Schema) -> tuple[dict[str, Any], str]:
         kind = schema.type

@@ -179,6 +179,8 @@ class _Importer:
         self.list_shape = "page"
         self.shape_chosen: str | None = None
         self.schemes: dict[str, Any] = {}
+        self.optional: list[tuple[Resource, str, bool]] = []  # optional fields, nullable?
+        self.omit_nulls = False
         self.pagination: dict[str, Any] = {}
         self.auth: dict[str, Any] | None = None
 
@@ -194,6 +196,8 @@ class _Importer:
             raise NothingToImportError(self.contract.path, self.operations)
         for resource in list(self.resources):
             self._read_fields(resource)
+        self._read_nulls()
+        for resource in self.resources:
             for op in resource.operations:
                 self._read_operation(resource, op)
         return render_spec(
@@ -280,6 +284,8 @@ class _Importer:
             errors["members"] = self.error_members
         if errors:
             api["errors"] = errors
+        if self.omit_nulls:
+            api["omit_nulls"] = True
         return api
 
     # Errors
@@ -525,11 +531,26 @@ class _Importer:
             if notes:
                 resource.comments[name] = "; ".join(notes)
             resource.fields[name] = body
+            if not body.get("required") and "default" not in body:
+                self.optional.append((resource, name, mapped.nullable))
         if not resource.fields:
             self._drop(resource, "no field of the record could be read from the contract")
             return
         if read is not None and read.data.get("additionalProperties") is False:
             self._change_resource(resource, "records also carry created_at, updated_at and version")
+
+    def _read_nulls(self) -> None:
+        """Optional properties that may not be null: the service leaves them out instead
+        (`omit_nulls`), unless some other optional property is nullable."""
+        nullable = [(r, name) for r, name, allowed in self.optional if allowed]
+        if not self.optional or len(nullable) == len(self.optional):
+            return
+        if not nullable:
+            self.omit_nulls = True
+            return
+        for resource, name, allowed in self.optional:
+            if not allowed and resource in self.resources:
+                self._change_resource(resource, f"{name} is null when it has no value")
 
     def _change_resource(self, resource: Resource, reason: str) -> None:
         for op in resource.operations:

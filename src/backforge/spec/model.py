@@ -116,6 +116,12 @@ class ApiSpec(Strict):
         "client overwrites a change it has not seen.",
     )
     errors: ErrorShape = Field(ErrorShape(), description="How error responses look.")
+    omit_nulls: bool = Field(
+        False,
+        description="Optional fields are never null on the wire: a response leaves out a field "
+        "without a value, a request may leave it out but not send null (so PATCH cannot clear "
+        "it). For contracts whose optional properties are not nullable.",
+    )
 
 
 class TokenTtl(Strict):

@@ -6,7 +6,13 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 from urllib.parse import urlencode
 
 from fastapi import Request, Response
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 from pydantic_core import to_json
 from starlette.datastructures import QueryParams
 
@@ -24,6 +30,33 @@ class OutputModel(BaseModel):
     """Response bodies: only the fields a schema lists are ever serialised."""
 
     model_config = ConfigDict(populate_by_name=True)
+
+
+def _without_nulls(schema: dict[str, Any]) -> None:
+    """A nullable property becomes its type alone, and optional: it is left out when null."""
+    optional = set()
+    for name, prop in schema.get("properties", {}).items():
+        options = prop.get("anyOf")
+        if isinstance(options, list) and {"type": "null"} in options and len(options) == 2:
+            del prop["anyOf"]
+            prop.update(next(o for o in options if o != {"type": "null"}))
+            optional.add(name)
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+    if "required" in schema:
+        schema["required"] = [name for name in schema["required"] if name not in optional]
+
+
+class CompactOutputModel(OutputModel):
+    """A record whose fields without a value are left out (`api.omit_nulls`): never null on
+    the wire, so the documented schema of each optional field is its type alone."""
+
+    model_config = ConfigDict(populate_by_name=True, json_schema_extra=_without_nulls)
+
+    # Without a return annotation: with one, the documented schema would be the annotation's.
+    @model_serializer(mode="wrap")
+    def _omit_nulls(self, serialize: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        return {key: value for key, value in serialize(self).items() if value is not None}
 
 
 Params = TypeVar("Params", bound=BaseModel)

@@ -118,7 +118,7 @@ async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str)
     values = [
         Decimal(item[key]) if key in DECIMAL_KEYS else item[key]
         for item in seen
-        if item[key] is not None
+        if item.get(key) is not None
     ]
     assert values == sorted(values, reverse=sort.startswith("-"))
 

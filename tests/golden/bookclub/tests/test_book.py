@@ -124,7 +124,7 @@ async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str)
     values = [
         Decimal(item[key]) if key in DECIMAL_KEYS else item[key]
         for item in seen
-        if item[key] is not None
+        if item.get(key) is not None
     ]
     assert values == sorted(values, reverse=sort.startswith("-"))
 
@@ -138,7 +138,7 @@ async def test_filter_by_status(client: AsyncClient) -> None:
     ids = {item["id"] for item in items(response)}
     assert first["id"] in ids
     assert all(item["status"] == wanted for item in items(response))
-    if second["status"] != wanted:
+    if second.get("status") != wanted:
         assert second["id"] not in ids
 
 
@@ -153,7 +153,7 @@ async def test_filter_by_author(client: AsyncClient) -> None:
     ids = {item["id"] for item in items(response)}
     assert first["id"] in ids
     assert all(item["author"] == wanted for item in items(response))
-    if second["author"] != wanted:
+    if second.get("author") != wanted:
         assert second["id"] not in ids
 
 

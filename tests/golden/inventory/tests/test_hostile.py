@@ -241,7 +241,7 @@ def body_cases(resource: Resource, action: str) -> Iterator[Case]:
             yield Case(name, action, f"wrong-type-{prop}", changes=((prop, bad),))
         if action == "create" and prop in required:
             yield Case(name, action, f"missing-{prop}", drop=prop)
-        if prop in required and not nullable(spec):
+        if not nullable(spec):
             yield Case(name, action, f"null-{prop}", changes=((prop, None),))
         text = branch(spec, "string")
         if text and "maxLength" in text:

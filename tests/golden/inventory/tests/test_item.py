@@ -124,7 +124,7 @@ async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str)
     values = [
         Decimal(item[key]) if key in DECIMAL_KEYS else item[key]
         for item in seen
-        if item[key] is not None
+        if item.get(key) is not None
     ]
     assert values == sorted(values, reverse=sort.startswith("-"))
 
@@ -138,7 +138,7 @@ async def test_filter_by_discontinued(client: AsyncClient) -> None:
     ids = {item["id"] for item in items(response)}
     assert first["id"] in ids
     assert all(item["discontinued"] == wanted for item in items(response))
-    if second["discontinued"] != wanted:
+    if second.get("discontinued") != wanted:
         assert second["id"] not in ids
 
 
@@ -151,7 +151,7 @@ async def test_filter_by_released_at(client: AsyncClient) -> None:
     ids = {item["id"] for item in items(response)}
     assert first["id"] in ids
     assert all(item["released_at"] == wanted for item in items(response))
-    if second["released_at"] != wanted:
+    if second.get("released_at") != wanted:
         assert second["id"] not in ids
 
 
@@ -164,7 +164,7 @@ async def test_filter_by_unit_price(client: AsyncClient) -> None:
     ids = {item["id"] for item in items(response)}
     assert first["id"] in ids
     assert all(item["unit_price"] == wanted for item in items(response))
-    if second["unit_price"] != wanted:
+    if second.get("unit_price") != wanted:
         assert second["id"] not in ids
 
 

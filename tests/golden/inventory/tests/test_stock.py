@@ -123,7 +123,7 @@ async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str)
     values = [
         Decimal(item[key]) if key in DECIMAL_KEYS else item[key]
         for item in seen
-        if item[key] is not None
+        if item.get(key) is not None
     ]
     assert values == sorted(values, reverse=sort.startswith("-"))
 
@@ -139,7 +139,7 @@ async def test_filter_by_warehouse(client: AsyncClient) -> None:
     ids = {item["id"] for item in items(response)}
     assert first["id"] in ids
     assert all(item["warehouse"] == wanted for item in items(response))
-    if second["warehouse"] != wanted:
+    if second.get("warehouse") != wanted:
         assert second["id"] not in ids
 
 
@@ -154,7 +154,7 @@ async def test_filter_by_item(client: AsyncClient) -> None:
     ids = {item["id"] for item in items(response)}
     assert first["id"] in ids
     assert all(item["item"] == wanted for item in items(response))
-    if second["item"] != wanted:
+    if second.get("item") != wanted:
         assert second["id"] not in ids
 
 
@@ -167,7 +167,7 @@ async def test_filter_by_quantity(client: AsyncClient) -> None:
     ids = {item["id"] for item in items(response)}
     assert first["id"] in ids
     assert all(item["quantity"] == wanted for item in items(response))
-    if second["quantity"] != wanted:
+    if second.get("quantity") != wanted:
         assert second["id"] not in ids
 
 
@@ -180,7 +180,7 @@ async def test_filter_by_counted_at(client: AsyncClient) -> None:
     ids = {item["id"] for item in items(response)}
     assert first["id"] in ids
     assert all(item["counted_at"] == wanted for item in items(response))
-    if second["counted_at"] != wanted:
+    if second.get("counted_at") != wanted:
         assert second["id"] not in ids
 
 
@@ -193,7 +193,7 @@ async def test_filter_by_counted_on(client: AsyncClient) -> None:
     ids = {item["id"] for item in items(response)}
     assert first["id"] in ids
     assert all(item["counted_on"] == wanted for item in items(response))
-    if second["counted_on"] != wanted:
+    if second.get("counted_on") != wanted:
         assert second["id"] not in ids
 
 

@@ -121,7 +121,7 @@ async def test_list_sorts_and_pages_consistently(client: AsyncClient, sort: str)
     values = [
         Decimal(item[key]) if key in DECIMAL_KEYS else item[key]
         for item in seen
-        if item[key] is not None
+        if item.get(key) is not None
     ]
     assert values == sorted(values, reverse=sort.startswith("-"))
 
@@ -135,7 +135,7 @@ async def test_filter_by_opened_on(client: AsyncClient) -> None:
     ids = {item["id"] for item in items(response)}
     assert first["id"] in ids
     assert all(item["opened_on"] == wanted for item in items(response))
-    if second["opened_on"] != wanted:
+    if second.get("opened_on") != wanted:
         assert second["id"] not in ids
 
 
@@ -148,7 +148,7 @@ async def test_filter_by_capacity(client: AsyncClient) -> None:
     ids = {item["id"] for item in items(response)}
     assert first["id"] in ids
     assert all(item["capacity"] == wanted for item in items(response))
-    if second["capacity"] != wanted:
+    if second.get("capacity") != wanted:
         assert second["id"] not in ids
 
 
