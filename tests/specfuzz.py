@@ -493,6 +493,8 @@ def _api(draw: st.DrawFn) -> dict[str, Any] | None:
         }
     if draw(st.integers(0, 2)) == 0:
         api["omit_nulls"] = True
+    if draw(st.integers(0, 2)) == 0:
+        api["field_names"] = "camelCase"
     if draw(st.integers(0, 3)) == 0:
         api["require_if_match"] = True
     return api

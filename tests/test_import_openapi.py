@@ -109,7 +109,16 @@ def test_swagger_petstore_3_0_reports_every_operation(tmp_path: Path) -> None:
     read = reasons(report, "GET /pet/{petId}")
     assert "photoUrls: a list, stored as JSON: its items are not checked" in read
     assert "API keys are sent in X-API-Key, not 'api_key'" in read
-    assert "answers 204, the contract says 200" in reasons(report, "DELETE /user/{username}")
+    assert reasons(report, "DELETE /user/{username}") == [
+        "answers 204, the contract says 200",
+        "{username} is the record's integer id",
+    ]
+    assert spec["api"] == {
+        "base_path": "/api/v3",
+        "field_names": "camelCase",  # photoUrls, firstName, userStatus: as the contract writes
+        "omit_nulls": True,
+    }
+    assert spec["resources"]["Member"]["fields"]["first_name"] == "text"
     # the accounts take the name User: the contract's users are Members, served at /user
     assert set(spec["resources"]) == {"Pet", "Member"}
     assert spec["resources"]["Member"]["plural"] == "user"
@@ -122,8 +131,8 @@ def test_swagger_petstore_3_0_reports_every_operation(tmp_path: Path) -> None:
     }
     text = path.read_text()
     assert (
-        "      # photoUrls in the contract; a list, stored as JSON: its items are not checked\n"
-        "      photo_urls: {type: json, required: true}\n"
+        "      photo_urls: {type: json, required: true}  # a list, stored as JSON: its items are "
+        "not checked\n"
     ) in text
     assert "# - GET /pet/findByStatus: /pet/findByStatus is more than one segment" in text
 
@@ -200,8 +209,13 @@ def test_relative_file_refs_are_followed(tmp_path: Path) -> None:
         "published_on": "date",
     }
     assert statuses(report) == {"GET /books": "changed", "GET /books/{id}": "changed"}
-    assert "the property 'publishedOn' is 'published_on'" in reasons(report, "GET /books/{id}")
-    assert spec["api"] == {"base_path": ""}  # no servers: no base path; pages are {items, …}
+    # pages and status are optional and not nullable, publishedOn is nullable: nulls stay
+    assert reasons(report, "GET /books/{id}") == [
+        "pages is null when it has no value",
+        "status is null when it has no value",
+    ]
+    # no servers: no base path; pages are {items, …}; publishedOn is camelCase on the wire
+    assert spec["api"] == {"base_path": "", "field_names": "camelCase"}
 
 
 @pytest.mark.parametrize(

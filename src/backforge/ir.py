@@ -22,6 +22,7 @@ from backforge.fieldtypes import (
     max_length,
 )
 from backforge.names import (
+    camel,
     foreign_key_name,
     index_name,
     kebab,
@@ -486,6 +487,7 @@ class ServiceIR:
     problem_media_type: str = "application/problem+json"
     problem_members: dict[str, str] = field(default_factory=dict)  # extension → problem member
     omit_nulls: bool = False  # optional fields are left out, never null, on the wire
+    field_names: str = "snake_case"  # or "camelCase": how fields are named on the wire
     generator_version: str = __version__
     # The format of .backforge/ir.json: 2 holds fields as values; 1 (no key) held Python and
     # SQL text, upgraded on reading (backforge.evolve.snapshot).
@@ -762,8 +764,18 @@ class ServiceIR:
 
     @property
     def redacted_fields(self) -> list[str]:
-        """Fields never returned (write-only or hidden): log lines redact their values too."""
-        return sorted({f.name for r in self.resources for f in r.fields if not f.readable})
+        """Fields never returned (write-only or hidden): log lines redact their values too
+        (under their names and their names on the wire)."""
+        names = {f.name for r in self.resources for f in r.fields if not f.readable}
+        return sorted(names | {self.wire(name) for name in names})
+
+    def wire_renames(self, names: list[str]) -> dict[str, str]:
+        """Each of `names` whose name on the wire differs, by that name."""
+        return {self.wire(name): name for name in names if self.wire(name) != name}
+
+    def wire(self, name: str) -> str:
+        """A field's name (or a filter parameter's) in JSON bodies and query strings."""
+        return camel(name) if self.field_names == "camelCase" else name
 
     def existing(self) -> ServiceIR:
         """The service's tables as they existed before backforge took them over (with
@@ -876,6 +888,7 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
         problem_media_type=spec.api.errors.media_type,
         problem_members=dict(spec.api.errors.members),
         omit_nulls=spec.api.omit_nulls,
+        field_names=spec.api.field_names,
         spec_hash=hashlib.sha256(spec_text.encode()).hexdigest(),
         auth=_auth(spec),
         notes=spec.accepted_but_not_generated(),

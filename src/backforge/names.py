@@ -96,6 +96,14 @@ def identifier(text: str) -> str:
     return name
 
 
+def camel(name: str) -> str:
+    """``published_at`` → ``publishedAt``; a filter's operator stays: ``born_on__gte`` →
+    ``bornOn__gte``."""
+    field, sep, operator = name.partition("__")
+    first, *rest = field.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest) + sep + operator
+
+
 def singular(word: str) -> str:
     """The snake_case word whose ``plural`` is `word`, else `word` itself."""
     for candidate in (word[:-3] + "y", word[:-2], word[:-1]):

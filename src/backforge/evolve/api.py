@@ -66,6 +66,8 @@ def api_changes(
             add("", "", f"error member {member!r} ({source}) removed or changed", True)
     for member in sorted(set(new.problem_members) - set(old.problem_members)):
         add("", "", f"error member {member!r} added", False)
+    if old.field_names != new.field_names:
+        add("", "", f"field names on the wire {old.field_names} -> {new.field_names}", True)
     if old.omit_nulls != new.omit_nulls:
         now = "left out" if new.omit_nulls else "null"
         add("", "", f"optional fields without a value are now {now} on the wire", True)

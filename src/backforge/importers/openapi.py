@@ -24,6 +24,7 @@ from backforge.names import (
     FIELD_NAME,
     RESOURCE_NAME,
     SERVICE_NAME,
+    camel,
     identifier,
     pascal,
     service_name_problem,
@@ -181,6 +182,7 @@ class _Importer:
         self.schemes: dict[str, Any] = {}
         self.optional: list[tuple[Resource, str, bool]] = []  # optional fields, nullable?
         self.omit_nulls = False
+        self.camel = False  # the contract's properties are camelCase
         self.pagination: dict[str, Any] = {}
         self.auth: dict[str, Any] | None = None
 
@@ -194,6 +196,7 @@ class _Importer:
         self._read_security()
         if not self.resources:
             raise NothingToImportError(self.contract.path, self.operations)
+        self._read_casing()
         for resource in list(self.resources):
             self._read_fields(resource)
         self._read_nulls()
@@ -284,6 +287,8 @@ class _Importer:
             errors["members"] = self.error_members
         if errors:
             api["errors"] = errors
+        if self.camel:
+            api["field_names"] = "camelCase"
         if self.omit_nulls:
             api["omit_nulls"] = True
         return api
@@ -522,7 +527,7 @@ class _Importer:
             if in_create and not in_read and read is not None:
                 body["write_only"] = True
             notes = []
-            if name != prop:
+            if name != prop and not (self.camel and camel(name) == prop):
                 notes.append(f"{prop} in the contract")
                 self._change_resource(resource, f"the property {prop!r} is {name!r}")
             if mapped.change:
@@ -538,6 +543,19 @@ class _Importer:
             return
         if read is not None and read.data.get("additionalProperties") is False:
             self._change_resource(resource, "records also carry created_at, updated_at and version")
+
+    def _read_casing(self) -> None:
+        """camelCase on the wire when the records' properties are written so (and none is
+        snake_case of more than one word)."""
+        names: set[str] = set()
+        for resource in self.resources:
+            schemas = [resource.schema, *map(self._request_schema, resource.operations)]
+            for schema in schemas:
+                names |= set(schema.properties) if schema is not None else set()
+        names -= {"id", "version"}
+        camel_names = {n for n in names if n != identifier(n) and camel(identifier(n)) == n}
+        snake_names = {n for n in names if "_" in n and FIELD_NAME.match(n)}
+        self.camel = bool(camel_names) and not snake_names
 
     def _read_nulls(self) -> None:
         """Optional properties that may not be null: the service leaves them out instead

@@ -20,6 +20,7 @@ from backforge.names import (
     MAX_FIELD_NAME,
     RESOURCE_NAME,
     SERVICE_NAME,
+    camel,
     module_name,
     plural,
     service_name_problem,
@@ -57,10 +58,31 @@ def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
         if isinstance(body, dict):
             _check_resource(name, body, fields_by_resource, roles, report, existing)
     _check_required_cycles(fields_by_resource, report)
+    api = data.get("api")
+    if isinstance(api, dict) and api.get("field_names") == "camelCase":
+        _check_camel_names(fields_by_resource, report)
     if isinstance(data.get("auth"), dict):  # without accounts, `owned` is reported already
         _check_owned_through(resources, fields_by_resource, report)
     check_seed(data, fields_by_resource, report, value_problems)
     return found
+
+
+def _check_camel_names(
+    fields_by_resource: dict[str, dict[str, FieldSpec | None]], report: Any
+) -> None:
+    """With camelCase on the wire, two fields (or a field and an automatic one) of a resource
+    must not come out as one name (`isbn_13` and `isbn13`)."""
+    for resource, fields in fields_by_resource.items():
+        taken = {camel(n): n for n in ("id", "created_at", "updated_at", "version")}
+        for name in fields:
+            wire = camel(name)
+            if taken.get(wire, name) != name:
+                report(
+                    ("resources", resource, "fields", name),
+                    f"{name!r} is {wire!r} on the wire, as {taken[wire]!r} is",
+                    "rename one of them",
+                )
+            taken.setdefault(wire, name)
 
 
 def _check_required_cycles(

@@ -116,6 +116,12 @@ class ApiSpec(Strict):
         "client overwrites a change it has not seen.",
     )
     errors: ErrorShape = Field(ErrorShape(), description="How error responses look.")
+    field_names: Literal["snake_case", "camelCase"] = Field(
+        "snake_case",
+        description="How field names are written on the wire (JSON bodies, filter and sort "
+        "parameters): as in the spec (snake_case), or camelCase (published_at is publishedAt; "
+        "the database keeps the spec's names).",
+    )
     omit_nulls: bool = Field(
         False,
         description="Optional fields are never null on the wire: a response leaves out a field "
