@@ -185,6 +185,8 @@ def test_relative_file_refs_are_followed(tmp_path: Path) -> None:
         "    pages: {type: integer, minimum: 1}\n"
         "    status: {type: string, enum: [draft, published]}\n"
         "    publishedOn: {type: string, format: date, nullable: true}\n"
+        "    isbn: {anyOf: [{type: string}, {type: 'null'}]}\n"
+        "    price: {oneOf: [{type: number}, {type: string, pattern: '^[0-9.]+$'}]}\n"
     )
     (tmp_path / "api.yaml").write_text(
         "openapi: 3.0.3\ninfo: {title: Library, version: '2'}\npaths:\n"
@@ -207,12 +209,16 @@ def test_relative_file_refs_are_followed(tmp_path: Path) -> None:
         "pages": {"type": "int", "min": 1},
         "status": {"type": "enum", "values": ["draft", "published"]},
         "published_on": "date",
+        "isbn": "text",  # anyOf a string and null: a nullable string
+        "price": "json",  # oneOf two schemas: any JSON, said so in the report
     }
     assert statuses(report) == {"GET /books": "changed", "GET /books/{id}": "changed"}
     # pages and status are optional and not nullable, publishedOn is nullable: nulls stay
     assert reasons(report, "GET /books/{id}") == [
+        "price: oneOf of 2 schemas: stored as JSON, not checked",
         "pages is null when it has no value",
         "status is null when it has no value",
+        "price is null when it has no value",
     ]
     # no servers: no base path; pages are {items, …}; publishedOn is camelCase on the wire
     assert spec["api"] == {"base_path": "", "field_names": "camelCase"}

@@ -71,6 +71,10 @@ class FieldMapper:
             return {"type": "bool"}, ""
         if kind == "array":
             return {"type": "json"}, "a list, stored as JSON: its items are not checked"
+        for choice in ("oneOf", "anyOf"):
+            if isinstance(data.get(choice), list):
+                count = len(data[choice])
+                return {"type": "json"}, f"{choice} of {count} schemas: stored as JSON, not checked"
         if kind == "object" or schema.properties:
             what = f"a {schema.name}" if schema.name else "an object"
             return {"type": "json"}, f"{what}, stored as JSON: its members are not checked"
