@@ -281,6 +281,7 @@ def test_paths_outside_the_root_are_refused(
                 ("generate", {"spec": "notes.yaml", "directory": "escape/p", "apply": True}),
                 ("verify", {"directory": "/tmp"}),
                 ("explain_report", {"report": "escape"}),
+                ("verify", {"directory": "project", "contract": "../outside/api.yaml"}),
                 ("validate_spec", {"spec": "inside-link.yaml"}),
             )
         ]
@@ -292,11 +293,12 @@ def test_paths_outside_the_root_are_refused(
     assert "is outside the workspace" in messages[1] and "is outside" in messages[5]
     assert "leaves through a symlink" in messages[2] and "symlink" in messages[4]
     assert "symlink" in messages[6]
+    assert "contract '../outside/api.yaml' contains `..`" in messages[7]
     assert sorted(p.name for p in outside.iterdir()) == ["secret.yaml"]  # nothing written
     assert allowed.structured_content["ok"] is True  # a symlink that stays inside is fine
     log = call_log(tmp_path / "server.log")
-    assert [r["ok"] for r in log] == [False] * 7 + [True]
-    assert all("workspace" in r["error"] for r in log[:7])
+    assert [r["ok"] for r in log] == [False] * 8 + [True]
+    assert all("workspace" in r["error"] for r in log[:8])
 
 
 def test_explain_report_says_what_failed_and_the_fix(workspace: Path, tmp_path: Path) -> None:

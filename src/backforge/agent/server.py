@@ -179,6 +179,13 @@ def build_server(root: Path, *, log: CallLog | None = None) -> MCPServer:
             int, Field(ge=1, le=100000, description="requests in the smoke load")
         ] = 300,
         seed: Annotated[int, Field(description="contract-fuzzing seed")] = 20261122,
+        contract: Annotated[
+            str | None,
+            Field(
+                description="an OpenAPI 3.0/3.1 document (YAML or JSON) in the workspace: also "
+                "fuzz the running service against it and report every operation that differs"
+            ),
+        ] = None,
     ) -> shapes.Verification:
         """Run every check on a generated project (lint, security, tests with coverage,
         migrations, server, contract fuzzing, load, observability, resilience); progress comes
@@ -221,6 +228,7 @@ def build_server(root: Path, *, log: CallLog | None = None) -> MCPServer:
                 seed=seed,
                 fuzz_examples=fuzz_examples,
                 load_requests=load_requests,
+                contract=contract,
             )
         )
 

@@ -132,6 +132,7 @@ def verify(
     seed: int = 20261122,
     fuzz_examples: int = 30,
     load_requests: int = 300,
+    contract: str | None = None,
 ) -> shapes.Verification:
     from backforge.verify import verify_project
 
@@ -143,6 +144,7 @@ def verify(
         seed=seed,
         fuzz_examples=fuzz_examples,
         load_requests=load_requests,
+        contract=ws.path(contract, what="contract") if contract else None,
     )
     data = json.loads(report.to_json())
     return shapes.Verification(
