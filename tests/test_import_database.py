@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from backforge.cli import main
-from backforge.errors import ProjectError
+from backforge.errors import ProjectError, SpecError
 from backforge.importers.database import import_database, map_check, map_schema
 from backforge.importers.reflect import hide_password
 from backforge.spec.load import load_spec_text
@@ -164,3 +164,70 @@ def test_the_command_writes_a_valid_spec_and_a_json_summary(
     summary = json.loads(capsys.readouterr().out)
     assert {t["table"]: t["status"] for t in summary["tables"]}["audit_log"] == "not mapped"
     assert main(["validate", str(out)]) == 0
+
+
+# --- SQLite (tests/data/dbimport/legacy_sqlite.sql, reflected to legacy_sqlite.json) ---------
+
+
+def sqlite_spec() -> tuple[dict, str]:
+    result = map_schema(json.loads((DATA / "legacy_sqlite.json").read_text()), "library")
+    load_spec_text(result.text, "library.yaml")  # it validates
+    return yaml.safe_load(result.text), result.text
+
+
+def test_sqlite_on_delete_actions_of_inline_and_table_level_references() -> None:
+    resources = sqlite_spec()[0]["resources"]
+    assert resources["Author"]["fields"]["mentor"]["on_delete"] == "set_null"
+    assert resources["Book"]["fields"]["author"]["on_delete"] == "cascade"
+    assert resources["Loan"]["fields"]["author"]["on_delete"] == "restrict"
+    assert resources["Bin"]["fields"]["parent"]["on_delete"] == "set_null"
+    assert resources["Book"]["fields"]["tags"]["type"] == "many"  # two cascading keys
+
+
+def test_sqlite_inline_unique_columns_composite_uniques_and_unique_indexes() -> None:
+    resources = sqlite_spec()[0]["resources"]
+    # an unbounded TEXT column (SQLite's usual string) stays text, unique as it is
+    assert resources["Author"]["fields"]["email"] == {
+        "type": "text",
+        "required": True,
+        "unique": True,
+    }
+    assert resources["Tag"]["fields"]["label"]["unique"] is True  # after VARCHAR(40)
+    assert resources["Book"]["unique_together"] == [["title", "author"]]
+    assert resources["Bin"]["unique_together"] == [["code", "room"], ["room", "status"]]
+
+
+def test_sqlite_checks_indexes_and_unnamed_constraints() -> None:
+    spec, text = sqlite_spec()
+    book = spec["resources"]["Book"]["fields"]
+    assert book["rating"] == {"type": "int", "min": 1, "max": 5}
+    assert book["published_on"] == {"type": "date", "index": True}
+    assert spec["resources"]["Bin"]["fields"]["status"] == {
+        "type": "enum",
+        "values": ["draft", "published"],
+        "default": "draft",
+    }
+    assert "# CHECK: pages % 2 = 0 -- not mapped" in text  # unnamed: no "None"
+    assert "# CHECK bins_code_long: length(code) > 1 -- not mapped" in text
+    assert "None" not in text
+
+
+def test_a_renamed_ref_field_keeps_its_column() -> None:
+    data = json.loads((DATA / "legacy_sqlite.json").read_text())
+    bins = next(t for t in data["tables"] if t["name"] == "bins")
+    for column in bins["columns"]:
+        if column["name"] == "keeper_id":
+            column["name"] = "owner_id"  # `owner` is taken: the field becomes owner_2
+    for fk in bins["foreign_keys"]:
+        if fk["columns"] == ["keeper_id"]:
+            fk["columns"] = ["owner_id"]
+    spec = yaml.safe_load(map_schema(data, "library").text)
+    assert spec["resources"]["Bin"]["fields"]["owner_2"]["column"] == "owner_id"
+
+
+def test_a_unique_text_field_needs_an_existing_database() -> None:
+    body = "resources:\n  Note:\n    fields:\n      body: {type: text, unique: true}\n"
+    with pytest.raises(SpecError, match="text field cannot be unique"):
+        load_spec_text("service: {name: notes}\n" + body, "notes.yaml")
+    existing = "service: {name: notes, existing_database: true}\n" + body
+    load_spec_text(existing, "notes.yaml")

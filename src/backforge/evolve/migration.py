@@ -169,7 +169,7 @@ def existing_revisions(ir: ServiceIR) -> list[Revision]:
     upgrade = [*changes.operations, *adopt]
     number = f"{int(INITIAL) + 1:04d}"
     title = f"{ir.name}: take over the existing tables."
-    text = _render(ir, number, INITIAL, title, upgrade, changes.reverse, [])
+    text = _render(ir, number, INITIAL, title, upgrade, changes.reverse, [], takeover=True)
     path = (VERSIONS / f"{number}_take_over_existing_tables.py").as_posix()
     return [baseline, Revision(number, INITIAL, path, text, title)]
 
@@ -183,6 +183,7 @@ def _render(
     downgrade: list[Operation],
     api: list[ApiChange],
     baseline: str | None = None,
+    takeover: bool = False,
 ) -> str:
     template = _environment().get_template("revision.py.jinja")
     everything = [*upgrade, *downgrade]
@@ -204,6 +205,7 @@ def _render(
         uses_guard=any(isinstance(op, Guard) for op in everything),
         uses_adopt=any(isinstance(op, AdoptNames) for op in everything),
         baseline=baseline,
+        takeover=takeover,
     )
 
 

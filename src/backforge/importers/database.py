@@ -321,7 +321,7 @@ def map_table(
     for fk in table["foreign_keys"]:
         if len(fk["columns"]) > 1:
             comments.setdefault("", []).append(
-                f"foreign key {fk['name']} ({', '.join(fk['columns'])}) -> {fk['ref_table']}: "
+                f"foreign key{_label(fk)} ({', '.join(fk['columns'])}) -> {fk['ref_table']}: "
                 "not mapped: a ref is one column"
             )
     checks: dict[str, dict[str, Any]] = {}
@@ -329,7 +329,7 @@ def map_table(
         mapped = map_check(check["sql"])
         if mapped is None or mapped[0] not in present:
             comments.setdefault("", []).append(
-                f"CHECK {check['name']}: {' '.join(check['sql'].split())} -- not mapped: "
+                f"CHECK{_label(check)}: {' '.join(check['sql'].split())} -- not mapped: "
                 "only `x >= n`, `x <= n`, `x BETWEEN a AND b` and `x IN ('a', ...)` are "
                 "(it stays in the database)"
             )
@@ -337,7 +337,7 @@ def map_table(
         column, options = mapped
         if column in checks and set(checks[column]) & set(options):
             comments.setdefault("", []).append(
-                f"CHECK {check['name']}: {' '.join(check['sql'].split())} -- not mapped: the "
+                f"CHECK{_label(check)}: {' '.join(check['sql'].split())} -- not mapped: the "
                 f"column {column} has another check of the same kind (it stays in the database)"
             )
             continue
@@ -373,7 +373,6 @@ def map_table(
             spec["on_delete"] = ON_DELETE.get(fk["ondelete"], "restrict")
             if fk["ondelete"] == "SET NULL" and not column["nullable"]:
                 spec["on_delete"] = "restrict"
-            default_column = f"{fname}_id"
         else:
             found_notes: list[str] = []
             typed = _field_type(column, found_notes)
@@ -387,10 +386,9 @@ def map_table(
             notes += found_notes
             fname = field_name(cname)
             spec = typed
-            default_column = fname
             if fk is not None:
                 comments.setdefault(fname, []).append(
-                    f"foreign key {fk['name']} -> {fk['ref_table']}: not mapped (its table is "
+                    f"foreign key{_label(fk)} -> {fk['ref_table']}: not mapped (its table is "
                     "not imported, or the key is not its primary key)"
                 )
             value, ok = _default(column["default"], spec)
@@ -421,9 +419,10 @@ def map_table(
         base, number = fname, 2
         while fname in fields or fname in AUTOMATIC_FIELDS or fname == "owner":
             fname, number = f"{base}_{number}", number + 1
+        default_column = f"{fname}_id" if spec["type"] == "ref" else fname
         if cname != default_column:
             spec["column"] = cname
-        if cname in single and spec["type"] not in ("text", "json"):
+        if cname in single and spec["type"] != "json":  # text: allowed for existing tables
             spec["unique"] = True
         if column.get("comment"):
             spec["description"] = column["comment"]
@@ -457,6 +456,12 @@ def map_table(
         body["indexes"] = sorted(indexes)
     status = "changed" if notes else "mapped"
     return Mapped(resource, body, comments, TableReport(name, resource, status, notes))
+
+
+def _label(constraint: dict[str, Any]) -> str:
+    """A constraint's name for a comment, after a space ("" when it has none: SQLite's inline
+    constraints)."""
+    return f" {constraint['name']}" if constraint.get("name") else ""
 
 
 def _keep(spec: dict[str, Any], *keys: str) -> dict[str, Any]:

@@ -35,6 +35,35 @@ def kind(t):
         out["values"] = list(enums)
     return out
 
+def sqlite_fill(conn, table, foreign_keys, uniques):
+    # What SQLAlchemy's SQLite reflection leaves out, from SQLite's own catalogue: it finds a
+    # foreign key's ON DELETE only in a table-level FOREIGN KEY clause (not on a column's
+    # REFERENCES), and inline UNIQUE columns only after a type without parentheses.
+    def pragma(what, of):
+        quoted = '"' + of.replace('"', '""') + '"'
+        return [dict(r._mapping) for r in conn.exec_driver_sql(f"PRAGMA {what}({quoted})")]
+    grouped = {}
+    for row in pragma("foreign_key_list", table):
+        grouped.setdefault(row["id"], []).append(row)
+    actions = {}
+    for rows in grouped.values():
+        rows.sort(key=lambda r: r["seq"])
+        key = (tuple(r["from"] for r in rows), rows[0]["table"])
+        actions[key] = (rows[0]["on_delete"] or "NO ACTION").upper()
+    for fk in foreign_keys:
+        action = actions.get((tuple(fk["columns"]), fk["ref_table"]))
+        if action is not None:
+            fk["ondelete"] = action
+    known = {tuple(u["columns"]) for u in uniques}
+    for index in pragma("index_list", table):
+        if index["origin"] != "u" or index.get("partial"):
+            continue  # "u": a UNIQUE constraint (not a CREATE UNIQUE INDEX, not the key)
+        columns = tuple(r["name"] for r in sorted(pragma("index_info", index["name"]),
+                                                  key=lambda r: r["seqno"]))
+        if columns not in known and None not in columns:
+            known.add(columns)
+            uniques.append({"name": None, "columns": list(columns)})
+
 def read(conn):
     inspector = sa.inspect(conn)
     schemas = inspector.get_schema_names()
@@ -63,20 +92,24 @@ def read(conn):
             except NotImplementedError:
                 return fallback
         pk = inspector.get_pk_constraint(name, schema=schema)
+        foreign_keys = [
+            {"name": fk.get("name"), "columns": fk["constrained_columns"],
+             "ref_table": fk["referred_table"], "ref_columns": fk["referred_columns"],
+             "ondelete": ((fk.get("options") or {}).get("ondelete") or "NO ACTION").upper()}
+            for fk in inspector.get_foreign_keys(name, schema=schema)
+        ]
+        uniques = [
+            {"name": u.get("name"), "columns": u["column_names"]}
+            for u in guard(lambda: inspector.get_unique_constraints(name, schema=schema), [])
+        ]
+        if conn.dialect.name == "sqlite":
+            sqlite_fill(conn, name, foreign_keys, uniques)
         tables.append({
             "name": name,
             "columns": columns,
             "primary_key": list(pk.get("constrained_columns") or []),
-            "foreign_keys": [
-                {"name": fk.get("name"), "columns": fk["constrained_columns"],
-                 "ref_table": fk["referred_table"], "ref_columns": fk["referred_columns"],
-                 "ondelete": ((fk.get("options") or {}).get("ondelete") or "NO ACTION").upper()}
-                for fk in inspector.get_foreign_keys(name, schema=schema)
-            ],
-            "uniques": [
-                {"name": u.get("name"), "columns": u["column_names"]}
-                for u in guard(lambda: inspector.get_unique_constraints(name, schema=schema), [])
-            ],
+            "foreign_keys": foreign_keys,
+            "uniques": uniques,
             "indexes": [
                 {"name": i.get("name"), "columns": [c for c in i["column_names"] if c],
                  "unique": bool(i["unique"]),

@@ -503,7 +503,7 @@ def _check_resource(
             )
         columns[column] = field_name
         _check_renamed_from(field_name, spec, fields, path, report)
-        _check_field(name, field_name, spec, all_fields, path, report)
+        _check_field(name, field_name, spec, all_fields, path, report, existing_database)
     _check_field_lists(name, body, fields, report)
     _check_permissions(body, roles, base, report)
 
@@ -560,6 +560,7 @@ def _check_field(
     all_fields: dict[str, dict[str, FieldSpec | None]],
     path: tuple[Any, ...],
     report: Any,
+    existing_database: bool = False,
 ) -> None:
     ftype = FIELD_TYPES[spec.type]
     given = spec.given()
@@ -588,7 +589,7 @@ def _check_field(
                 "scale counts the digits after the point and must be at most precision",
             )
     _check_bounds(spec, path, report)
-    _check_flags(spec, path, report)
+    _check_flags(spec, path, report, existing_database)
     if spec.pattern is not None and (reason := compiles(spec.pattern)):
         report(
             (*path, "pattern"),
@@ -672,7 +673,9 @@ def _check_bounds(spec: FieldSpec, path: tuple[Any, ...], report: Any) -> None:
                 )
 
 
-def _check_flags(spec: FieldSpec, path: tuple[Any, ...], report: Any) -> None:
+def _check_flags(
+    spec: FieldSpec, path: tuple[Any, ...], report: Any, existing_database: bool = False
+) -> None:
     has_default = "default" in spec.given() and spec.default is not None
     if spec.required and has_default:
         report(
@@ -704,11 +707,13 @@ def _check_flags(spec: FieldSpec, path: tuple[Any, ...], report: Any) -> None:
             f"a {flag} field cannot be searchable: `?q=` would reveal what it holds",
             "drop searchable",
         )
-    if spec.type == "text" and spec.unique:
+    # an existing table's unique TEXT column (SQLite's usual string) is described as it is
+    if spec.type == "text" and spec.unique and not existing_database:
         report(
             (*path, "unique"),
             "a text field cannot be unique (unbounded values make poor unique keys)",
-            "use a string field with max_length, or drop unique",
+            "use a string field with max_length, or drop unique (an existing table's unique "
+            "text column is allowed with service.existing_database)",
         )
 
 
