@@ -190,7 +190,9 @@ def test_relative_file_refs_are_followed(tmp_path: Path) -> None:
     )
     (tmp_path / "api.yaml").write_text(
         "openapi: 3.0.3\ninfo: {title: Library, version: '2'}\npaths:\n"
-        "  /books:\n    get:\n      responses:\n        '200':\n          description: ok\n"
+        "  /books:\n    get:\n"
+        "      parameters: [{name: offset, in: query, schema: {type: integer, minimum: 0}}]\n"
+        "      responses:\n        '200':\n          description: ok\n"
         "          content:\n            application/json:\n              schema:\n"
         "                type: object\n                properties:\n"
         "                  items: {type: array, items: {$ref: 'schemas/book.yaml#/Book'}}\n"
@@ -221,7 +223,11 @@ def test_relative_file_refs_are_followed(tmp_path: Path) -> None:
         "price is null when it has no value",
     ]
     # no servers: no base path; pages are {items, …}; publishedOn is camelCase on the wire
-    assert spec["api"] == {"base_path": "", "field_names": "camelCase"}
+    assert spec["api"] == {
+        "base_path": "",
+        "pagination": {"style": "offset"},  # the list takes ?offset=
+        "field_names": "camelCase",
+    }
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,6 @@ ACTIONS = {
 PERMISSION_OF = {"replace": "update"}
 ACCOUNT_NAMES = {"User": "Member"}  # what a resource the accounts' names clash with is called
 JSON = "application/json"
-PAGE_PARAMS = ("limit", "offset", "cursor")
 BASE_PATH_SEGMENT = "abcdefghijklmnopqrstuvwxyz0123456789._-"
 
 
@@ -661,8 +660,10 @@ class _Importer:
                 if field not in resource.filters and resource.fields[field].get("type") != "json":
                     resource.filters.append(field)
                 op.change(f"?{name}= is ?{field}= (one value) or ?{field}__in=a,b")
-            elif name in PAGE_PARAMS:
-                op.change(f"?{name}= pages by cursor here")
+            elif name in ("offset", "cursor"):
+                style = self.pagination.setdefault("style", name)
+                if style != name:
+                    op.change(f"?{name}= is not how lists page here (?{style}=)")
             else:
                 op.change(f"the query parameter {name!r} is not understood")
             if param.get("required"):
