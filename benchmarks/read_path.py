@@ -13,6 +13,11 @@ migrations, inserts a few hundred books (with authors and tags), then starts sid
   pins them), in a small venv of its own with the project's versions of those, starlette and
   the database's driver (orjson stays out of the generated project's pins).
 
+With --orm, a third side: benchmarks/orm_app.py, the same two reads as the common FastAPI +
+SQLAlchemy ORM tutorials write them (a session per request, `selectinload` for the tags,
+Pydantic models read from the ORM objects), in the project's environment; the summary adds the
+service/ORM ratio. The order of the sides rotates from round to round.
+
 Each request comes from one of --clients addresses (X-Forwarded-For, which the service trusts
 from 127.0.0.1), as behind a load balancer: the rate limiter, on by default as in production,
 then counts every request without refusing any (--no-rate-limit turns it off, to price it).
@@ -26,7 +31,7 @@ test; wrk must be installed (`apt-get install wrk`), and wrk shares the cores wi
     python benchmarks/read_path.py [PROJECT] [--database postgresql://postgres@127.0.0.1:5432/postgres
                                               | mysql://root@127.0.0.1:3306/x]
         [--rounds 3] [--duration 10] [--connections 64] [--books 500] [--clients 20000]
-        [--no-rate-limit] [--json OUT]
+        [--no-rate-limit] [--orm] [--json OUT]
 
 Without PROJECT it generates examples/bookstore.yaml into a temporary directory first. The
 project must be a bookstore (it needs the book, author, tag and book_tags tables).
@@ -393,6 +398,12 @@ def main() -> int:
     parser.add_argument(
         "--no-rate-limit", action="store_true", help="run the service with RATE_LIMIT_ENABLED=false"
     )
+    parser.add_argument(
+        "--orm",
+        action="store_true",
+        help="also load benchmarks/orm_app.py, the same reads as tutorials write them with "
+        "FastAPI and the SQLAlchemy ORM, and print the service/ORM ratio",
+    )
     parser.add_argument("--json", type=Path, help="also write the summary to this file")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -432,6 +443,9 @@ def main() -> int:
             {
                 "DATABASE_URL": app_url,
                 "ENVIRONMENT": "production",
+                # production refuses to start without a cursor key and a guard on /metrics
+                "CURSOR_SECRET": secrets.token_urlsafe(48),
+                "METRICS_TOKEN": secrets.token_urlsafe(48),
                 "LOG_LEVEL": "WARNING",
                 "LOG_FORMAT": "json",
                 "HOST": "127.0.0.1",
@@ -492,6 +506,32 @@ def main() -> int:
         }
         wait_ready(sides["service"] + "/readyz", service, service_log)
         wait_ready(sides["baseline"] + "/api/v1/books/1", baseline, baseline_log)
+        if args.orm:
+            orm_port, orm_log = free_port(), scratch / "orm.log"
+            orm = start(
+                [
+                    env.python,
+                    "-m",
+                    "uvicorn",
+                    "orm_app:app",
+                    "--app-dir",
+                    HERE,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    orm_port,
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                HERE,
+                env.environ({"ORM_DATABASE_URL": app_url}),
+                orm_log,
+                cleanup,
+                "orm",
+            )
+            sides["orm"] = f"http://127.0.0.1:{orm_port}"
+            wait_ready(sides["orm"] + "/readyz", orm, orm_log)
 
         for template in ENDPOINTS.values():  # warm-up: caches, pools, JIT-free Python
             for url in sides.values():
@@ -502,7 +542,7 @@ def main() -> int:
         }
         for number in range(args.rounds):
             for endpoint, template in ENDPOINTS.items():
-                order = list(sides) if number % 2 == 0 else list(reversed(sides))
+                order = list(sides)[number % len(sides) :] + list(sides)[: number % len(sides)]
                 for side in order:
                     figures = wrk(
                         sides[side],
@@ -545,6 +585,10 @@ def main() -> int:
                     f"p99 {m['p99_ms']:6.1f} ms"
                 )
             print(f"ratio  {endpoint:9} service/baseline {ratio:.3f}")
+            if "orm" in medians:
+                over_orm = round(medians["service"]["rps"] / medians["orm"]["rps"], 3)
+                summary["endpoints"][endpoint]["service_over_orm"] = over_orm  # type: ignore[index]
+                print(f"ratio  {endpoint:9} service/orm      {over_orm:.3f}")
         print(json.dumps(summary))
         if args.json:
             args.json.write_text(json.dumps(summary, indent=2) + "\n")
