@@ -548,7 +548,8 @@ def _check_lookup(
             "exactly one record",
             f"add {', '.join(f'`{flag}: true`' for flag in missing)} to the field {lookup!r}",
         )
-    hiding = [flag for flag in ("write_only", "hidden", "read_only") if getattr(spec, flag)]
+    # (a required read_only field is refused already: nothing could be created)
+    hiding = [flag for flag in ("write_only", "hidden") if getattr(spec, flag)]
     if hiding:
         report(
             path,
