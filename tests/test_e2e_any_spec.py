@@ -1,7 +1,8 @@
 """`backforge new` on specs outside `examples/` that once gave projects whose own tests failed:
 every action of every resource needs a role (nobody may read anything anonymously), no `auth` at
 all, and the representation a contract may ask for (lists as arrays, errors as {code, message},
-no nulls). Each must be delivered COMPLETE."""
+no nulls), and records named by a field in their URLs (`lookup`). Each must be delivered
+COMPLETE."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.e2e
 SPECS = Path(__file__).parent / "specs"
 
 
-@pytest.mark.parametrize("name", ["clinic", "notes", "contract-shapes"])
+@pytest.mark.parametrize("name", ["clinic", "notes", "contract-shapes", "lookup"])
 def test_new_delivers_a_spec_outside_the_examples(tmp_path: Path, name: str) -> None:
     out = tmp_path / name
     code = main(["new", str(SPECS / f"{name}.yaml"), "-o", str(out)])

@@ -795,3 +795,31 @@ def test_a_rename_renders_with_the_postgresql_names(tmp_path: Path) -> None:
 
 def revision_name(text: str) -> str:
     return text.splitlines()[1].strip('"')
+
+
+NAMED = """
+service: {name: shop}
+resources:
+  Member:
+    fields:
+      code: {type: uuid, required: true, unique: true}
+      nick: {type: slug, required: true, unique: true}
+"""
+
+
+def test_changing_lookup_moves_every_item_url() -> None:
+    by_code = edit(NAMED, "  Member:\n", "  Member:\n    lookup: code\n")
+    assert ir_from_json(ir(by_code).to_json()).resource("Member").lookup == "code"
+    d = changed(NAMED, by_code)
+    assert d.operations == []  # the field is unique already: nothing changes in the tables
+    assert api(d) == {
+        "Member: item URLs name records by code, not id: /members/{id} -> /members/{code}": True
+    }
+    by_nick = edit(by_code, "lookup: code", "lookup: nick")
+    assert api(changed(by_code, by_nick)) == {
+        "Member: item URLs name records by nick, not code: /members/{code} -> /members/{nick}": True
+    }
+    assert api(changed(by_nick, NAMED)) == {
+        "Member: item URLs name records by id, not nick: /members/{nick} -> /members/{id}": True
+    }
+    assert api(changed(by_code, by_code)) == {}

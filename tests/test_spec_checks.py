@@ -455,6 +455,49 @@ CASES = [
         "an owned resource gets its `owner` automatically",
         "rename",
     ),
+    (
+        "lookup names no field",
+        "Member:\n  lookup: usrname\n  fields:\n"
+        "    username: {type: string, required: true, unique: true}\n",
+        4,
+        "resources.Member.lookup",
+        "lookup names 'usrname', which is not a field of Member",
+        "did you mean `username`?",
+    ),
+    (
+        "lookup of a type that is no URL segment",
+        "Member:\n  lookup: email\n  fields:\n"
+        "    email: {type: email, required: true, unique: true}\n",
+        4,
+        "resources.Member.lookup",
+        "a email field cannot name records in URLs",
+        "string, slug, uuid, int, bigint, enum",
+    ),
+    (
+        "lookup field not unique",
+        "Member:\n  lookup: username\n  fields:\n    username: {type: string, required: true}\n",
+        4,
+        "resources.Member.lookup",
+        "lookup field 'username' is not unique",
+        "`unique: true`",
+    ),
+    (
+        "lookup field not required",
+        "Member:\n  lookup: code\n  fields:\n    code: {type: uuid, unique: true}\n",
+        4,
+        "resources.Member.lookup",
+        "is not required: a URL must name exactly one record",
+        "`required: true`",
+    ),
+    (
+        "lookup field write_only",
+        "Member:\n  lookup: pin\n  fields:\n"
+        "    pin: {type: int, required: true, unique: true, write_only: true}\n",
+        4,
+        "resources.Member.lookup",
+        "lookup field 'pin' is write_only",
+        "remove `write_only: true`",
+    ),
 ]
 
 
@@ -677,6 +720,23 @@ VALID = {
         Book:
           fields:
             views: {type: bigint, max: 9000000000}
+    """,
+    "lookup by each usable type": """
+        Member:
+          lookup: username
+          fields: {username: {type: string, max_length: 40, required: true, unique: true}}
+        Article:
+          lookup: slug
+          fields: {slug: {type: slug, required: true, unique: true}}
+        Order:
+          lookup: code
+          fields: {code: {type: uuid, required: true, unique: true}}
+        Line:
+          lookup: number
+          fields: {number: {type: bigint, required: true, unique: true, min: 1}}
+        Seat:
+          lookup: row
+          fields: {row: {type: enum, values: [a, b, c], required: true, unique: true}}
     """,
 }
 

@@ -28,6 +28,9 @@ DEFAULT_DECIMAL = (12, 2)
 URL_PATTERN = r"^https?://[^\s/?#\x00]+[^\s\x00]*$"
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 NO_NUL = r"^[^\x00]*$"  # what a text without a pattern of its own matches: no NUL character
+# What the value of a `lookup` string must be to travel as one URL path segment: no `/`, no
+# control character, not empty and not only dots (`.` and `..` are the path's own segments).
+SEGMENT_PATTERN = r"^[^\x00-\x1f/]*[^\x00-\x1f/.][^\x00-\x1f/]*$"
 
 # The value families a field travels as: a target knows how to write each of them.
 BASES = frozenset(

@@ -16,6 +16,7 @@ from typing import Any
 from backforge import __version__
 from backforge.fieldtypes import (
     FIELD_TYPES,
+    SEGMENT_PATTERN,
     FieldType,
     decimal_shape,
     integer_bounds,
@@ -120,6 +121,7 @@ class FieldIR:
     column_name: str = ""  # the column's name in the database, when not ``column``
     ref_id_type: str = ""  # "int": the target's key is 32-bit (ref and many)
     ref_id_column: str = ""  # the target's key column, when not ``id``
+    segment: bool = False  # names records in URLs (``lookup``): one path segment
 
     def __post_init__(self) -> None:
         self.base = self.base or self.kind
@@ -283,6 +285,7 @@ class ResourceIR:
     id_column: str = "id"
     id_type: str = "bigint"  # or "int"
     lacks: list[str] = field(default_factory=list)
+    lookup: str | None = None  # the unique field item URLs name records by (None: the id)
 
     def db_column(self, key: str) -> str:
         """The database name of a column the service's code knows by ``key``."""
@@ -292,6 +295,11 @@ class ResourceIR:
 
     def db_columns(self, keys: list[str]) -> list[str]:
         return [self.db_column(k) for k in keys]
+
+    @property
+    def key_field(self) -> FieldIR | None:
+        """The field item URLs name a record by (`lookup`); None when they use the id."""
+        return next((f for f in self.fields if f.name == self.lookup), None)
 
     @property
     def guarded(self) -> bool:
@@ -773,6 +781,12 @@ class ServiceIR:
         """Each of `names` whose name on the wire differs, by that name."""
         return {self.wire(name): name for name in names if self.wire(name) != name}
 
+    @property
+    def lookups(self) -> dict[str, str]:
+        """The collections whose item URLs name records by a field (``lookup``), not the id:
+        URL segment → the field's wire name."""
+        return {r.path: self.wire(r.lookup) for r in self.resources if r.lookup}
+
     def wire(self, name: str) -> str:
         """A field's name (or a filter parameter's) in JSON bodies and query strings."""
         return camel(name) if self.field_names == "camelCase" else name
@@ -796,8 +810,8 @@ class ServiceIR:
 # Keys an existing database's names added to the IR: written only when they are not the
 # default, so the IR of every other spec stays as it was (reading back fills the defaults).
 _NEW_SERVICE_KEYS = {"existing_database": False, "as_existing": False}
-_NEW_RESOURCE_KEYS = {"id_column": "id", "id_type": "bigint", "lacks": []}
-_NEW_FIELD_KEYS = {"column_name": "", "ref_id_type": "", "ref_id_column": ""}
+_NEW_RESOURCE_KEYS = {"id_column": "id", "id_type": "bigint", "lacks": [], "lookup": None}
+_NEW_FIELD_KEYS = {"column_name": "", "ref_id_type": "", "ref_id_column": "", "segment": False}
 
 
 def _drop_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> None:
@@ -1005,6 +1019,9 @@ def _resource(
         leading.add(column)
     for f in fields:
         f.indexed = f.name in indexed and not f.unique and f.kind != "many"
+        if f.name == body.lookup and f.base == "string":
+            f.segment = True  # its values travel as URL path segments
+            f.pattern = f.pattern or SEGMENT_PATTERN
     return ResourceIR(
         name=name,
         module=modules[name],
@@ -1029,6 +1046,7 @@ def _resource(
         id_column=body.key.column,
         id_type=body.key.type,
         lacks=sorted(body.lacks),
+        lookup=body.lookup,
     )
 
 

@@ -134,6 +134,16 @@ def _resource_changes(
             )
         else:
             add(name, "", f"no longer owned through {old.through}", False)
+    was, now = old.lookup, new.lookup
+    if (renames.get(now, now) if now else None) != was:
+        where = {None: "{id}"} | {key: "{" + key + "}" for key in (was, now) if key}
+        add(
+            name,
+            "",
+            f"item URLs name records by {now or 'id'}, not {was or 'id'}: "
+            f"/{new.path}/{where[was]} -> /{new.path}/{where[now]}",
+            True,
+        )
     before = {f.name: f for f in old.fields}
     matched: set[str] = set()
     for f in new.fields:

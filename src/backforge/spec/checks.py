@@ -505,7 +505,64 @@ def _check_resource(
         _check_renamed_from(field_name, spec, fields, path, report)
         _check_field(name, field_name, spec, all_fields, path, report, existing_database)
     _check_field_lists(name, body, fields, report)
+    _check_lookup(name, body, fields, report)
     _check_permissions(body, roles, base, report)
+
+
+# The field types whose values can name a record in a URL segment (`lookup:`): an email may
+# hold a `/`, which no path segment can carry; the others are not exact or not single values.
+LOOKUP_TYPES = ("string", "slug", "uuid", "int", "bigint", "enum")
+
+
+def _check_lookup(
+    name: str, body: dict[str, Any], fields: dict[str, FieldSpec | None], report: Any
+) -> None:
+    """`lookup` names a field whose value identifies one record and can travel in a URL."""
+    lookup = body.get("lookup")
+    if lookup is None or not isinstance(lookup, str):
+        return
+    path = ("resources", name, "lookup")
+    usable = [
+        f
+        for f, spec in fields.items()
+        if spec is not None and spec.type in LOOKUP_TYPES and spec.unique and spec.required
+    ]
+    if lookup not in fields:
+        fix = _choose(lookup, usable) if usable else "name a unique, required field of " + name
+        report(path, f"lookup names {lookup!r}, which is not a field of {name}", fix)
+        return
+    spec = fields[lookup]
+    if spec is None:
+        return
+    if spec.type not in LOOKUP_TYPES:
+        report(
+            path,
+            f"a {spec.type} field cannot name records in URLs (lookup: {lookup})",
+            f"use a field of type {', '.join(LOOKUP_TYPES)}, or remove `lookup` (URLs use ids)",
+        )
+    missing = [flag for flag in ("unique", "required") if not getattr(spec, flag)]
+    if missing:
+        report(
+            path,
+            f"lookup field {lookup!r} is not {' and '.join(missing)}: a URL must name "
+            "exactly one record",
+            f"add {', '.join(f'`{flag}: true`' for flag in missing)} to the field {lookup!r}",
+        )
+    # (a required read_only field is refused already: nothing could be created)
+    hiding = [flag for flag in ("write_only", "hidden") if getattr(spec, flag)]
+    if hiding:
+        report(
+            path,
+            f"lookup field {lookup!r} is {hiding[0]}: clients must read and set the value "
+            "that names a record",
+            f"remove `{hiding[0]}: true` from the field {lookup!r}, or remove `lookup`",
+        )
+    if lookup == "target_id" and any(s and s.type == "many" for s in fields.values()):
+        report(
+            path,
+            "lookup field 'target_id' clashes with the `{target_id}` of the many sub-routes",
+            "rename the field",
+        )
 
 
 def _check_field_name(field_name: str, path: tuple[Any, ...], report: Any) -> None:

@@ -368,6 +368,12 @@ class ResourceSpec(Strict):
     fields: dict[str, FieldSpec] = Field(
         min_length=1, description="The fields, by snake_case name (id and timestamps are added)."
     )
+    lookup: str | None = Field(
+        None,
+        description="The field item URLs name a record by (`/users/{username}`) instead of its "
+        "id: a unique, required string, slug, uuid, int, bigint or enum field the API shows "
+        "and may write. References from other resources stay ids.",
+    )
     indexes: list[list[str] | IndexSpec] = Field(
         default_factory=list, description="Extra indexes: [a, b] or {fields, unique, name}."
     )

@@ -24,6 +24,8 @@ FILTERS: dict[str, Any] = {
     "filter_decimal_pattern": fastapi.filter_decimal_pattern,
     "pyvalue": fastapi.python_value,
     "factory": factories.factory,
+    "key_of": factories.key_of,
+    "bad_keys": factories.bad_keys,
     "migration_type": sqlalchemy.migration_type,
     "column_args": sqlalchemy.column_args,
     "column_default": sqlalchemy.column_default,

@@ -3,7 +3,7 @@ that gives a valid value, distinct for distinct ``n`` where the field's values a
 
 from __future__ import annotations
 
-from backforge.ir import FieldIR, fraction_units, numeric_range
+from backforge.ir import FieldIR, ResourceIR, fraction_units, numeric_range
 
 _FIXED = {
     "bool": "n % 2 == 0",
@@ -50,3 +50,26 @@ def _text(f: FieldIR) -> str:
     if least > len(prefix) + 2:
         value = f'{value}.ljust({least}, "x")'
     return f"{value}[:{limit}]"
+
+
+def key_of(r: ResourceIR, record: str) -> str:
+    """The replacement field of an f-string that puts ``record``'s URL key in a test's URL:
+    its id, or (``lookup``) the value of its key field, through tests/factories.py."""
+    if r.lookup is None:
+        return f"{{{record}['id']}}"
+    return f"{{{r.singular}_key({record})}}"
+
+
+def bad_keys(f: FieldIR) -> list[str]:
+    """Path segments that cannot name a record by ``f`` (422), URL-safe as they are."""
+    if f.base in ("int", "bigint"):
+        low, high = f.bounds
+        return ["abc", "1.5", str(high + 1), str(low - 1)]
+    if f.base == "uuid":
+        return ["abc", "0b4e7a52-8d0b-4c4e-9f4e-2f1d7c3b9a1z"]
+    if f.base == "enum":
+        return ["NOT-A-VALUE"]  # values are lowercase identifiers
+    bad = ["x" * (f.longest + 1)]
+    if (f.min_length or 0) > 1:
+        bad.append("x")
+    return bad

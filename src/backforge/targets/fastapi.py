@@ -8,7 +8,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from backforge.fieldtypes import NO_NUL, URL_PATTERN
+from backforge.fieldtypes import NO_NUL, SEGMENT_PATTERN, SLUG_PATTERN, URL_PATTERN
 from backforge.ir import MAX_MANY_IDS, FieldIR, FilterParam, ResourceIR
 
 # The annotation of a value family in request schemas (types from the project's core/types.py).
@@ -112,7 +112,10 @@ def alias_def(f: FieldIR) -> str:
     if f.pattern and f.base in ("string", "text", "url"):
         # Field(pattern=) searches, and `$` matches before a final newline: the whole value
         # must match as well.
-        return f"Annotated[{annotation(f)}, Field({given}), whole_match({f.pattern!r})]"
+        matches = f"whole_match({f.pattern!r})"
+        if f.segment and f.pattern not in (SEGMENT_PATTERN, SLUG_PATTERN):
+            matches += f", whole_match({SEGMENT_PATTERN!r})"  # a URL path segment, too
+        return f"Annotated[{annotation(f)}, Field({given}), {matches}]"
     return f"Annotated[{annotation(f)}, Field({given})]"
 
 

@@ -6,6 +6,7 @@ accounts, auth/access.py's `Access`; without, `Everyone` (every operation on eve
 the change's transaction; without one nothing is written (the metrics count changes).
 """
 
+import json
 from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Any, ClassVar, Protocol
@@ -95,6 +96,7 @@ class CrudService:
     referenced_by: ClassVar[list[str]] = []  # "Resource.field" entries that point here
 
     owned: ClassVar[bool] = False  # records belong to the account that creates them
+    key: ClassVar[str] = "id"  # what item URLs name a record by (on the wire): id, or a field
     secret: ClassVar[frozenset[str]] = frozenset()  # fields the audit log redacts
 
     def __init__(
@@ -117,8 +119,9 @@ class CrudService:
             params = {**params, OWNED_BY: self.access.user_id}
         return await self.repository.page(params)
 
-    async def get(self, id: int) -> dict[str, Any]:
-        return await self._authorized("read", id)
+    async def get(self, key: Any) -> dict[str, Any]:
+        """The record item URLs name ``key`` (its id, or the value of its `key` field)."""
+        return await self._authorized("read", key)
 
     async def create(
         self,
@@ -153,10 +156,11 @@ class CrudService:
         return new_id
 
     async def update(
-        self, id: int, values: dict[str, Any], versions: set[int] | None = None
+        self, key: Any, values: dict[str, Any], versions: set[int] | None = None
     ) -> dict[str, Any]:
         """Change a record; with ``versions`` (from If-Match), only while it is at one of them."""
-        current = await self._authorized("update", id)
+        current = await self._authorized("update", key)
+        id = current["id"]
         version = self._expected_version(current, versions)
         await self._check_refs("update", values)
         await self.hooks.validate(values, current)
@@ -167,20 +171,21 @@ class CrudService:
             audit=("update", current),
         )
         if not updated:
-            await self._missing_or_changed(id, version)
+            await self._missing_or_changed(id, version, key)
         RESOURCE_CHANGES.labels(self.resource, "updated").inc()
         record = await self._load(id)
         await self.hooks.after_update(record)
         return record
 
-    async def check_version(self, id: int, versions: set[int] | None) -> dict[str, Any]:
+    async def check_version(self, key: Any, versions: set[int] | None) -> dict[str, Any]:
         """The record, after checking an If-Match precondition without changing anything."""
-        current = await self._authorized("update", id)
+        current = await self._authorized("update", key)
         self._expected_version(current, versions)
         return current
 
-    async def delete(self, id: int, versions: set[int] | None = None) -> None:
-        current = await self._authorized("delete", id)
+    async def delete(self, key: Any, versions: set[int] | None = None) -> None:
+        current = await self._authorized("delete", key)
+        id = current["id"]
         version = self._expected_version(current, versions)
         await self.hooks.before_delete(id)
         try:
@@ -196,25 +201,25 @@ class CrudService:
                 "delete or reassign those first."
             ) from None
         if not deleted:
-            await self._missing_or_changed(id, version)
+            await self._missing_or_changed(id, version, key)
         RESOURCE_CHANGES.labels(self.resource, "deleted").inc()
         await self.hooks.after_delete(id)
 
-    async def linked(self, id: int, name: str) -> list[int]:
-        await self.get(id)
-        return await self.repository.linked_ids(name, id)
+    async def linked(self, key: Any, name: str) -> list[int]:
+        record = await self.get(key)
+        return await self.repository.linked_ids(name, record["id"])
 
-    async def link(self, id: int, name: str, target: int) -> None:
-        await self._authorized("update", id)
+    async def link(self, key: Any, name: str, target: int) -> None:
+        id = (await self._authorized("update", key))["id"]
         await self._check_refs("update", {name: [target]})
         await self._write({name: [target]}, lambda: self.repository.add_link(name, id, target))
 
-    async def unlink(self, id: int, name: str, target: int) -> None:
-        await self._authorized("update", id)
+    async def unlink(self, key: Any, name: str, target: int) -> None:
+        id = (await self._authorized("update", key))["id"]
         removed = await self.repository.remove_link(name, id, target)
         await self.session.commit()
         if not removed:
-            raise NotFoundError(f"{self.resource} {id} is not linked to {name} {target}.")
+            raise NotFoundError(f"{self.resource} {_shown(key)} is not linked to {name} {target}.")
 
     async def _load(self, id: int) -> dict[str, Any]:
         found = await self.repository.get(id)
@@ -222,13 +227,17 @@ class CrudService:
             raise NotFoundError(f"There is no {self.resource} with id {id}.")
         return found
 
-    async def _authorized(self, action: str, id: int) -> dict[str, Any]:
-        """The record, once the caller may do ``action`` on it (401/403/404 otherwise)."""
+    async def _authorized(self, action: str, key: Any) -> dict[str, Any]:
+        """The record item URLs name ``key``, once the caller may do ``action`` on it
+        (401/403/404 otherwise)."""
         scope = self.access.scope(action)
-        record = await self._load(id)
+        record = await self.repository.find(key)
+        if record is None:
+            raise NotFoundError(self._none_with(key))
         owner = None
         if self.repository.through and scope is not Scope.ALL:
-            owner = await self.repository.owner_of(id)  # the owner of its chain of parents
+            # the owner of its chain of parents
+            owner = await self.repository.owner_of(record["id"])
         self.access.check(action, record, owner)
         return record
 
@@ -265,12 +274,15 @@ class CrudService:
             )
         return version
 
-    async def _missing_or_changed(self, id: int, version: int | None) -> None:
+    async def _missing_or_changed(self, id: int, version: int | None, key: Any) -> None:
         if version is not None and await self.repository.exists(id):
             raise PreconditionFailedError(
                 f"{self.resource} {id} changed while this request ran; read it again and retry."
             )
-        raise NotFoundError(f"There is no {self.resource} with id {id}.")
+        raise NotFoundError(self._none_with(key))
+
+    def _none_with(self, key: Any) -> str:
+        return f"There is no {self.resource} with {self.key} {_shown(key)}."
 
     async def _record(self, action: str, before: dict[str, Any] | None, result: Any) -> None:
         """Audit a change, inside its transaction, just before it commits: ``result`` is the
@@ -343,6 +355,11 @@ def _no_such_records(fields: list[str]) -> ConflictError:
             {"field": f"body.{f}", "message": "no such record", "type": "reference"} for f in fields
         ],
     )
+
+
+def _shown(key: Any) -> str:
+    """A key as a message shows it: an id as it is, any other value quoted."""
+    return str(key) if isinstance(key, int) else json.dumps(str(key), ensure_ascii=False)
 
 
 def _sqlite_unique(message: str, fields: list[str]) -> bool:

@@ -45,6 +45,7 @@ class Repository:
     links: ClassVar[dict[str, Link]] = {}
     through: ClassVar[Through] = ()  # owned through a parent: the steps to the owner
     guards: ClassVar[dict[str, Guard]] = {}  # wire name → the target's ownership
+    key: ClassVar[str] = "id"  # the column item URLs name a record by: the id, or a unique field
 
     def __init__(self, session: AsyncSession):
         self.session = session
@@ -52,6 +53,18 @@ class Repository:
     async def get(self, id: int) -> dict[str, Any] | None:
         table = self.table
         rows = await fetch(self.session, ("by id", table), lambda: _by_id(table), {"id": id})
+        if not rows:
+            return None
+        return (await self.to_wire(rows))[0]
+
+    async def find(self, key: Any) -> dict[str, Any] | None:
+        """The record item URLs name ``key``: by its id, or by its unique `key` column."""
+        table, column = self.table, self.key
+        if column == "id":
+            return await self.get(key)
+        rows = await fetch(
+            self.session, ("by key", table), lambda: _by_key(table, column), {"key": key}
+        )
         if not rows:
             return None
         return (await self.to_wire(rows))[0]
@@ -204,6 +217,10 @@ class Repository:
 # The statements of the read path are built once per shape (core/reads.py compiles them once).
 def _by_id(table: sa.Table) -> sa.Select[Any]:
     return sa.select(table).where(table.c.id == sa.bindparam("id"))
+
+
+def _by_key(table: sa.Table, column: str) -> sa.Select[Any]:
+    return sa.select(table).where(table.c[column] == sa.bindparam("key"))
 
 
 def _owner(table: sa.Table, through: Through) -> sa.Select[Any]:

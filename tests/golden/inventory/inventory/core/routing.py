@@ -16,6 +16,7 @@ application's `state.fast_reads` (the FAST_READS setting) is on; off, FastAPI an
 import inspect
 from collections.abc import Callable
 from typing import Annotated, Any, cast
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
@@ -98,6 +99,8 @@ class DirectRoute(AppRoute):
         self.headers = {
             field.alias.lower().encode("latin-1"): field.name for field in dependant.header_params
         }
+        # Path parameters named otherwise in the path than in the endpoint (`{userName}`).
+        self.renamed = {f.alias: f.name for f in dependant.path_params if f.alias != f.name}
         self.query: tuple[str, Callable[[QueryParams], tuple[Any, list[Any]]]] | None = None
         if models:
             model = cast(type[BaseModel], models[0].field_info.annotation)  # see _is_model above
@@ -128,6 +131,8 @@ class DirectRoute(AppRoute):
     def read_params(self, scope: Scope) -> tuple[dict[str, Any], list[Any]]:
         """The path and header parameters, validated, or their errors (path ones first)."""
         given = dict(scope["path_params"])  # path parameters go by their own names
+        if self.renamed:
+            given = {self.renamed.get(key, key): value for key, value in given.items()}
         if self.headers:
             for key, value in scope["headers"]:
                 name = self.headers.get(key)
@@ -147,8 +152,9 @@ class DirectRoute(AppRoute):
 def location(request: Request, name: str, **params: Any) -> str:
     """The URL of a named route, for a Location header: under PUBLIC_URL when it is set, else a
     relative path (RFC 9110 §10.2.2 allows it). Never built from the request's Host header,
-    which the client chooses."""
-    path = str(request.app.url_path_for(name, **params))
+    which the client chooses. Parameter values are percent-encoded (a key may hold spaces)."""
+    segments = {key: quote(str(value), safe="") for key, value in params.items()}
+    path = str(request.app.url_path_for(name, **segments))
     base: str | None = request.app.state.settings.public_url
     if base:
         return base.rstrip("/") + path
