@@ -27,6 +27,7 @@ import yaml
 from hypothesis import strategies as st
 
 from backforge.names import plural, snake
+from backforge.spec.checks import LOOKUP_TYPES
 
 ALLOW_CYCLES = False
 
@@ -431,6 +432,24 @@ def resource(
             a: "anyone" if draw(st.booleans()) else ["anyone"]
             for a in draw(st.lists(st.sampled_from(ACTIONS), max_size=5, unique=True))
         }
+    keys = [
+        f
+        for f, b in fields.items()
+        if b["type"] in LOOKUP_TYPES
+        and b.get("unique")
+        and b.get("required")
+        and not any(b.get(flag) for flag in ("read_only", "write_only", "hidden"))
+        and f != "target_id"
+    ]
+    if keys and draw(st.integers(0, 2)) != 0:
+        body["lookup"] = draw(st.sampled_from(keys))
+    elif draw(st.integers(0, 4)) == 0:  # a key of its own: a handle, a code, a UUID, a number
+        kind = draw(st.sampled_from(["string", "slug", "uuid", "bigint"]))
+        key: dict[str, Any] = {"type": kind, "unique": True, "required": True}
+        if kind == "string":
+            key["max_length"] = draw(st.sampled_from([12, 40]))
+        body["fields"]["lookup_key"] = key
+        body["lookup"] = "lookup_key"
     if draw(st.integers(0, 5)) == 0:
         body["plural"] = f"all_{snake(name)}_rows"
     if draw(st.integers(0, 8)) == 0:
@@ -861,6 +880,13 @@ def _bad_style(spec: dict[str, Any]) -> str:
     return "api.pagination.style"
 
 
+def _lookup_not_unique(spec: dict[str, Any]) -> str:
+    r = next(iter(spec["resources"]))
+    spec["resources"][r]["fields"]["handle_x"] = {"type": "string", "required": True}
+    spec["resources"][r]["lookup"] = "handle_x"
+    return f"resources.{r}.lookup"
+
+
 def _error_member_clash(spec: dict[str, Any]) -> str:
     spec["api"] = {"errors": {"members": {"status": "detail"}}}
     return "api.errors.members.status"
@@ -947,6 +973,7 @@ MUTATIONS = (
     _bad_pagination,
     _bad_style,
     _error_member_clash,
+    _lookup_not_unique,
     _bad_service_name,
     _bad_pattern,
     _bad_enum,

@@ -109,9 +109,16 @@ def test_swagger_petstore_3_0_reports_every_operation(tmp_path: Path) -> None:
     read = reasons(report, "GET /pet/{petId}")
     assert "photoUrls: a list, stored as JSON: its items are not checked" in read
     assert "API keys are sent in X-API-Key, not 'api_key'" in read
+    # /user/{username} names users by a field: the resource's lookup, unique and required
     assert reasons(report, "DELETE /user/{username}") == [
+        "username is at most 255 characters (it names records)",
         "answers 204, the contract says 200",
-        "{username} is the record's integer id",
+    ]
+    assert reasons(report, "POST /user") == [
+        "the id is assigned by the server",
+        "username is at most 255 characters (it names records)",
+        "username is required (it names the record)",
+        "answers 201, the contract says 200",
     ]
     assert spec["api"] == {
         "base_path": "/api/v3",
@@ -119,6 +126,12 @@ def test_swagger_petstore_3_0_reports_every_operation(tmp_path: Path) -> None:
         "omit_nulls": True,
     }
     assert spec["resources"]["Member"]["fields"]["first_name"] == "text"
+    assert spec["resources"]["Member"]["lookup"] == "username"
+    assert spec["resources"]["Member"]["fields"]["username"] == {
+        "type": "string",
+        "required": True,
+        "unique": True,
+    }
     # the accounts take the name User: the contract's users are Members, served at /user
     assert set(spec["resources"]) == {"Pet", "Member"}
     assert spec["resources"]["Member"]["plural"] == "user"

@@ -30,7 +30,7 @@ from backforge.names import (
     service_name_problem,
     singular,
 )
-from backforge.spec.checks import account_clash
+from backforge.spec.checks import LOOKUP_TYPES, account_clash
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 ACTIONS = {
@@ -93,6 +93,7 @@ class Resource:
     filters: list[str] = field(default_factory=list)
     permissions: dict[str, str] = field(default_factory=dict)
     schema: Schema | None = None  # the record as the contract reads it
+    lookup: str | None = None  # the field an item path names records by, if not the id
 
 
 @dataclass
@@ -198,6 +199,7 @@ class _Importer:
         self._read_casing()
         for resource in list(self.resources):
             self._read_fields(resource)
+            self._read_lookup(resource)
         self._read_nulls()
         for resource in self.resources:
             for op in resource.operations:
@@ -543,6 +545,27 @@ class _Importer:
         if read is not None and read.data.get("additionalProperties") is False:
             self._change_resource(resource, "records also carry created_at, updated_at and version")
 
+    def _read_lookup(self, resource: Resource) -> None:
+        """An item path named by a field of the record (`/users/{username}`): that field is the
+        resource's `lookup`, unique and required."""
+        if resource.item is None or resource not in self.resources:
+            return
+        param = resource.item.rsplit("{", 1)[1].rstrip("}")
+        name = param if FIELD_NAME.match(param) else identifier(param)
+        body = resource.fields.get(name)
+        if body is None or body.get("type") not in (*LOOKUP_TYPES, "text"):
+            return
+        resource.lookup = name
+        if body["type"] == "text":  # unbounded text cannot be unique: a string of the default
+            body["type"] = "string"
+            self._change_resource(resource, f"{name} is at most 255 characters (it names records)")
+        body.pop("default", None)
+        if not body.get("required"):
+            self._change_action(resource, "create", f"{name} is required (it names the record)")
+        body.update(required=True, unique=True)
+        body.pop("read_only", None)
+        body.pop("write_only", None)
+
     def _read_casing(self) -> None:
         """camelCase on the wire when the records' properties are written so (and none is
         snake_case of more than one word)."""
@@ -616,11 +639,13 @@ class _Importer:
             if content and JSON not in content:
                 op.change(f"takes application/json, not {', '.join(sorted(content))}")
         if op.path == resource.item:
-            self._read_item_parameter(op)
+            self._read_item_parameter(resource, op)
         if op.action == "list":
             self._read_list(resource, op)
 
-    def _read_item_parameter(self, op: Operation) -> None:
+    def _read_item_parameter(self, resource: Resource, op: Operation) -> None:
+        if resource.lookup is not None:
+            return
         name = op.path.rsplit("{", 1)[1].rstrip("}")
         for param in op.body["parameters"]:
             if param.get("in") == "path" and param.get("name") == name:

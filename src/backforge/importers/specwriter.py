@@ -80,6 +80,8 @@ def _resource(resource: Resource) -> list[str]:
     lines = comment(", ".join(op.key for op in mapped) or "no operation mapped", 2)
     lines.append(f"  {resource.name}:")
     lines.append(f"    plural: {resource.plural}")
+    if resource.lookup:
+        lines.append(f"    lookup: {resource.lookup}")
     lines.append("    fields:")
     for name, body in resource.fields.items():
         value = body["type"] if list(body) == ["type"] else flow(body)
