@@ -177,6 +177,11 @@ def nullable(schema: dict[str, Any]) -> bool:
     return any(b.get("type") == "null" for b in schema.get("anyOf", []))
 
 
+def free_form(schema: dict[str, Any]) -> bool:
+    """Any JSON value, null among them (unless the field is required)."""
+    return any("type" not in b for b in branches(schema))
+
+
 def branch(schema: dict[str, Any], *types: str) -> dict[str, Any] | None:
     return next((b for b in branches(schema) if b.get("type") in types), None)
 
@@ -239,7 +244,7 @@ def body_cases(resource: Resource, action: str) -> Iterator[Case]:
             yield Case(name, action, f"wrong-type-{prop}", changes=((prop, bad),))
         if action == "create" and prop in required:
             yield Case(name, action, f"missing-{prop}", drop=prop)
-        if not nullable(spec):
+        if not nullable(spec) and (prop in required or not free_form(spec)):
             yield Case(name, action, f"null-{prop}", changes=((prop, None),))
         text = branch(spec, "string")
         if text and "maxLength" in text:
