@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from backforge.importers.openapi import Operation, Resource
+    from backforge.importers.imported import Operation, Resource
 
 WIDTH = 100
 
