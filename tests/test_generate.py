@@ -202,6 +202,41 @@ def test_awkward_names_generate_an_importable_app(
     assert (out / "awkward" / "core_" / "routes.py").is_file()
 
 
+def test_long_constraints_stay_within_the_line_length(
+    tmp_path: Path, write_spec: Callable[..., Path]
+) -> None:
+    """A check constraint longer than a line (an enum with long values) is split into
+    parenthesised pieces in the models and the migration, so the project stays lint-clean."""
+    values = [
+        "awaiting_pickup",
+        "in_transit_to_sorting_facility",
+        "at_sorting_facility",
+        "out_for_delivery",
+        "delivered_to_recipient",
+    ]
+    spec = write_spec(
+        f"""
+        service: {{name: parcels}}
+        resources:
+          Shipment:
+            fields:
+              stage: {{type: enum, values: [{", ".join(values)}]}}
+        """
+    )
+    out = generate(spec, tmp_path / "parcels").directory
+    ruff = Path(sys.executable).with_name("ruff")
+    lint = subprocess.run(
+        [str(ruff), "check", "--select", "E501", "--no-cache", "."],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert lint.returncode == 0, lint.stdout
+    models = (out / "parcels" / "shipment" / "models.py").read_text()
+    assert all(f"'{value}'" in models for value in values)
+
+
 def test_user_code_is_never_touched_and_still_runs(
     tmp_path: Path, write_spec: Callable[..., Path]
 ) -> None:
