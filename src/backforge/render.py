@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import keyword
 import os
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -119,8 +120,19 @@ def runtime_files(ir: ServiceIR) -> dict[str, str]:
     return {
         f"{ir.package}/core/{module.name}": f"{header(ir)}\n{module.read_text('utf-8')}"
         for module in sorted(folder.iterdir(), key=lambda module: module.name)
-        if module.name.endswith(".py")
+        if module.name.endswith(".py") and _ships(module.name, ir)
     }
+
+
+# Runtime modules a project gets only when its spec uses what they do: a module shipped to every
+# project must be exercised by every project's generated tests (the coverage gate of `verify`).
+# Add one here as ``"<module>.py": lambda ir: <whether the spec uses it>``.
+OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {}
+
+
+def _ships(module: str, ir: ServiceIR) -> bool:
+    needed = OPTIONAL_RUNTIME.get(module)
+    return needed is None or needed(ir)
 
 
 def user_owned(ir: ServiceIR) -> set[str]:
