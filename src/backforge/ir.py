@@ -34,7 +34,14 @@ from backforge.names import (
     unique_name,
 )
 from backforge.samples import samples
-from backforge.spec.model import FieldSpec, LimitsSpec, ResourceSpec, ServiceSpec
+from backforge.spec.model import (
+    ActionSpec,
+    FieldSpec,
+    InputRef,
+    LimitsSpec,
+    ResourceSpec,
+    ServiceSpec,
+)
 from backforge.spec.seeds import seed_blocks
 from backforge.spec.yamlsource import dotted
 from backforge.sqltypes import SqlType
@@ -260,6 +267,57 @@ class AuthIR:
 
 
 @dataclass
+class ActionIR:
+    """A custom action on one record (`POST .../{key}/<path>`): declarative (`sets` while
+    `when` holds) or a `handler` method the user writes."""
+
+    name: str  # snake_case; the Python name of its route and handler method
+    path: str  # URL segment (kebab-case)
+    description: str
+    handler: bool
+    allow: list[str]  # principals; without accounts ["anyone"]
+    when: dict[str, Any] = field(default_factory=dict)  # column key -> value (None: is null)
+    # column key -> {"value": v} (a literal) or {"input": attr} (from the body)
+    sets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inputs: list[FieldIR] = field(default_factory=list)  # name: <action>_input_<name>
+    outputs: list[FieldIR] = field(default_factory=list)  # name: <action>_output_<name>
+
+    @property
+    def title(self) -> str:
+        return "".join(part.title() for part in self.name.split("_"))
+
+    def conflict(self, r: ResourceIR) -> tuple[str, Any] | None:
+        """A column and a value that break `when` (a record in it answers 409), if one is
+        known to be valid: what the action itself sets, the other bool, another enum value."""
+        for column, wanted in self.when.items():
+            f = next(f for f in r.columns if f.column == column)
+            source = self.sets.get(column, {})
+            if "value" in source and source["value"] != wanted and source["value"] is not None:
+                return column, source["value"]
+            if wanted is None:
+                continue
+            if f.base == "bool":
+                return column, not wanted
+            if f.base == "enum" and len(f.values) > 1:
+                return column, next(v for v in f.values if v != wanted)
+        return None
+
+    def shown(self, r: ResourceIR) -> list[tuple[FieldIR, dict[str, Any]]]:
+        """The fields it sets that a response shows as JSON holds them (text, ints, bools):
+        the generated tests compare them with what was set."""
+        found = []
+        for column, source in self.sets.items():
+            f = next(f for f in r.columns if f.column == column)
+            if f.readable and f.base in ("string", "enum", "int", "bigint", "bool"):
+                found.append((f, source))
+        return found
+
+    def plain(self, f: FieldIR) -> str:
+        """An input's or output's name as the spec gives it."""
+        return f.name.removeprefix(f"{self.name}_input_").removeprefix(f"{self.name}_output_")
+
+
+@dataclass
 class ResourceIR:
     name: str  # PascalCase class name
     module: str  # Python module (package) name
@@ -286,6 +344,12 @@ class ResourceIR:
     id_type: str = "bigint"  # or "int"
     lacks: list[str] = field(default_factory=list)
     lookup: str | None = None  # the unique field item URLs name records by (None: the id)
+    actions: list[ActionIR] = field(default_factory=list)  # custom actions (`actions:`)
+
+    @property
+    def handler_actions(self) -> list[ActionIR]:
+        """The actions whose body the user writes (in `<resource>/actions.py`)."""
+        return [a for a in self.actions if a.handler]
 
     def db_column(self, key: str) -> str:
         """The database name of a column the service's code knows by ``key``."""
@@ -343,6 +407,28 @@ class ResourceIR:
     def may_list_and_read(self, caller: str, auth: AuthIR) -> bool:
         """Whether `caller` (anonymous, owner or a role) gets 200 from this list and read."""
         return self._status("list", caller, auth) == self._status("read", caller, auth) == 200
+
+    def action_matrix(self, a: ActionIR, auth: AuthIR) -> list[dict[str, Any]]:
+        """Every caller of an action with what the rules give it: 0 for success (200; 501 for
+        a handler not written yet). The owner only where the record has an `owner` column."""
+        callers = ["anonymous", *auth.roles] + (["owner"] if self.owned else [])
+        found = []
+        for caller in callers:
+            role = auth.default_role if caller == "owner" else caller
+            named = role == auth.admin_role or "authenticated" in a.allow or role in a.allow
+            mine = "owner" in a.allow and caller == "owner"
+            if "anyone" in a.allow:
+                status = 0
+            elif caller == "anonymous":
+                status = 401
+            elif named or mine:
+                status = 0
+            elif "owner" in a.allow:
+                status = 403 if self._status("read", caller, auth) == 200 else 404
+            else:
+                status = 403
+            found.append({"caller": caller, "status": status})
+        return found
 
     def _sees(self, caller: str, auth: AuthIR) -> bool:
         if self._status("list", caller, auth) != 200:
@@ -810,7 +896,13 @@ class ServiceIR:
 # Keys an existing database's names added to the IR: written only when they are not the
 # default, so the IR of every other spec stays as it was (reading back fills the defaults).
 _NEW_SERVICE_KEYS = {"existing_database": False, "as_existing": False}
-_NEW_RESOURCE_KEYS = {"id_column": "id", "id_type": "bigint", "lacks": [], "lookup": None}
+_NEW_RESOURCE_KEYS = {
+    "id_column": "id",
+    "id_type": "bigint",
+    "lacks": [],
+    "lookup": None,
+    "actions": [],
+}
 _NEW_FIELD_KEYS = {"column_name": "", "ref_id_type": "", "ref_id_column": "", "segment": False}
 
 
@@ -1047,6 +1139,60 @@ def _resource(
         id_type=body.key.type,
         lacks=sorted(body.lacks),
         lookup=body.lookup,
+        actions=[
+            _action(name, aname, action, spec, modules, by_name)
+            for aname, action in sorted(body.actions.items())
+        ],
+    )
+
+
+def _action(
+    resource: str,
+    name: str,
+    body: ActionSpec,
+    spec: ServiceSpec,
+    modules: dict[str, str],
+    fields: dict[str, FieldIR],
+) -> ActionIR:
+    """An action resolved: its values typed as its fields', its inputs and outputs as fields."""
+    if _auth(spec) is None:
+        allow = ["anyone"]
+    elif body.allow is None:
+        allow = _permissions(spec.resources[resource], spec)["update"]
+    else:
+        allow = sorted(set(body.allow if isinstance(body.allow, list) else [body.allow]))
+
+    def typed(fname: str, value: Any) -> Any:
+        f = fields[fname]
+        if value is None:
+            return None
+        return FIELD_TYPES[f.kind].coerce_default(value, f.options)
+
+    def declared(group: str, entries: dict[str, FieldSpec]) -> list[FieldIR]:
+        found = []
+        for iname, ispec in entries.items():
+            f = _field(resource, f"{name}_{group}_{iname}", ispec, spec, modules, False)
+            f.attr = python_name(iname)
+            f.description = f.description or f"The {iname} of the {name} action."
+            found.append(f)
+        return found
+
+    sets: dict[str, dict[str, Any]] = {}
+    for fname, value in body.sets.items():
+        if isinstance(value, InputRef):
+            sets[fields[fname].column] = {"input": python_name(value.input)}
+        else:
+            sets[fields[fname].column] = {"value": typed(fname, value)}
+    return ActionIR(
+        name=name,
+        path=kebab(name),
+        description=(body.description or f"The {name} action on a {resource}.").strip(),
+        handler=body.handler,
+        allow=allow,
+        when={fields[f].column: typed(f, v) for f, v in body.when.items()},
+        sets=sets,
+        inputs=declared("input", body.input),
+        outputs=declared("output", body.output),
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import jinja2
 
-from backforge.ir import ServiceIR
+from backforge.ir import ResourceIR, ServiceIR
 from backforge.render_text import python_text, toml_string
 from backforge.targets import FILTERS
 
@@ -77,6 +77,19 @@ OPTIONAL = {
 }
 
 
+# Templates repeated per resource only for the resources that have a part: path → attribute.
+OPTIONAL_PER_RESOURCE = {
+    "__package__/__resource__/actions.py.once.jinja": "handler_actions",
+    "tests/test___resource___actions.py.jinja": "actions",
+}
+
+
+def for_resources(template: str, ir: ServiceIR) -> list[ResourceIR]:
+    """The resources a ``__resource__`` template is rendered for."""
+    part = OPTIONAL_PER_RESOURCE.get(template)
+    return [r for r in ir.resources if part is None or getattr(r, part)]
+
+
 def wanted(template: str, ir: ServiceIR) -> bool:
     return all(
         getattr(ir, part) for prefix, part in OPTIONAL.items() if template.startswith(prefix)
@@ -101,7 +114,7 @@ def render_project(ir: ServiceIR) -> dict[str, str]:
         target = target.replace("__package__", ir.package)
         template = env.get_template(name)
         if "__resource__" in target:
-            for r in ir.resources:
+            for r in for_resources(name, ir):
                 path = target.replace("__resource__", r.module)
                 files[path] = _render(template, ir, path, r=r)
         else:
@@ -127,7 +140,9 @@ def runtime_files(ir: ServiceIR) -> dict[str, str]:
 # Runtime modules a project gets only when its spec uses what they do: a module shipped to every
 # project must be exercised by every project's generated tests (the coverage gate of `verify`).
 # Add one here as ``"<module>.py": lambda ir: <whether the spec uses it>``.
-OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {}
+OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
+    "actions.py": lambda ir: any(r.actions for r in ir.resources),
+}
 
 
 def _ships(module: str, ir: ServiceIR) -> bool:
@@ -143,7 +158,8 @@ def user_owned(ir: ServiceIR) -> set[str]:
         if is_user_owned(name):
             target = name.removesuffix(".jinja").removesuffix(USER_OWNED)
             target = target.replace("__package__", ir.package)
-            modules = [r.module for r in ir.resources] if "__resource__" in target else [""]
+            resources = for_resources(name, ir)
+            modules = [r.module for r in resources] if "__resource__" in target else [""]
             found |= {target.replace("__resource__", module) for module in modules}
     return found
 

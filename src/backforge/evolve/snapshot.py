@@ -18,6 +18,7 @@ from backforge.errors import ProjectError
 from backforge.fieldtypes import FIELD_TYPES
 from backforge.ir import (
     IR_SCHEMA_VERSION,
+    ActionIR,
     AuthIR,
     FieldIR,
     FilterParam,
@@ -102,6 +103,18 @@ def _resource(data: dict[str, Any]) -> ResourceIR:
             **data,
             "fields": [_field(f) for f in data.get("fields", [])],
             "filters": [_build(FilterParam, f) for f in data.get("filters", [])],
+            "actions": [_action(a) for a in data.get("actions", [])],
+        },
+    )
+
+
+def _action(data: dict[str, Any]) -> ActionIR:
+    return _build(
+        ActionIR,
+        {
+            **data,
+            "inputs": [_field(f) for f in data.get("inputs", [])],
+            "outputs": [_field(f) for f in data.get("outputs", [])],
         },
     )
 

@@ -507,6 +507,8 @@ def _check_resource(
     _check_field_lists(name, body, fields, report)
     _check_lookup(name, body, fields, report)
     _check_permissions(body, roles, base, report)
+    if isinstance(body.get("actions"), dict):
+        _check_actions(name, body, fields, all_fields, roles, report)
 
 
 # The field types whose values can name a record in a URL segment (`lookup:`): an email may
@@ -959,6 +961,161 @@ def _check_permissions(
                     _choose(entry, [*PRINCIPALS, *roles])
                     + f" (or declare {entry!r} under auth.roles)",
                 )
+
+
+# What an action may not be called: the standard operations of a record (and their verbs).
+STANDARD_OPERATIONS = ("list", "read", "get", "create", "replace", "update", "delete")
+ACTION_VALUE_TYPES = ("ref", "many", "json")  # not settable, comparable nor typed as input
+
+
+def _check_actions(
+    name: str,
+    body: dict[str, Any],
+    fields: dict[str, FieldSpec | None],
+    all_fields: dict[str, dict[str, FieldSpec | None]],
+    roles: list[str],
+    report: Any,
+) -> None:
+    """`actions`: names that clash with nothing, `when`/`sets` on real fields with values they
+    can hold, inputs that are declared and typed alike, permission words the spec knows."""
+    for action, raw in body["actions"].items():
+        path = ("resources", name, "actions", action)
+        if not isinstance(action, str):
+            continue
+        if action in STANDARD_OPERATIONS:
+            report(path, f"action {action!r} clashes with the standard operation", "rename it")
+        elif action in fields or action in AUTOMATIC_TYPES or action in ("owner", "version"):
+            report(
+                path,
+                f"action {action!r} clashes with the field {action!r} (both live under "
+                "/{key}/" + action + ")",
+                "rename the action",
+            )
+        if not isinstance(raw, dict):
+            continue
+        inputs = _typed_entries(raw.get("input"))
+        for group in ("input", "output"):
+            for iname, ispec in _typed_entries(raw.get(group)).items():
+                at = (*path, group, iname)
+                _check_field_name(iname, at, report)
+                if ispec is None:
+                    continue
+                if ispec.type in ACTION_VALUE_TYPES:
+                    report(
+                        (*at, "type"),
+                        f"an action's {group} cannot be {_a(ispec.type)} field",
+                        "use a scalar type (string, int, enum, ...)",
+                    )
+                    continue
+                _check_field(name, iname, ispec, all_fields, at, report)
+        handler = raw.get("handler") is True
+        if handler and raw.get("sets"):
+            report(
+                (*path, "sets"),
+                "a handler action does not take `sets`: its method decides what changes",
+                "remove `sets`, or `handler: true` to have the action generated whole",
+            )
+        if not handler and not raw.get("sets"):
+            report(
+                path,
+                "a declarative action needs `sets`",
+                "add `sets: {field: value}`, or `handler: true` to write its body yourself",
+            )
+        if not handler and raw.get("output"):
+            report(
+                (*path, "output"),
+                "a declarative action answers with the record; only a handler has an `output`",
+                "remove `output`, or add `handler: true`",
+            )
+        for group in ("when", "sets"):
+            entries = raw.get(group)
+            if isinstance(entries, dict):
+                for fname, value in entries.items():
+                    _check_action_value(name, group, fname, value, fields, inputs, path, report)
+        allow = raw.get("allow")
+        for entry in allow if isinstance(allow, list) else [allow] if allow else []:
+            if entry == "owner" and not body.get("owned"):
+                report(
+                    (*path, "allow"),
+                    "`owner` is used but the resource is not `owned`",
+                    "add `owned: true` to the resource or remove `owner`",
+                )
+            elif isinstance(entry, str) and entry not in PRINCIPALS and entry not in roles:
+                report(
+                    (*path, "allow"),
+                    f"{entry!r} is neither anyone, authenticated, owner nor a role in auth.roles",
+                    _choose(entry, [*PRINCIPALS, *roles]),
+                )
+
+
+def _typed_entries(raw: Any) -> dict[str, FieldSpec | None]:
+    if not isinstance(raw, dict):
+        return {}
+    typed: dict[str, FieldSpec | None] = {}
+    for name, entry in raw.items():
+        try:
+            typed[str(name)] = FieldSpec.model_validate(entry)
+        except ValidationError:
+            typed[str(name)] = None
+    return typed
+
+
+def _check_action_value(
+    resource: str,
+    group: str,
+    fname: str,
+    value: Any,
+    fields: dict[str, FieldSpec | None],
+    inputs: dict[str, FieldSpec | None],
+    path: tuple[Any, ...],
+    report: Any,
+) -> None:
+    at = (*path, group, fname)
+    if fname not in fields:
+        report(at, f"{fname!r} is not a field of {resource}", _choose(fname, list(fields)))
+        return
+    spec = fields[fname]
+    if spec is None:
+        return
+    if spec.type in ACTION_VALUE_TYPES:
+        report(at, f"an action cannot use {_a(spec.type)} field in `{group}`", "remove it")
+        return
+    if isinstance(value, dict):
+        named = value.get("input")
+        if group == "when" or set(value) != {"input"}:
+            return  # the model reports the shape
+        if named not in inputs:
+            report(
+                at,
+                f"`{{input: {named}}}` names no input of this action",
+                _choose(str(named), list(inputs)) if inputs else "declare it under `input:`",
+            )
+        elif (given := inputs[named]) is not None and given.type != spec.type:
+            report(
+                at,
+                f"input {named!r} is {_a(given.type)}, field {fname!r} {_a(spec.type)}",
+                f"declare the input with `type: {spec.type}`",
+            )
+        elif given is not None and spec.required and not given.required:
+            report(
+                at,
+                f"input {named!r} is optional but field {fname!r} is required",
+                "add `required: true` to the input",
+            )
+        return
+    if value is None:
+        if spec.required:
+            report(at, f"{fname!r} is required: it is never null", "give a value")
+        return
+    if group == "sets" and spec.unique:
+        report(
+            at,
+            f"{fname!r} is unique: a fixed value fits one record only",
+            "set it from an input (`{input: name}`) or remove it",
+        )
+        return
+    for message, fix in value_problems(spec, value, "the value"):
+        report(at, message, fix)
 
 
 def module_for(resource: str) -> str:

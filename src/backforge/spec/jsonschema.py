@@ -27,7 +27,21 @@ def spec_json_schema() -> dict[str, Any]:
         "maxLength": MAX_FIELD_NAME,
         "not": {"enum": list(AUTOMATIC_FIELDS)},
     }
-    fields["additionalProperties"] = {
+    fields["additionalProperties"] = _field_or_shorthand()
+    action = schema["$defs"]["ActionSpec"]["properties"]
+    for group in ("input", "output"):
+        action[group]["additionalProperties"] = _field_or_shorthand()
+        action[group]["propertyNames"] = {"pattern": FIELD_NAME.pattern}
+    return {
+        **schema,
+        "$schema": DIALECT,
+        "$id": SCHEMA_ID,
+        "title": "backforge service spec",
+    }
+
+
+def _field_or_shorthand() -> dict[str, Any]:
+    return {
         "anyOf": [
             {
                 "type": "string",
@@ -36,12 +50,6 @@ def spec_json_schema() -> dict[str, Any]:
             },
             {"$ref": "#/$defs/FieldSpec"},
         ]
-    }
-    return {
-        **schema,
-        "$schema": DIALECT,
-        "$id": SCHEMA_ID,
-        "title": "backforge service spec",
     }
 
 

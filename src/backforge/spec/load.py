@@ -79,11 +79,18 @@ def _expand_shorthand(data: dict[str, Any]) -> None:
     if not isinstance(resources, dict):
         return
     for resource in resources.values():
-        fields = resource.get("fields") if isinstance(resource, dict) else None
-        if isinstance(fields, dict):
-            for name, field in fields.items():
-                if isinstance(field, str):
-                    fields[name] = {"type": field}
+        if not isinstance(resource, dict):
+            continue
+        groups = [resource.get("fields")]
+        actions = resource.get("actions")
+        for action in actions.values() if isinstance(actions, dict) else []:
+            if isinstance(action, dict):  # an action's input and output fields, too
+                groups += [action.get("input"), action.get("output")]
+        for fields in groups:
+            if isinstance(fields, dict):
+                for name, field in fields.items():
+                    if isinstance(field, str):
+                        fields[name] = {"type": field}
 
 
 def _structural_problems(exc: ValidationError, data: Any, source: YamlSource) -> list[Problem]:

@@ -335,6 +335,47 @@ class PrimaryKeySpec(Strict):
     )
 
 
+class InputRef(Strict):
+    """A value an action `sets` from its request body: `{input: <input field>}`."""
+
+    input: FieldName = Field(description="The action's input field whose value is stored.")
+
+
+class ActionSpec(Strict):
+    """A custom action on one record: `POST {base}/<plural>/{key}/<action>`. Declarative (the
+    record's fields it `sets`, while `when` holds) or a `handler` you write."""
+
+    description: str | None = Field(None, description="What the action does (API docs).")
+    when: dict[FieldName, Scalar] = Field(
+        default_factory=dict,
+        description="Precondition: the record's fields must hold these values (otherwise 409); "
+        "checked in the same UPDATE, so of two concurrent calls one wins.",
+    )
+    sets: dict[FieldName, InputRef | Scalar] = Field(
+        default_factory=dict,
+        description="Fields the action sets: a literal value, or `{input: name}` for a value "
+        "of the request body.",
+    )
+    input: dict[FieldName, FieldSpec] = Field(
+        default_factory=dict,
+        description="The request body's fields, typed like a resource's fields (no ref/many).",
+    )
+    output: dict[FieldName, FieldSpec] = Field(
+        default_factory=dict,
+        description="A handler action's response fields (a declarative action answers with "
+        "the record).",
+    )
+    allow: Permission | None = Field(
+        None,
+        description="Who may run it, in the words of `permissions` (default: the update rule).",
+    )
+    handler: bool = Field(
+        False,
+        description="The body is a method of `<Resource>Actions` in the user-owned "
+        "`<package>/<resource>/actions.py`; until it is written the action answers 501.",
+    )
+
+
 class ResourceSpec(Strict):
     """A resource: a table and its REST endpoints. The key is its PascalCase name."""
 
@@ -422,6 +463,10 @@ class ResourceSpec(Strict):
         default_factory=dict,
         description="Who may do each action: anyone, authenticated, owner, a role, or a list. "
         "With auth, an action not listed is denied (except to the admin role).",
+    )
+    actions: dict[Identifier, ActionSpec] = Field(
+        default_factory=dict,
+        description="Custom actions on one record (`POST .../{key}/<name>`), by snake_case name.",
     )
     events: list[Literal["created", "updated", "deleted"]] = Field(
         default_factory=list, description="Domain events to publish (not generated yet)."

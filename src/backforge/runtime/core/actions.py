@@ -1,0 +1,126 @@
+"""Custom actions on one record (`actions:` in the spec): `POST .../{key}/<action>`.
+
+A declarative action is one conditional UPDATE: the row changes only while the fields of its
+`when` still hold their values, so of two concurrent calls one wins and the other gets 409. A
+handler action runs a method the user writes in `<resource>/actions.py`, inside the request's
+transaction (committed when it returns, rolled back when it raises); until it is written the
+action answers 501. Both check who may act exactly as an update does (401, 403, 404), run the
+resource's hooks (declarative) and write an audit entry named after the action.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+from .errors import ConflictError, ProblemError, problem_doc
+from .metrics import RESOURCE_CHANGES
+from .service import CrudService
+
+Handler = Callable[[dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+NOT_WRITTEN = {501: problem_doc("The action's handler is not written yet.")}
+
+
+class NotImplementedYetError(ProblemError):
+    """A handler action whose method nobody has written yet."""
+
+    status, title = 501, "Not Implemented"
+
+
+async def run_declared(
+    service: CrudService,
+    name: str,
+    key: Any,
+    when: dict[str, Any],
+    sets: dict[str, Any],
+    versions: set[int] | None = None,
+) -> dict[str, Any]:
+    """Set ``sets`` on the record ``key`` names while its fields hold ``when``; the record."""
+    current = await service._authorized(name, key)
+    id = current["id"]
+    version = service._expected_version(current, versions)
+    _check_when(service, name, current, when)
+    values = dict(sets)
+    await service.hooks.validate(values, current)
+    await service.hooks.before_update(id, values)
+    table = service.repository.table
+    statement = (
+        sa.update(table)
+        .where(table.c.id == id, *(_holds(table.c[column], v) for column, v in when.items()))
+        .values({**values, "version": table.c.version + 1})
+    )
+    if version is not None:
+        statement = statement.where(table.c.version == version)
+
+    async def change() -> bool:
+        result = cast("sa.CursorResult[Any]", await service.session.execute(statement))
+        return result.rowcount == 1
+
+    if not await service._write(values, change, audit=(name, current)):
+        # changed since it was read: gone, at another version than If-Match names, or no
+        # longer in the `when` state (another call won)
+        now = await service.repository.get(id)
+        if now is None or (version is not None and now["version"] != version):
+            await service._missing_or_changed(id, version, key)
+        raise _refused(service, name, id, when)
+    RESOURCE_CHANGES.labels(service.resource, name).inc()
+    record = await service._load(id)
+    await service.hooks.after_update(record)
+    return record
+
+
+async def run_handler(
+    service: CrudService,
+    name: str,
+    key: Any,
+    when: dict[str, Any],
+    handler: Handler | None,
+    values: dict[str, Any],
+    versions: set[int] | None = None,
+    *,
+    where: str = "",
+) -> dict[str, Any]:
+    """Run the user's ``handler`` (None: not written yet, in the file ``where``) on the record
+    ``key`` names, in one transaction with the audit entry; its answer."""
+    current = await service._authorized(name, key)
+    service._expected_version(current, versions)
+    _check_when(service, name, current, when)
+    if handler is None:
+        raise NotImplementedYetError(
+            f"The {name} action of {service.resource} is not written yet: add the method "
+            f"`{name}` to {service.resource}Actions in {where}."
+        )
+    try:
+        answer = await handler(current, values)
+        if service.audit is not None:
+            await service._record(name, current, current["id"])
+        await service.session.commit()
+    except BaseException:
+        await service.session.rollback()
+        raise
+    RESOURCE_CHANGES.labels(service.resource, name).inc()
+    return answer
+
+
+def _check_when(
+    service: CrudService, name: str, current: dict[str, Any], when: dict[str, Any]
+) -> None:
+    if any(not _equal(current.get(column), value) for column, value in when.items()):
+        raise _refused(service, name, current["id"], when)
+
+
+def _refused(service: CrudService, name: str, id: int, when: dict[str, Any]) -> ConflictError:
+    state = ", ".join(f"{column} = {value!r}" for column, value in when.items())
+    return ConflictError(
+        f"{service.resource} {id} is not in the state the {name} action needs ({state})."
+    )
+
+
+def _holds(column: Any, value: Any) -> Any:
+    return column.is_(None) if value is None else column == value
+
+
+def _equal(found: Any, value: Any) -> bool:
+    return found is None if value is None else bool(found == value)
