@@ -823,3 +823,96 @@ def test_changing_lookup_moves_every_item_url() -> None:
         "Member: item URLs name records by id, not nick: /members/{nick} -> /members/{id}": True
     }
     assert api(changed(by_code, by_code)) == {}
+
+
+ACTIONS = BASE.replace(
+    "    sort: [title]\n",
+    """\
+    sort: [title]
+    actions:
+      publish:
+        when: {status: draft}
+        sets: {status: published, notes: {input: note}}
+        input:
+          note: {type: text, max_length: 500}
+      rate:
+        handler: true
+        input: {stars: {type: int, min: 1, max: 5, required: true}}
+        output: {average: {type: float, required: true}}
+""",
+)
+
+
+def test_actions_read_back_and_change_no_table() -> None:
+    original = ir(ACTIONS)
+    again = ir_from_json(original.to_json())
+    assert again.to_json() == original.to_json()
+    assert again.resource("Book").actions[1].inputs[0].maximum == 5
+    assert diff(again, original).empty
+    d = changed(BASE, ACTIONS)
+    assert d.operations == []
+    assert api(d) == {
+        "Book.publish: new action publish (POST /books/{key}/publish)": False,
+        "Book.rate: new action rate (POST /books/{key}/rate)": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("      rate:\n", "      rated:\n", None),  # a removed (and an added) action
+        (
+            "note: {type: text, max_length: 500}",
+            "note: {type: text, max_length: 50}",
+            {"Book.publish.note: most characters 500 -> 50": True},
+        ),
+        (
+            "note: {type: text, max_length: 500}",
+            "note: {type: text, max_length: 900}",
+            {"Book.publish.note: most characters 500 -> 900": False},
+        ),
+        (
+            "note: {type: text, max_length: 500}",
+            "note: {type: text, max_length: 500, required: true}",
+            {"Book.publish.note: action input now required": True},
+        ),
+        (
+            "        input:\n          note: {type: text, max_length: 500}\n",
+            "        input:\n          note: {type: text, max_length: 500}\n          why: text\n",
+            {"Book.publish.why: new optional action input": False},
+        ),
+        (
+            "when: {status: draft}",
+            "when: {status: retired}",
+            {'Book.publish: precondition of publish changed: {"status": "retired"}': True},
+        ),
+        (
+            "output: {average: {type: float, required: true}}",
+            "output: {average: {type: float, required: true}, votes: int}",
+            {"Book.rate: the answer of rate changed": True},
+        ),
+    ],
+)
+def test_action_changes_are_classified(old: str, new: str, expected: dict | None) -> None:  # type: ignore[type-arg]
+    d = changed(ACTIONS, edit(ACTIONS, old, new))
+    assert d.operations == []
+    found = api(d)
+    if old == "      rate:\n":
+        assert found == {
+            "Book.rate: action rate removed (POST /books/{key}/rate)": True,
+            "Book.rated: new action rated (POST /books/{key}/rated)": False,
+        }
+    else:
+        assert found == expected
+
+
+def test_narrowing_who_may_run_an_action_is_breaking() -> None:
+    bookclub = (Path(__file__).parents[1] / "examples" / "bookclub.yaml").read_text()
+    allowed = "allow: [editor, owner]"
+    assert allowed in bookclub
+    assert api(changed(bookclub, edit(bookclub, allowed, "allow: owner"))) == {
+        "Book.publish: who may publish: editor, owner -> owner": True
+    }
+    assert api(changed(bookclub, edit(bookclub, allowed, "allow: [editor, member, owner]"))) == {
+        "Book.publish: who may publish: editor, owner -> editor, member, owner": False
+    }

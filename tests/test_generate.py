@@ -267,3 +267,39 @@ def test_user_code_is_never_touched_and_still_runs(
     document = json.loads((out / "openapi.json").read_text())
     assert "/api/v1/ping" in document["paths"]  # the user's route is served and documented
     assert "size" in (out / "shop" / "item" / "schemas.py").read_text()
+
+
+def test_actions_generate_their_routes_tests_and_a_user_owned_handler_file(
+    tmp_path: Path,
+) -> None:
+    spec = Path(__file__).parent / "specs" / "actions.yaml"
+    out = generate(spec, tmp_path / "forum").directory
+    manifest = json.loads((out / MANIFEST).read_text())
+    # the handler's file is the user's (only where a resource has a handler action)
+    assert "forum/answer/actions.py" in manifest["user_files"]
+    assert not (out / "forum" / "question" / "actions.py").exists()
+    for path in ("forum/core/actions.py", "tests/test_answer_actions.py"):
+        assert path in manifest["files"], path
+    assert "tests/test_question_actions.py" in manifest["files"]
+    routes = (out / "forum" / "answer" / "routes.py").read_text()
+    assert '"/{id}/accept"' in routes and '"/{id}/flag"' in routes
+    assert "run_handler(" in routes and "run_declared(" in routes
+    document = json.loads((out / "openapi.json").read_text())
+    close = document["paths"]["/api/v1/questions/{slug}/close"]["post"]
+    assert close["operationId"] == "close_question"
+    assert {"200", "404", "409", "412", "422"} <= set(close["responses"])
+    flag = document["paths"]["/api/v1/answers/{id}/flag"]["post"]
+    assert "501" in flag["responses"] and "requestBody" in flag
+    # a user's method survives regeneration
+    actions = out / "forum" / "answer" / "actions.py"
+    written = (
+        actions.read_text() + "\n    async def flag(self, record, values):\n        return {}\n"
+    )
+    actions.write_text(written)
+    generate(spec, out)
+    assert actions.read_text() == written
+
+
+def test_a_spec_without_actions_ships_no_action_code(bookstore: Path) -> None:
+    manifest = json.loads((bookstore / MANIFEST).read_text())
+    assert not [p for p in [*manifest["files"], *manifest["user_files"]] if "actions" in p]

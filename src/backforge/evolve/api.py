@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from backforge.fieldtypes import NO_NUL
-from backforge.ir import MAX_MANY_IDS, FieldIR, ResourceIR, ServiceIR
+from backforge.ir import MAX_MANY_IDS, ActionIR, FieldIR, ResourceIR, ServiceIR
 
 # Field renames as a spec declares them: resource -> {new field: old field}.
 Renames = dict[str, dict[str, str]]
@@ -164,6 +164,73 @@ def _resource_changes(
         if f.name not in matched and _visible(f):
             add(name, f.name, "field removed", True)
     _listing_changes(old, new, add)
+    _action_changes(old, new, add)
+
+
+def _action_changes(old: ResourceIR, new: ResourceIR, add: Any) -> None:
+    """Custom actions: one removed, an input removed, narrowed or newly required, a changed
+    precondition (`when`), answer (`output`, or handler vs declarative) or narrower `allow`
+    break clients; a new action, a new optional input or a wider `allow` do not."""
+    name = new.name
+    before = {a.name: a for a in old.actions}
+    after = {a.name: a for a in new.actions}
+    for gone in sorted(set(before) - set(after)):
+        add(
+            name,
+            gone,
+            f"action {gone} removed (POST /{old.path}/{{key}}/{before[gone].path})",
+            True,
+        )
+    for added in sorted(set(after) - set(before)):
+        add(
+            name, added, f"new action {added} (POST /{new.path}/{{key}}/{after[added].path})", False
+        )
+    for action in sorted(set(before) & set(after)):
+        was, now = before[action], after[action]
+        if was.allow != now.allow:
+            who = f"{', '.join(was.allow) or 'nobody'} -> {', '.join(now.allow) or 'nobody'}"
+            add(name, action, f"who may {action}: {who}", not _covers(now.allow, was.allow))
+        if _same(was.when) != _same(now.when):
+            add(name, action, f"precondition of {action} changed: {_shown(now.when)}", True)
+        if was.handler != now.handler or _outputs(was) != _outputs(now):
+            add(name, action, f"the answer of {action} changed", True)
+        if _same(was.sets) != _same(now.sets):
+            add(name, action, f"what {action} sets changed", False)
+        _input_changes(name, was, now, add)
+
+
+def _same(value: Any) -> str:
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+def _outputs(a: ActionIR) -> list[tuple[str, str, bool, list[str]]]:
+    return [(a.plain(f), f.kind, f.required, f.values) for f in a.outputs]
+
+
+def _input_changes(resource: str, old: ActionIR, new: ActionIR, add: Any) -> None:
+    was = {old.plain(f): f for f in old.inputs}
+    now = {new.plain(f): f for f in new.inputs}
+    for gone in sorted(set(was) - set(now)):
+        add(resource, f"{new.name}.{gone}", "action input removed (sending it is refused)", True)
+    for key in sorted(set(now) - set(was)):
+        required = now[key].required and not now[key].has_default
+        summary = "new required action input" if required else "new optional action input"
+        add(resource, f"{new.name}.{key}", summary, required)
+    for key in sorted(set(was) & set(now)):
+        a, b = was[key], now[key]
+        where = f"{new.name}.{key}"
+
+        def named(_resource: str, _field: str, summary: str, breaking: bool) -> None:
+            add(resource, where, summary, breaking)  # noqa: B023 (called at once, below)
+
+        if a.kind != b.kind:
+            add(resource, where, f"type {a.kind} -> {b.kind}", True)
+            continue
+        if b.required and not a.required:
+            add(resource, where, "action input now required", True)
+        elif a.required and not b.required:
+            add(resource, where, "action input no longer required", False)
+        _constraint_changes(resource, a, b, named)
 
 
 def _covers(now: list[str], was: list[str]) -> bool:

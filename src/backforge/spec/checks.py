@@ -343,6 +343,16 @@ def _check_no_auth_needed(data: dict[str, Any], report: Any) -> None:
                 "an owned resource needs accounts to own it",
                 "add `auth: {users: true, roles: [admin, member]}` or remove `owned`",
             )
+        actions = body.get("actions")
+        for action, raw in actions.items() if isinstance(actions, dict) else []:
+            allow = raw.get("allow") if isinstance(raw, dict) else None
+            entries = allow if isinstance(allow, list) else [allow] if allow else []
+            if any(isinstance(e, str) and e != "anyone" for e in entries):
+                report(
+                    ("resources", name, "actions", action, "allow"),
+                    "permissions other than `anyone` need accounts",
+                    "add `auth: {users: true, roles: [...]}` to the spec, or remove `allow`",
+                )
         permissions = body.get("permissions")
         for action, who in (permissions or {}).items() if isinstance(permissions, dict) else []:
             entries = who if isinstance(who, list) else [who]
@@ -965,6 +975,7 @@ def _check_permissions(
 
 # What an action may not be called: the standard operations of a record (and their verbs).
 STANDARD_OPERATIONS = ("list", "read", "get", "create", "replace", "update", "delete")
+MAX_ACTION_NAME = 40  # the audit log's `action` column
 ACTION_VALUE_TYPES = ("ref", "many", "json")  # not settable, comparable nor typed as input
 
 
@@ -982,6 +993,12 @@ def _check_actions(
         path = ("resources", name, "actions", action)
         if not isinstance(action, str):
             continue
+        if len(action) > MAX_ACTION_NAME:
+            report(
+                path,
+                f"action name {action!r} is longer than {MAX_ACTION_NAME} characters",
+                "shorten it (the audit log names each change by it)",
+            )
         if action in STANDARD_OPERATIONS:
             report(path, f"action {action!r} clashes with the standard operation", "rename it")
         elif action in fields or action in AUTOMATIC_TYPES or action in ("owner", "version"):

@@ -8,6 +8,7 @@ sys.monitoring (COVERAGE_CORE=sysmon): the same line figures at a fraction of th
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -85,6 +86,13 @@ def check(ctx: VerifyContext) -> Outcome:
     figures["hostile"] = hostile_figures(hostile)
     figures["not_run"] = not_run(root, figures["database"])
     problems = _problems(pytest, totals, coverage, junit)
+    unwritten = unwritten_handlers(root, package)
+    if unwritten:
+        figures["unwritten_handlers"] = unwritten
+        problems.append(
+            "handler actions not written yet (they answer 501): "
+            + "; ".join(f"{u['action']}: add `{u['method']}` to {u['file']}" for u in unwritten)
+        )
     if figures["hostile"].get("server_errors"):
         problems.append(f"{figures['hostile']['server_errors']} hostile request(s) got a 5xx")
     headline = f"{totals['passed']} passed, {totals['failed'] + totals['errors']} failed"
@@ -114,6 +122,42 @@ def hostile_figures(path: Path) -> dict[str, Any]:
         return {}
     keys = ("requests", "cases", "server_errors", "statuses")
     return {key: data.get(key) for key in keys}
+
+
+def unwritten_handlers(root: Path, package: str) -> list[dict[str, str]]:
+    """The handler actions (`handler: true`) whose method the user's `<resource>/actions.py`
+    does not define yet: the service answers them 501, so it is not delivered."""
+    try:
+        ir = json.loads((root / ".backforge" / "ir.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    found = []
+    for resource in ir.get("resources", []):
+        handlers = [a["name"] for a in resource.get("actions", []) if a.get("handler")]
+        if not handlers:
+            continue
+        relative = f"{package}/{resource['module']}/actions.py"
+        written = _methods(root / relative, f"{resource['name']}Actions")
+        found += [
+            {"action": f"{resource['name']}.{name}", "method": name, "file": relative}
+            for name in handlers
+            if name not in written
+        ]
+    return found
+
+
+def _methods(path: Path, class_name: str) -> set[str]:
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    return {
+        item.name
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and node.name == class_name
+        for item in node.body
+        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
 
 
 def _problems(
