@@ -23,6 +23,12 @@ def problems(text: str) -> list[Problem]:
     return caught.value.problems
 
 
+# A resource with actions: the action under test starts on line 8.
+ACTION_BOOK = (
+    "Book:\n  fields:\n    state: {type: enum, values: [draft, live]}\n"
+    "    isbn: {type: string, unique: true}\n  actions:\n"
+)
+
 # (id, resources, line, path, words in the message, words in the fix)
 CASES = [
     (
@@ -500,7 +506,7 @@ CASES = [
     ),
     (
         "action named like an operation",
-        "Book:\n  fields:\n    state: {type: enum, values: [draft, live]}\n    isbn: {type: string, unique: true}\n  actions:\n    delete: {sets: {state: live}}\n",
+        ACTION_BOOK + "    delete: {sets: {state: live}}\n",
         8,
         "resources.Book.actions.delete",
         "clashes with the standard operation",
@@ -508,7 +514,7 @@ CASES = [
     ),
     (
         "action named like a field",
-        "Book:\n  fields:\n    state: {type: enum, values: [draft, live]}\n    isbn: {type: string, unique: true}\n  actions:\n    state: {sets: {state: live}}\n",
+        ACTION_BOOK + "    state: {sets: {state: live}}\n",
         8,
         "resources.Book.actions.state",
         "clashes with the field 'state'",
@@ -516,7 +522,7 @@ CASES = [
     ),
     (
         "action on an unknown field",
-        "Book:\n  fields:\n    state: {type: enum, values: [draft, live]}\n    isbn: {type: string, unique: true}\n  actions:\n    go:\n      when: {stat: draft}\n      sets: {state: live}\n",
+        ACTION_BOOK + "    go:\n      when: {stat: draft}\n      sets: {state: live}\n",
         9,
         "resources.Book.actions.go.when.stat",
         "'stat' is not a field of Book",
@@ -524,7 +530,7 @@ CASES = [
     ),
     (
         "action value the field cannot hold",
-        "Book:\n  fields:\n    state: {type: enum, values: [draft, live]}\n    isbn: {type: string, unique: true}\n  actions:\n    go: {sets: {state: gone}}\n",
+        ACTION_BOOK + "    go: {sets: {state: gone}}\n",
         8,
         "resources.Book.actions.go.sets.state",
         "does not fit the field",
@@ -532,7 +538,7 @@ CASES = [
     ),
     (
         "action input not declared",
-        "Book:\n  fields:\n    state: {type: enum, values: [draft, live]}\n    isbn: {type: string, unique: true}\n  actions:\n    go: {sets: {isbn: {input: code}}}\n",
+        ACTION_BOOK + "    go: {sets: {isbn: {input: code}}}\n",
         8,
         "resources.Book.actions.go.sets.isbn",
         "`{input: code}` names no input",
@@ -540,7 +546,7 @@ CASES = [
     ),
     (
         "action input of another type",
-        "Book:\n  fields:\n    state: {type: enum, values: [draft, live]}\n    isbn: {type: string, unique: true}\n  actions:\n    go:\n      sets: {state: {input: to}}\n      input: {to: int}\n",
+        ACTION_BOOK + "    go:\n      sets: {state: {input: to}}\n      input: {to: int}\n",
         9,
         "resources.Book.actions.go.sets.state",
         "input 'to' is an int, field 'state' an enum",
@@ -548,7 +554,7 @@ CASES = [
     ),
     (
         "action fixing a unique field",
-        "Book:\n  fields:\n    state: {type: enum, values: [draft, live]}\n    isbn: {type: string, unique: true}\n  actions:\n    go: {sets: {isbn: '978'}}\n",
+        ACTION_BOOK + "    go: {sets: {isbn: '978'}}\n",
         8,
         "resources.Book.actions.go.sets.isbn",
         "'isbn' is unique",
@@ -556,7 +562,7 @@ CASES = [
     ),
     (
         "action allowed to an unknown role",
-        "Book:\n  fields:\n    state: {type: enum, values: [draft, live]}\n    isbn: {type: string, unique: true}\n  actions:\n    go: {sets: {state: live}, allow: [admin, editor]}\n",
+        ACTION_BOOK + "    go: {sets: {state: live}, allow: [admin, editor]}\n",
         8,
         "resources.Book.actions.go.allow",
         "'editor' is neither",
@@ -564,7 +570,7 @@ CASES = [
     ),
     (
         "handler action with sets",
-        "Book:\n  fields:\n    state: {type: enum, values: [draft, live]}\n    isbn: {type: string, unique: true}\n  actions:\n    go: {handler: true, sets: {state: live}}\n",
+        ACTION_BOOK + "    go: {handler: true, sets: {state: live}}\n",
         8,
         "resources.Book.actions.go.sets",
         "a handler action does not take `sets`",
@@ -572,7 +578,7 @@ CASES = [
     ),
     (
         "declarative action setting nothing",
-        "Book:\n  fields:\n    state: {type: enum, values: [draft, live]}\n    isbn: {type: string, unique: true}\n  actions:\n    go: {when: {state: draft}}\n",
+        ACTION_BOOK + "    go: {when: {state: draft}}\n",
         8,
         "resources.Book.actions.go",
         "a declarative action needs `sets`",
@@ -580,7 +586,7 @@ CASES = [
     ),
     (
         "action input of a relation type",
-        "Book:\n  fields:\n    state: {type: enum, values: [draft, live]}\n    isbn: {type: string, unique: true}\n  actions:\n    go:\n      handler: true\n      input: {who: {type: ref, to: Book}}\n",
+        ACTION_BOOK + "    go:\n      handler: true\n      input: {who: {type: ref, to: Book}}\n",
         10,
         "resources.Book.actions.go.input.who.type",
         "cannot be a ref field",
