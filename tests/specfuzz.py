@@ -458,7 +458,66 @@ def resource(
         )
     if draw(st.integers(0, 8)) == 0:
         body["cache"] = {"ttl": draw(st.sampled_from(["60s", "5m", "1h"]))}
+    if draw(st.integers(0, 3)) == 0:
+        actions = draw(_actions(fields, body.get("lookup"), owned, auth))
+        if actions:
+            body["actions"] = actions
     return body
+
+
+# Options an action's input copies from the field it sets: its type and what a value must keep to.
+VALUE_OPTIONS = ("type", "min_length", "max_length", "pattern", "values", "min", "max")
+
+
+@st.composite
+def _actions(
+    draw: st.DrawFn,
+    fields: dict[str, dict[str, Any]],
+    lookup: str | None,
+    owned: bool,
+    auth: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Custom actions: a declarative one (a state field from one value to another, maybe a text
+    field from an input) and/or a handler with a typed input and output."""
+    actions: dict[str, Any] = {}
+    usable = {f: b for f, b in fields.items() if not b.get("unique") and f not in (lookup, "owner")}
+    states = [
+        f
+        for f, b in usable.items()
+        if b["type"] == "bool" or (b["type"] == "enum" and len(b.get("values") or []) > 1)
+    ]
+    texts = [f for f, b in usable.items() if b["type"] in ("string", "text")]
+    allow_words = ["authenticated", *(auth or {}).get("roles", [])] + (["owner"] if owned else [])
+    if states and draw(st.booleans()):
+        state = draw(st.sampled_from(states))
+        body = usable[state]
+        if body["type"] == "bool":
+            before = draw(st.booleans())
+            after: Any = not before
+        else:
+            before, after = draw(
+                st.lists(st.sampled_from(body["values"]), min_size=2, max_size=2, unique=True)
+            )
+        action: dict[str, Any] = {"when": {state: before}, "sets": {state: after}}
+        if texts and draw(st.booleans()):
+            text = draw(st.sampled_from(texts))
+            given = {k: v for k, v in usable[text].items() if k in VALUE_OPTIONS}
+            action["input"] = {"note": {**given, "required": True}}
+            action["sets"][text] = {"input": "note"}
+        if auth is not None and draw(st.booleans()):
+            action["allow"] = draw(st.sampled_from(allow_words))
+        actions[draw(st.sampled_from(["do_approve", "do_archive", "do_flip"]))] = action
+    if draw(st.integers(0, 2)) == 0:
+        handler: dict[str, Any] = {
+            "handler": True,
+            "input": {"reason": {"type": "enum", "values": ["spam", "rude"], "required": True}},
+        }
+        if draw(st.booleans()):
+            handler["output"] = {"total": {"type": "int", "required": True}}
+        if auth is not None and draw(st.booleans()):
+            handler["allow"] = draw(st.sampled_from(allow_words))
+        actions["do_report"] = handler
+    return actions
 
 
 # --- the service --------------------------------------------------------------------------------
@@ -841,6 +900,18 @@ def _index_many(spec: dict[str, Any]) -> str:
     return f"resources.{r}.indexes[0][0]"
 
 
+def _action_on_no_field(spec: dict[str, Any]) -> str:
+    r = next(iter(spec["resources"]))
+    spec["resources"][r]["actions"] = {"do_zap": {"sets": {"zz_nothing": 1}}}
+    return f"resources.{r}.actions.do_zap.sets.zz_nothing"
+
+
+def _action_named_like_an_operation(spec: dict[str, Any]) -> str:
+    r = next(iter(spec["resources"]))
+    spec["resources"][r]["actions"] = {"delete": {"handler": True}}
+    return f"resources.{r}.actions.delete"
+
+
 def _unknown_role(spec: dict[str, Any]) -> str:
     spec["auth"] = {"users": True, "roles": ["admin", "member"]}
     r = next(iter(spec["resources"]))
@@ -967,6 +1038,8 @@ MUTATIONS = (
     _sort_json,
     _index_many,
     _unknown_role,
+    _action_on_no_field,
+    _action_named_like_an_operation,
     _owner_create,
     _owned_without_auth,
     _bad_limit,
