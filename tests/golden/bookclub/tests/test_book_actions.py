@@ -43,6 +43,13 @@ async def put_in_state(app: FastAPI, record: dict[str, Any], state: dict[str, An
         await connection.execute(sa.update(table).where(table.c.id == record["id"]).values(state))
 
 
+async def act(
+    http: AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Any:
+    """POST an action."""
+    return await http.post(url, json=body, headers=headers)
+
+
 @contextmanager
 def counting_statements(app: FastAPI) -> Iterator[list[str]]:
     """Every SQL statement the app's engine runs inside the block."""
@@ -85,7 +92,7 @@ def publish_url(record: dict[str, Any]) -> str:
 async def test_publish_changes_the_record(app: FastAPI, client: AsyncClient) -> None:
     record = await publish_ready(app, client)
     payload = publish_input()
-    response = await client.post(publish_url(record), json=payload)
+    response = await act(client, publish_url(record), payload)
     assert response.status_code == 200, response.text
     changed = response.json()
     assert changed["id"] == record["id"]
@@ -100,21 +107,21 @@ async def test_publish_changes_the_record(app: FastAPI, client: AsyncClient) -> 
 async def test_publish_out_of_state_is_409(app: FastAPI, client: AsyncClient) -> None:
     record = await publish_ready(app, client)
     await put_in_state(app, record, {"status": "published"})
-    response = await client.post(publish_url(record), json=publish_input())
+    response = await act(client, publish_url(record), publish_input())
     assert "publish" in assert_problem(response, 409)["detail"]
     after = await client.get(f"{URL}/{record['id']}")
     assert after.json()["version"] == record["version"]  # nothing changed
 
 
 async def test_publish_of_a_missing_record_is_404(client: AsyncClient) -> None:
-    response = await client.post(f"{URL}/{MISSING_ID}/publish", json=publish_input())
+    response = await act(client, f"{URL}/{MISSING_ID}/publish", publish_input())
     assert_problem(response, 404)
 
 
 async def test_publish_with_a_stale_if_match_is_412(app: FastAPI, client: AsyncClient) -> None:
     record = await publish_ready(app, client)
     headers = {"If-Match": f'"{record["version"] + 1}"'}
-    response = await client.post(publish_url(record), json=publish_input(), headers=headers)
+    response = await act(client, publish_url(record), publish_input(), headers)
     assert_problem(response, 412)
 
 
@@ -125,7 +132,7 @@ async def test_publish_costs_the_same_statements_on_any_record(
     for _ in range(2):
         record = await publish_ready(app, client)
         with counting_statements(app) as statements:
-            response = await client.post(publish_url(record), json=publish_input())
+            response = await act(client, publish_url(record), publish_input())
         assert response.status_code in (200,), response.text
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
@@ -151,7 +158,7 @@ async def test_publish_access(app: FastAPI, client: AsyncClient, caller: str, st
         if caller == "owner":
             await put_in_state(app, record, {"owner_id": account["id"]})
     async with http_client(app, headers) as http:
-        response = await http.post(publish_url(record), json=publish_input())
+        response = await act(http, publish_url(record), publish_input())
     if status:
         assert_problem(response, status)
     else:
