@@ -459,6 +459,10 @@ def resource(
     if draw(st.integers(0, 8)) == 0:
         body["cache"] = {"ttl": draw(st.sampled_from(["60s", "5m", "1h"]))}
     if draw(st.integers(0, 3)) == 0:
+        if draw(st.booleans()):  # a state for a declarative action to move between
+            state = {"type": "bool", "default": False, "read_only": True}
+            body["fields"]["action_state"] = state
+            fields = {**fields, "action_state": state}
         actions = draw(_actions(fields, body.get("lookup"), owned, auth))
         if actions:
             body["actions"] = actions
@@ -488,7 +492,7 @@ def _actions(
     ]
     texts = [f for f, b in usable.items() if b["type"] in ("string", "text")]
     allow_words = ["authenticated", *(auth or {}).get("roles", [])] + (["owner"] if owned else [])
-    if states and draw(st.booleans()):
+    if states and draw(st.integers(0, 3)) != 0:
         state = draw(st.sampled_from(states))
         body = usable[state]
         if body["type"] == "bool":
