@@ -8,11 +8,11 @@ sys.monitoring (COVERAGE_CORE=sysmon): the same line figures at a fraction of th
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ def check(ctx: VerifyContext) -> Outcome:
     figures["hostile"] = hostile_figures(hostile)
     figures["not_run"] = not_run(root, figures["database"])
     problems = _problems(pytest, totals, coverage, junit)
-    unwritten = unwritten_handlers(root, package)
+    unwritten = unwritten_handlers(root, package, env.python, environ)
     if unwritten:
         figures["unwritten_handlers"] = unwritten
         problems.append(
@@ -124,40 +124,48 @@ def hostile_figures(path: Path) -> dict[str, Any]:
     return {key: data.get(key) for key in keys}
 
 
-def unwritten_handlers(root: Path, package: str) -> list[dict[str, str]]:
+# Asks the project which handler methods its `<Resource>Actions` classes lack (argv[1]: JSON
+# [[module, class, [method, ...]], ...]); prints the missing ones as JSON [[module, method]].
+_MISSING_METHODS = """
+import importlib, json, sys
+missing = []
+for module, name, methods in json.loads(sys.argv[1]):
+    found = getattr(importlib.import_module(module), name, None)
+    missing += [[module, m] for m in methods if not callable(getattr(found, m, None))]
+print(json.dumps(missing))
+"""
+
+
+def unwritten_handlers(
+    root: Path, package: str, python: Path, environ: Mapping[str, str]
+) -> list[dict[str, str]]:
     """The handler actions (`handler: true`) whose method the user's `<resource>/actions.py`
-    does not define yet: the service answers them 501, so it is not delivered."""
+    does not define yet, as the project itself answers (it imports the classes): the service
+    answers them 501, so it is not delivered."""
     try:
         ir = json.loads((root / ".backforge" / "ir.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
-    found = []
+    wanted, where = [], {}
     for resource in ir.get("resources", []):
         handlers = [a["name"] for a in resource.get("actions", []) if a.get("handler")]
-        if not handlers:
-            continue
-        relative = f"{package}/{resource['module']}/actions.py"
-        written = _methods(root / relative, f"{resource['name']}Actions")
-        found += [
-            {"action": f"{resource['name']}.{name}", "method": name, "file": relative}
-            for name in handlers
-            if name not in written
-        ]
-    return found
-
-
-def _methods(path: Path, class_name: str) -> set[str]:
+        if handlers:
+            module = f"{package}.{resource['module']}.actions"
+            wanted.append([module, f"{resource['name']}Actions", handlers])
+            where[module] = resource["name"], f"{package}/{resource['module']}/actions.py"
+    if not wanted:
+        return []
+    asked = run(
+        [python, "-c", _MISSING_METHODS, json.dumps(wanted)], cwd=root, env=environ, timeout=120
+    )
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError):
-        return set()
-    return {
-        item.name
-        for node in tree.body
-        if isinstance(node, ast.ClassDef) and node.name == class_name
-        for item in node.body
-        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
+        missing = json.loads(asked.output.strip().splitlines()[-1]) if asked.ok else []
+    except (ValueError, IndexError):
+        missing = []  # the project does not import: its tests say why
+    return [
+        {"action": f"{where[m][0]}.{method}", "method": method, "file": where[m][1]}
+        for m, method in missing
+    ]
 
 
 def _problems(
