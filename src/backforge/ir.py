@@ -286,6 +286,7 @@ class ResourceIR:
     id_type: str = "bigint"  # or "int"
     lacks: list[str] = field(default_factory=list)
     lookup: str | None = None  # the unique field item URLs name records by (None: the id)
+    events: list[str] = field(default_factory=list)  # created, updated, deleted: to the outbox
 
     def db_column(self, key: str) -> str:
         """The database name of a column the service's code knows by ``key``."""
@@ -506,6 +507,11 @@ class ServiceIR:
     existing_database: bool = False  # the tables existed: 0001 is a baseline to stamp
     # this IR stands for the tables as they existed, before backforge took them over
     as_existing: bool = False
+
+    @property
+    def events(self) -> bool:
+        """Whether some resource publishes domain events (the outbox and its relay)."""
+        return any(r.events for r in self.resources)
 
     @property
     def write_only_field(self) -> tuple[ResourceIR, FieldIR] | None:
@@ -810,7 +816,13 @@ class ServiceIR:
 # Keys an existing database's names added to the IR: written only when they are not the
 # default, so the IR of every other spec stays as it was (reading back fills the defaults).
 _NEW_SERVICE_KEYS = {"existing_database": False, "as_existing": False}
-_NEW_RESOURCE_KEYS = {"id_column": "id", "id_type": "bigint", "lacks": [], "lookup": None}
+_NEW_RESOURCE_KEYS = {
+    "id_column": "id",
+    "id_type": "bigint",
+    "lacks": [],
+    "lookup": None,
+    "events": [],
+}
 _NEW_FIELD_KEYS = {"column_name": "", "ref_id_type": "", "ref_id_column": "", "segment": False}
 
 
@@ -912,10 +924,14 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
             {"name": name, "default": flag.default, "description": flag.description or ""}
             for name, flag in spec.feature_flags().items()
         ],
-        system_tables=list(SYSTEM_TABLES),
+        system_tables=list(SYSTEM_TABLES) + (["outbox_events"] if _has_events(spec) else []),
         existing_database=info.existing_database,
         seeds=seed_blocks(spec.seed, spec.resources, [r.name for r in _in_order(resources)]),
     )
+
+
+def _has_events(spec: ServiceSpec) -> bool:
+    return any(body.events for body in spec.resources.values())
 
 
 def _auth(spec: ServiceSpec) -> AuthIR | None:
@@ -1047,6 +1063,7 @@ def _resource(
         id_type=body.key.type,
         lacks=sorted(body.lacks),
         lookup=body.lookup,
+        events=[event for event in ("created", "updated", "deleted") if event in body.events],
     )
 
 
