@@ -514,6 +514,15 @@ class ServiceIR:
         return any(r.events for r in self.resources)
 
     @property
+    def events_resource(self) -> ResourceIR:
+        """The resource tests/test_events.py tests: of those with events, one with fields never
+        returned (its events must leave them out), and the most events."""
+        return max(
+            (r for r in self.resources if r.events),
+            key=lambda r: (any(not f.readable for f in r.fields), len(r.events)),
+        )
+
+    @property
     def write_only_field(self) -> tuple[ResourceIR, FieldIR] | None:
         """The first field accepted but never returned (the audit log must redact it)."""
         for r in self.resources:
