@@ -76,6 +76,7 @@ OPTIONAL = {
     "tests/test_queries.py": "query_tests",
     "__package__/events/": "events",
     "tests/test_events.py": "events",
+    "deploy/k8s/relay-deployment.yaml": "events",
 }
 
 
