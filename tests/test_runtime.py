@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from backforge.generate import prepare
-from backforge.render import render_project, runtime_files
+from backforge.render import OPTIONAL_RUNTIME, render_project, runtime_files
 from backforge.verify.environment import ensure_env
 from backforge.verify.projectenv import ProjectEnv
 
@@ -131,7 +131,12 @@ def test_the_generated_settings_module_defines_what_its_stub_declares(
 def test_runtime_modules_are_copied_with_the_header_only(tmp_path: Path) -> None:
     ir = prepare(EXAMPLES / "inventory.yaml", tmp_path / "out").ir
     copied = runtime_files(ir)
-    assert sorted(copied) == sorted(f"inventory/core/{p.name}" for p in RUNTIME.glob("*.py"))
+    optional = OPTIONAL_RUNTIME
+    shipped = [
+        p.name for p in RUNTIME.glob("*.py") if p.name not in optional or optional[p.name](ir)
+    ]
+    assert sorted(copied) == sorted(f"inventory/core/{name}" for name in shipped)
+    assert not {"outbox.py", "relay.py"} & set(shipped)  # only for a spec with events
     first, _, rest = copied["inventory/core/errors.py"].partition("\n")
     assert (
         first

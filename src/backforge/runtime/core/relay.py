@@ -98,7 +98,7 @@ def cloud_event(row: Any) -> dict[str, Any]:
 def backoff(attempts: int, options: RelayOptions, rng: Callable[[], float]) -> float:
     """Seconds to wait after ``attempts`` failures: capped exponential, with full jitter
     between half and all of it."""
-    ceiling = min(options.backoff_cap, options.backoff_base * 2 ** (attempts - 1))
+    ceiling = min(options.backoff_cap, options.backoff_base * 2.0 ** (attempts - 1))
     return ceiling * (0.5 + rng() / 2)
 
 
