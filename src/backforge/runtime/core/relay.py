@@ -1,7 +1,7 @@
 """The outbox relay: publishes the pending rows of ``outbox_events`` (core/outbox.py) to a sink,
 in order per aggregate, and marks them sent.
 
-Each round claims a batch in one transaction: on PostgreSQL (and MySQL 8) with
+Each round claims a batch in one transaction: on PostgreSQL (MySQL 8 and MariaDB 10.6 too) with
 ``SELECT … FOR UPDATE SKIP LOCKED``, so relays running side by side never claim the same row;
 SQLite has no row locks (run one relay there). A row is claimed only while no earlier row of its
 aggregate is still pending: a later event of a record waits behind one that failed. A failed
@@ -164,7 +164,7 @@ class Relay:
             .limit(self.options.batch_size)
         )
         if session.get_bind().dialect.name != "sqlite":
-            query = query.with_for_update(skip_locked=True, of=t)
+            query = query.with_for_update(skip_locked=True)
         return query
 
     async def _publish(self, session: AsyncSession, row: Any) -> None:
