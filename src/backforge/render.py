@@ -133,6 +133,7 @@ def runtime_files(ir: ServiceIR) -> dict[str, str]:
 OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
     "outbox.py": lambda ir: ir.events,
     "relay.py": lambda ir: ir.events,
+    "brokers.py": lambda ir: ir.events,
 }
 
 
