@@ -27,6 +27,7 @@ resources:
     events: [deleted, created]
 """
 EVENT_FILES = {
+    "shelf/core/brokers.py",
     "shelf/core/outbox.py",
     "shelf/core/relay.py",
     "shelf/events/__init__.py",
@@ -64,6 +65,8 @@ def test_a_spec_with_events_gets_the_outbox_relay_and_tests() -> None:
     assert "OUTBOX_MAX_ATTEMPTS=10" in files[".env.example"]
     assert "relay_options(settings)" in files["shelf/main.py"]
     assert "## Domain events (the outbox)" in files["RUNBOOK.md"]
+    assert "faststream[rabbit,nats]==" in files["requirements.txt"]
+    assert "relay-deployment.yaml" in files["deploy/k8s/kustomization.yaml"]
 
 
 def test_a_spec_without_events_gets_none_of_it() -> None:
