@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from evolve_support import Database, postgres_database
 from live_service import project_python, serve
-from test_events_e2e import RECORDS, SPEC, outbox, pending, wait_for, write_events
+from test_events_e2e import RECORDS, SPEC, backlog, outbox, pending, wait_for, write_events
 
 from backforge.cli import main
 from backforge.verify.tcpproxy import TcpProxy
@@ -37,6 +37,7 @@ NATS = "nats://127.0.0.1:4222"
 EXCHANGE = "journal.events"  # the relay's: <package>.events
 QUEUE = "bf-events-e2e"
 STREAM = "JOURNAL_EVENTS"
+THROUGHPUT = 500
 
 # Run in the project's environment (FastStream's drivers): bind / drain / clean up.
 CONSUMER = r"""
@@ -267,9 +268,20 @@ def test_nats_jetstream_drops_republished_duplicates(journal: Path, tmp_path: Pa
             got = consumer(journal, "nats:drain", NATS, STREAM)
             assert sorted(g[0] for g in got) == sorted(str(row["id"]) for row in rows)
             assert in_order(got, rows)
+            # throughput: a backlog of THROUGHPUT events, published in one run
+            database.sql("DELETE FROM outbox_events")
+            backlog(database, THROUGHPUT, aggregates=100)
+            relay_once(journal, relay_env(url, NATS, OUTBOX_BATCH_SIZE="100"))
+            assert pending(database) == 0
+            span = database.sql(
+                "SELECT extract(epoch FROM max(sent_at) - min(sent_at)) AS s FROM outbox_events"
+            )[0]["s"]
+            rate = THROUGHPUT / max(float(span), 1e-3)
+            assert len(consumer(journal, "nats:drain", NATS, STREAM)) == len(rows) + THROUGHPUT
     finally:
         consumer(journal, "nats:clean", NATS, STREAM)
     print(
         f"\n[nats] {len(rows)} events published twice, {len(got)} in the stream "
-        f"(duplicates dropped by Nats-Msg-Id), in order; first pass {seconds:.2f} s"
+        f"(duplicates dropped by Nats-Msg-Id), in order; first pass {seconds:.2f} s; "
+        f"{THROUGHPUT} more at {rate:.0f} events/s (first to last publication)"
     )
