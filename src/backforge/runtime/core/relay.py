@@ -15,23 +15,29 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .db import utcnow
 from .outbox import DEAD, PENDING, SENT, outbox_events
 
 logger = logging.getLogger(__name__)
+OBSERVE_EVERY = 1.0  # seconds between two readings of the backlog by a running relay
 
 EVENTS_PUBLISHED = Counter("outbox_events_published_total", "Outbox events published.")
 PUBLISH_FAILURES = Counter("outbox_publish_failures_total", "Failed attempts to publish.")
 EVENTS_DEAD = Counter("outbox_events_dead_total", "Outbox events dead-lettered.")
+BACKLOG = Gauge("outbox_backlog", "Outbox events by status, as a relay last saw.", ["status"])
+OLDEST_PENDING = Gauge(
+    "outbox_oldest_pending_seconds", "Age of the oldest pending outbox event, as a relay last saw."
+)
 EVENT_LAG = Histogram(
     "outbox_event_lag_seconds",
     "From the change's commit to the event's publication.",
@@ -128,15 +134,27 @@ class Relay:
     async def run(self, stop: asyncio.Event) -> None:
         """Rounds until ``stop`` is set, resting ``poll_interval`` when there was nothing to do
         (or the database failed: logged, tried again)."""
+        observed = 0.0
         while not stop.is_set():
             try:
                 claimed = await self.run_once()
+                if time.monotonic() - observed >= OBSERVE_EVERY:
+                    await self.observe()
+                    observed = time.monotonic()
             except Exception:
                 logger.exception("outbox relay round failed")
                 claimed = 0
             if not claimed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.options.poll_interval)
+
+    async def observe(self) -> dict[str, Any]:
+        """Set the backlog gauges (rows pending, dead; the oldest pending one's age)."""
+        state = await backlog(self.sessions)
+        for status in (PENDING, DEAD):
+            BACKLOG.labels(status).set(state[status])
+        OLDEST_PENDING.set(state["oldest_pending_seconds"])
+        return state
 
     async def drain(self, rounds: int = 1000) -> int:
         """Rounds until one claims nothing (at most ``rounds``); the rows claimed."""
