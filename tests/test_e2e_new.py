@@ -55,6 +55,9 @@ def assert_delivered(report: dict) -> None:  # type: ignore[type-arg]
     assert "Dockerfile" in report["operations"]["deployment"]["files"]
     assert report["files_count"] > 40
     assert report["status_block"].startswith("STATUS: COMPLETE")
+    if "events" in checks:  # a spec with domain events: every one written was published
+        events = checks["events"]["figures"]
+        assert events["events_written"] > 0 and events["events_lost"] == 0
 
 
 @pytest.mark.parametrize("example", EVERY_EXAMPLE)
@@ -62,6 +65,7 @@ def test_new_delivers_every_example_on_sqlite(tmp_path: Path, example: str) -> N
     report = run_new(EXAMPLES / f"{example}.yaml", tmp_path / example)
     assert_delivered(report)
     assert report["service"]["name"] == example
+    assert ("events" in {c["name"] for c in report["checks"]}) == (example == "projects")
 
 
 @pytest.mark.postgres

@@ -134,6 +134,7 @@ def test_runtime_modules_are_copied_with_the_header_only(tmp_path: Path) -> None
     shipped = [p for p in RUNTIME.glob("*.py") if OPTIONAL_RUNTIME.get(p.name, bool)(ir)]
     assert sorted(copied) == sorted(f"inventory/core/{p.name}" for p in shipped)
     assert "inventory/core/actions.py" not in copied  # inventory declares no actions
+    assert not {"inventory/core/outbox.py", "inventory/core/relay.py"} & set(copied)  # no events
     first, _, rest = copied["inventory/core/errors.py"].partition("\n")
     assert (
         first

@@ -83,12 +83,15 @@ def test_the_standard_checks_and_their_order() -> None:
         "load",
         "observability",
         "resilience",
+        "events",  # only for a spec with events
     ]
     needs = {c.name: c.needs for c in CHECKS}
     assert needs["contract"] == needs["load"] == ("server",)
     assert needs["observability"] == ("load",)
     assert needs["resilience"] == ("environment",)
     after = {c.name: c.after for c in CHECKS if c.after}
+    # events reads what the fuzzing and the load changed
+    assert set(after.pop("events")) == {"contract", "conformance", "load"}
     # latencies are measured with nothing else running: every check but the ones after the load
     assert set(after) == {"load"}
     assert set(after["load"]) == {c.name for c in CHECKS} - {
@@ -96,6 +99,7 @@ def test_the_standard_checks_and_their_order() -> None:
         "server",
         "load",
         "observability",
+        "events",
     } | {"conformance"}  # with --contract: the load does not run beside that fuzzer either
     assert [c.name for c in QUICK_CHECKS] == ["environment", "lint", "tests", "migrations"]
 

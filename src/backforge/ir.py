@@ -344,6 +344,7 @@ class ResourceIR:
     id_type: str = "bigint"  # or "int"
     lacks: list[str] = field(default_factory=list)
     lookup: str | None = None  # the unique field item URLs name records by (None: the id)
+    events: list[str] = field(default_factory=list)  # created, updated, deleted: to the outbox
     actions: list[ActionIR] = field(default_factory=list)  # custom actions (`actions:`)
 
     @property
@@ -592,6 +593,20 @@ class ServiceIR:
     existing_database: bool = False  # the tables existed: 0001 is a baseline to stamp
     # this IR stands for the tables as they existed, before backforge took them over
     as_existing: bool = False
+
+    @property
+    def events(self) -> bool:
+        """Whether some resource publishes domain events (the outbox and its relay)."""
+        return any(r.events for r in self.resources)
+
+    @property
+    def events_resource(self) -> ResourceIR:
+        """The resource tests/test_events.py tests: of those with events, one with fields never
+        returned (its events must leave them out), and the most events."""
+        return max(
+            (r for r in self.resources if r.events),
+            key=lambda r: (any(not f.readable for f in r.fields), len(r.events)),
+        )
 
     @property
     def write_only_field(self) -> tuple[ResourceIR, FieldIR] | None:
@@ -902,6 +917,7 @@ _NEW_RESOURCE_KEYS = {
     "lacks": [],
     "lookup": None,
     "actions": [],
+    "events": [],
 }
 _NEW_FIELD_KEYS = {"column_name": "", "ref_id_type": "", "ref_id_column": "", "segment": False}
 
@@ -1004,10 +1020,14 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
             {"name": name, "default": flag.default, "description": flag.description or ""}
             for name, flag in spec.feature_flags().items()
         ],
-        system_tables=list(SYSTEM_TABLES),
+        system_tables=list(SYSTEM_TABLES) + (["outbox_events"] if _has_events(spec) else []),
         existing_database=info.existing_database,
         seeds=seed_blocks(spec.seed, spec.resources, [r.name for r in _in_order(resources)]),
     )
+
+
+def _has_events(spec: ServiceSpec) -> bool:
+    return any(body.events for body in spec.resources.values())
 
 
 def _auth(spec: ServiceSpec) -> AuthIR | None:
@@ -1139,6 +1159,7 @@ def _resource(
         id_type=body.key.type,
         lacks=sorted(body.lacks),
         lookup=body.lookup,
+        events=[event for event in ("created", "updated", "deleted") if event in body.events],
         actions=[
             _action(name, aname, action, spec, modules, by_name)
             for aname, action in sorted(body.actions.items())

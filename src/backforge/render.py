@@ -74,6 +74,9 @@ OPTIONAL = {
     "tests/test_account_state.py": "auth",
     "tests/test_sign_in_limits.py": "auth",
     "tests/test_queries.py": "query_tests",
+    "__package__/events/": "events",
+    "tests/test_events.py": "events",
+    "deploy/k8s/relay-deployment.yaml": "events",
 }
 
 
@@ -142,6 +145,9 @@ def runtime_files(ir: ServiceIR) -> dict[str, str]:
 # Add one here as ``"<module>.py": lambda ir: <whether the spec uses it>``.
 OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
     "actions.py": lambda ir: any(r.actions for r in ir.resources),
+    "outbox.py": lambda ir: ir.events,
+    "relay.py": lambda ir: ir.events,
+    "brokers.py": lambda ir: ir.events,
 }
 
 

@@ -281,7 +281,38 @@ SYSTEM_TABLES = {
         ),
         primary_key=("scope", "key"),
         indexes=(_index("idempotency_keys", "expires_at"),),
-    )
+    ),
+    # core/outbox.py: the domain events of the changes, written in their transactions
+    "outbox_events": Table(
+        name="outbox_events",
+        owner="the event outbox",
+        columns=(
+            Column("position", ID, False),
+            Column("id", SqlType("String", length=36), False),
+            Column("aggregate_type", SqlType("String", length=60), False),
+            Column("aggregate_id", SqlType("String", length=255), False),
+            Column("type", SqlType("String", length=80), False),
+            Column("specversion", SqlType("String", length=8), False),
+            Column("source", SqlType("String", length=255), False),
+            Column("subject", SqlType("String", length=255), False),
+            Column("time", DATETIME, False),
+            Column("datacontenttype", SqlType("String", length=60), False),
+            Column("payload", SqlType("JSON"), False),
+            Column("request_id", SqlType("String", length=128), True),
+            Column("traceparent", SqlType("String", length=64), True),
+            Column("status", SqlType("String", length=10), False),
+            Column("attempts", INTEGER, False),
+            Column("next_attempt_at", DATETIME, False),
+            Column("last_error", SqlType("Text"), True),
+            Column("sent_at", DATETIME, True),
+        ),
+        primary_key=("position",),
+        uniques=(_unique("outbox_events", "id"),),
+        indexes=(
+            _index("outbox_events", "status", "next_attempt_at"),
+            _index("outbox_events", "aggregate_type", "aggregate_id"),
+        ),
+    ),
 }
 
 

@@ -469,7 +469,9 @@ class ResourceSpec(Strict):
         description="Custom actions on one record (`POST .../{key}/<name>`), by snake_case name.",
     )
     events: list[Literal["created", "updated", "deleted"]] = Field(
-        default_factory=list, description="Domain events to publish (not generated yet)."
+        default_factory=list,
+        description="Domain events written to the transactional outbox with each change of "
+        "these kinds, and published by the relay.",
     )
     cache: CacheSpec | None = Field(None, description="Response caching (not generated yet).")
 
@@ -507,7 +509,7 @@ class ServiceSpec(Strict):
         """Spec parts this version validates but does not generate code for yet."""
         notes = []
         for name, resource in self.resources.items():
-            for option in ("events", "cache"):
+            for option in ("cache",):
                 if option in resource.model_fields_set:
                     notes.append(
                         f"resources.{name}.{option}: accepted and checked; not generated yet"

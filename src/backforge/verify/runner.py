@@ -29,6 +29,7 @@ from backforge.verify import (
     conformance,
     contract,
     environment,
+    events,
     lint,
     load,
     migrations,
@@ -70,6 +71,8 @@ CHECKS: tuple[Check, ...] = (
     Check("load", load.check, ("server",), after=ALONE),
     Check("observability", observability.check, ("load",)),
     Check("resilience", resilience.check, ("environment",)),
+    # only for a spec with events (see `verify_project`): what the changes above wrote
+    Check("events", events.check, ("server",), after=("contract", "conformance", "load")),
 )
 # `verify --contract FILE` only: the running service against the user's OpenAPI document.
 CONFORMANCE = Check("conformance", conformance.check, ("server",))
@@ -116,6 +119,8 @@ def verify_project(
     user_contract = load_contract(contract) if contract is not None else None
     if quick:
         checks = tuple(c for c in checks if c.name in QUICK)
+    if not events.events_of(project):
+        checks = tuple(c for c in checks if c.name != "events")
     if user_contract is not None:
         checks = with_conformance(checks)
     emit = progress or (lambda event, data: None)

@@ -24,7 +24,11 @@ class TcpProxy:
     def start(self) -> int:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((HOST, self.port))
+        try:
+            listener.bind((HOST, self.port))
+        except OSError:  # the port is still taken (restore may be tried again)
+            listener.close()
+            raise
         listener.listen(64)
         self.port = listener.getsockname()[1]
         self._listener = listener
