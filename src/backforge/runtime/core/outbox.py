@@ -8,6 +8,8 @@ and the CloudEvents 1.0 attributes (`id`, `source`, `type`, `subject`, `time`, `
 and the relay's state: `status` pending, sent or dead, `attempts`, `next_attempt_at`,
 `last_error`, `sent_at`. The payload is ``{"after": …, "before": …}`` (before on update and
 delete, after on create and update); fields never returned (write-only, hidden) are left out.
+A custom action that changes the record is an update: its `updated` event (if listed) also
+names the ``action``.
 """
 
 import uuid
@@ -82,6 +84,10 @@ class Outbox:
         secret: frozenset[str],
     ) -> None:
         event = EVENT_OF.get(action)
+        payload = {"after": _shown(after, secret), "before": _shown(before, secret)}
+        if event is None and after is not None and after != before:
+            event = "updated"  # a custom action that changed the record
+            payload["action"] = action
         if event in self.events:
             await write_event(
                 session,
@@ -89,7 +95,7 @@ class Outbox:
                 resource,
                 resource_id,
                 event_type(resource, event),
-                {"after": _shown(after, secret), "before": _shown(before, secret)},
+                payload,
             )
         if self.audit is not None:
             await self.audit(
