@@ -286,6 +286,10 @@ class ResourceIR:
     id_type: str = "bigint"  # or "int"
     lacks: list[str] = field(default_factory=list)
     lookup: str | None = None  # the unique field item URLs name records by (None: the id)
+    cache_ttl: int | None = None  # seconds GETs of it stay cached (None: not cached)
+    # the cached resources whose records a delete here changes or removes (cascades, set null,
+    # link rows), transitively: a delete invalidates all of their cached answers
+    cache_dependents: list[str] = field(default_factory=list)
 
     def db_column(self, key: str) -> str:
         """The database name of a column the service's code knows by ``key``."""
@@ -300,6 +304,11 @@ class ResourceIR:
     def key_field(self) -> FieldIR | None:
         """The field item URLs name a record by (`lookup`); None when they use the id."""
         return next((f for f in self.fields if f.name == self.lookup), None)
+
+    @property
+    def invalidates(self) -> bool:
+        """Whether its writes invalidate cached answers (its own, or a delete's dependents')."""
+        return bool(self.cache_ttl or self.cache_dependents)
 
     @property
     def guarded(self) -> bool:
@@ -515,6 +524,15 @@ class ServiceIR:
                 if f.writable and not f.readable:
                     return r, f
         return None
+
+    @property
+    def cached(self) -> bool:
+        """Whether some resource's GETs are cached (core/cache.py ships, cashews is pinned)."""
+        return any(r.cache_ttl for r in self.resources)
+
+    @property
+    def cached_resources(self) -> list[ResourceIR]:
+        return [r for r in self.resources if r.cache_ttl]
 
     @property
     def owned_resources(self) -> list[ResourceIR]:
@@ -810,7 +828,14 @@ class ServiceIR:
 # Keys an existing database's names added to the IR: written only when they are not the
 # default, so the IR of every other spec stays as it was (reading back fills the defaults).
 _NEW_SERVICE_KEYS = {"existing_database": False, "as_existing": False}
-_NEW_RESOURCE_KEYS = {"id_column": "id", "id_type": "bigint", "lacks": [], "lookup": None}
+_NEW_RESOURCE_KEYS = {
+    "id_column": "id",
+    "id_type": "bigint",
+    "lacks": [],
+    "lookup": None,
+    "cache_ttl": None,
+    "cache_dependents": [],
+}
 _NEW_FIELD_KEYS = {"column_name": "", "ref_id_type": "", "ref_id_column": "", "segment": False}
 
 
@@ -881,6 +906,7 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
             if f.kind == "ref" and not f.is_owner:
                 target = next(r for r in resources if r.name == f.ref)
                 target.referenced_by.append(f"{resource.name}.{f.name}")
+    _cache_dependents(resources)
     for name, fname in table_order(resources)[1]:
         deferred = next(f for r in resources if r.name == name for f in r.fields if f.name == fname)
         deferred.deferred = True
@@ -916,6 +942,29 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
         existing_database=info.existing_database,
         seeds=seed_blocks(spec.seed, spec.resources, [r.name for r in _in_order(resources)]),
     )
+
+
+def _cache_dependents(resources: list[ResourceIR]) -> None:
+    """For every resource, the cached resources a delete of one of its
+    records changes, transitively: rows deleted by cascade, refs set to null, link rows of
+    `many` fields pointing at it (their records list the linked ids)."""
+    reaches: dict[str, set[str]] = {r.name: set() for r in resources}
+    for r in resources:
+        for f in r.fields:
+            if f.ref is None or f.is_owner or f.ref not in reaches:
+                continue
+            if f.kind == "many" or f.on_delete in ("CASCADE", "SET NULL"):
+                reaches[f.ref].add(r.name)
+    cached = {r.name for r in resources if r.cache_ttl}
+    for r in resources:
+        found: set[str] = set()
+        todo = [r.name]
+        while todo:
+            for other in reaches[todo.pop()]:
+                if other not in found:
+                    found.add(other)
+                    todo.append(other)
+        r.cache_dependents = sorted(found & cached)  # itself too, when it cascades to itself
 
 
 def _auth(spec: ServiceSpec) -> AuthIR | None:
@@ -1047,7 +1096,17 @@ def _resource(
         id_type=body.key.type,
         lacks=sorted(body.lacks),
         lookup=body.lookup,
+        cache_ttl=_cache_ttl(body, spec),
     )
+
+
+def _cache_ttl(body: ResourceSpec, spec: ServiceSpec) -> int | None:
+    """Seconds this resource's GETs stay cached: its own `cache`, else `api.cache`."""
+    cache = body.cache
+    if cache is False:
+        return None
+    cache = cache or spec.api.cache
+    return _seconds(cache.ttl) if cache is not None else None
 
 
 def _db_name(name: str, fields: dict[str, FieldIR], body: ResourceSpec) -> str:

@@ -74,6 +74,7 @@ OPTIONAL = {
     "tests/test_account_state.py": "auth",
     "tests/test_sign_in_limits.py": "auth",
     "tests/test_queries.py": "query_tests",
+    "tests/test_cache.py": "cached",
 }
 
 
@@ -127,7 +128,9 @@ def runtime_files(ir: ServiceIR) -> dict[str, str]:
 # Runtime modules a project gets only when its spec uses what they do: a module shipped to every
 # project must be exercised by every project's generated tests (the coverage gate of `verify`).
 # Add one here as ``"<module>.py": lambda ir: <whether the spec uses it>``.
-OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {}
+OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
+    "cache.py": lambda ir: ir.cached,
+}
 
 
 def _ships(module: str, ir: ServiceIR) -> bool:

@@ -122,6 +122,11 @@ class ApiSpec(Strict):
         "parameters): as in the spec (snake_case), or camelCase (published_at is publishedAt; "
         "the database keeps the spec's names).",
     )
+    cache: CacheSpec | None = Field(
+        None,
+        description="The cache every resource gets unless it says otherwise (`cache: false` "
+        "opts one out): GET by id and list pages, in process and in Redis with REDIS_URL.",
+    )
     omit_nulls: bool = Field(
         False,
         description="Optional fields are never null on the wire: a response leaves out a field "
@@ -282,9 +287,11 @@ Permission = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")] | l
 
 
 class CacheSpec(Strict):
-    """Response caching. Accepted and checked; not generated yet."""
+    """Read-through caching of GET by id and of list pages (core/cache.py of the service)."""
 
-    ttl: Duration = Field(description="How long a cached response lives, e.g. 60s.")
+    ttl: Duration = Field(
+        description="How long a cached response lives at most, e.g. 60s (at most a day)."
+    )
 
 
 class Ownership(Strict):
@@ -426,7 +433,11 @@ class ResourceSpec(Strict):
     events: list[Literal["created", "updated", "deleted"]] = Field(
         default_factory=list, description="Domain events to publish (not generated yet)."
     )
-    cache: CacheSpec | None = Field(None, description="Response caching (not generated yet).")
+    cache: CacheSpec | Literal[False] | None = Field(
+        None,
+        description="Read-through caching of this resource's GET by id and list pages: "
+        "`{ttl}` (overrides `api.cache`), or `false` to opt out of `api.cache`.",
+    )
 
 
 class ServiceSpec(Strict):
@@ -462,7 +473,7 @@ class ServiceSpec(Strict):
         """Spec parts this version validates but does not generate code for yet."""
         notes = []
         for name, resource in self.resources.items():
-            for option in ("events", "cache"):
+            for option in ("events",):
                 if option in resource.model_fields_set:
                     notes.append(
                         f"resources.{name}.{option}: accepted and checked; not generated yet"
