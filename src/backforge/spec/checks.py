@@ -90,14 +90,14 @@ def _check_cache(data: dict[str, Any], resources: dict[str, Any], report: Any) -
                 )
     for path, cache in places:
         ttl = cache.get("ttl") if isinstance(cache, dict) else None
-        if isinstance(ttl, str) and re.fullmatch(r"[1-9][0-9]*[smhd]", ttl):
-            if int(ttl[:-1]) * _UNIT_SECONDS[ttl[-1]] > DAY_SECONDS:
-                report(
-                    (*path, "ttl"),
-                    f"cache ttl {ttl} is longer than a day",
-                    "use at most 1d (e.g. 60s, 5m, 1h): a cache bounds how stale an answer "
-                    "can be after a write it could not see",
-                )
+        valid = isinstance(ttl, str) and re.fullmatch(r"[1-9][0-9]*[smhd]", ttl)
+        if valid and int(ttl[:-1]) * _UNIT_SECONDS[ttl[-1]] > DAY_SECONDS:
+            report(
+                (*path, "ttl"),
+                f"cache ttl {ttl} is longer than a day",
+                "use at most 1d (e.g. 60s, 5m, 1h): a cache bounds how stale an answer can be "
+                "after a write it could not see",
+            )
 
 
 def _check_camel_names(

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from inventory.core.cache import read_cache
 from inventory.core.settings import Settings
 from inventory.main import create_app
 from inventory.models import Base
@@ -92,6 +93,14 @@ async def empty_tables(engine: AsyncEngine, keep: Collection[str] = ()) -> None:
             if own:
                 await connection.execute(sa.update(table).values(dict.fromkeys(own)))
             await connection.execute(sa.delete(table))
+    # the cache sees no change made in SQL: what it holds of these rows is gone with them
+    await read_cache().bump(
+        [
+            "Category",
+            "Item",
+            "Stock",
+        ]
+    )
 
 
 def http_client(app: FastAPI, headers: dict[str, str] | None = None) -> AsyncClient:

@@ -33,18 +33,18 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
-from cashews import Cache
-from cashews.exceptions import CacheError
 from prometheus_client import Counter
 from pydantic import BaseModel
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from starlette.responses import Response
 
 from .service import CrudService, Scope
 from .settings import get_settings
+
+if TYPE_CHECKING:  # imported when a cache is made: importing redis loads OpenTelemetry's SDK
+    from cashews import Cache
+    from redis.asyncio import Redis
 
 logger = logging.getLogger(__name__)
 
@@ -97,18 +97,24 @@ class Entry:
 class ReadCache:
     """The L1 and L2 caches of one process, and the generations of the tags."""
 
+    redis: "Redis | None"  # generations, with REDIS_URL
+    shared: "Cache | None"  # L2, with REDIS_URL
+
     def __init__(self, settings: CacheSettings) -> None:
         self.prefix = f"{settings.cache_prefix}:cache:"
         self.headers = settings.environment != "production"
         self.memory_items = settings.cache_memory_items
         self.memory = self._memory()
-        self.redis: Redis | None = None
-        self.shared: Cache | None = None
+        self.redis = None
+        self.shared = None
         if settings.redis_url:
-            timeouts = {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}
-            self.redis = Redis.from_url(settings.redis_url, **timeouts)
+            from cashews import Cache
+            from redis.asyncio import Redis
+
+            url, wait = settings.redis_url, REDIS_TIMEOUT
+            self.redis = Redis.from_url(url, socket_timeout=wait, socket_connect_timeout=wait)
             self.shared = Cache()
-            self.shared.setup(settings.redis_url, suppress=False, **timeouts)
+            self.shared.setup(url, suppress=False, socket_timeout=wait, socket_connect_timeout=wait)
         self.generations: dict[str, tuple[str, float]] = {}  # without Redis: token, when
         self.loading: dict[str, asyncio.Future[Entry | None]] = {}
         self.down_until = 0.0
@@ -169,7 +175,7 @@ class ReadCache:
                 for tag in tags:
                     pipeline.set(self._generation(tag), secrets.token_hex(8), ex=GENERATION_SECONDS)
                 await pipeline.execute()
-        except (RedisError, OSError) as error:
+        except _redis_errors() as error:
             self._failed("invalidate", error)
 
     def _sweep(self, now: float) -> None:
@@ -185,17 +191,17 @@ class ReadCache:
             return None
         try:
             values = await self.redis.mget([self._generation(tag) for tag in tags])
-        except (RedisError, OSError) as error:
+        except _redis_errors() as error:
             self._failed("read generations", error)
             return None
-        return [value.decode() if value else "0" for value in values]
+        return [_text(value) if value else "0" for value in values]
 
     async def _lookup(self, key: str) -> Entry | None:
         entry = cast(Entry | None, await self.memory.get(key))
         if entry is None and self.shared is not None:
             try:
                 entry = cast(Entry | None, await self.shared.get(key))
-            except CacheError as error:
+            except _redis_errors() as error:
                 self._failed("read", error)
                 return None
             if entry is not None and entry.expires > time.time():
@@ -209,7 +215,7 @@ class ReadCache:
         if self.shared is not None:
             try:
                 await self.shared.set(key, entry, expire=ttl)
-            except CacheError as error:
+            except _redis_errors() as error:
                 self._failed("write", error)
 
     def _generation(self, tag: str) -> str:
@@ -222,35 +228,58 @@ class ReadCache:
         self.memory = self._memory()
         logger.warning("cache: Redis failed to %s, reading from the database: %r", what, error)
 
-    def _memory(self) -> Cache:
+    def _memory(self) -> "Cache":
+        from cashews import Cache
+
         memory = Cache()
         memory.setup(f"mem://?size={self.memory_items}")
         return memory
 
 
 _cache: ReadCache | None = None
+_configured: CacheSettings | None = None
+_retired: list[ReadCache] = []
 
 
 def read_cache() -> ReadCache:
-    """The process's cache, made on first use from the settings."""
+    """The process's cache, made on first use from the settings `configure_cache` was given
+    (else from the environment)."""
     global _cache
     if _cache is None:
-        _cache = ReadCache(cast(CacheSettings, get_settings()))
+        _cache = ReadCache(_configured or cast(CacheSettings, get_settings()))
     return _cache
 
 
 def configure_cache(settings: CacheSettings) -> None:
-    """Make the process's cache from ``settings`` (the app's, at start)."""
-    global _cache
-    _cache = ReadCache(settings)
+    """Use ``settings`` (the app's) for the process's cache, made on first use; a cache made
+    with other settings is retired (closed by `close_cache`)."""
+    global _cache, _configured
+    _configured = settings
+    if _cache is not None:
+        _retired.append(_cache)
+        _cache = None
 
 
 async def close_cache() -> None:
     """Close the process's cache (at shutdown; the next use makes a new one)."""
     global _cache
-    if _cache is not None:
-        cache, _cache = _cache, None
+    caches = [*_retired, *([_cache] if _cache is not None else [])]
+    _cache = None
+    _retired.clear()
+    for cache in caches:
         await cache.close()
+
+
+def _redis_errors() -> tuple[type[Exception], ...]:
+    """What Redis or cashews raise when Redis fails (imported only then)."""
+    from cashews.exceptions import CacheError
+    from redis.exceptions import RedisError
+
+    return RedisError, CacheError, OSError
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class CachedService(CrudService):
