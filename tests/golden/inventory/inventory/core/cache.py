@@ -18,8 +18,9 @@ a list a caller sees only part of (its own records) is keyed per caller.
 
 Redis down (an error, or no answer within REDIS_TIMEOUT): reads go to the database, a warning
 is logged and `cache_redis_errors_total` counts it; for CIRCUIT_SECONDS after an error the
-cache is not tried. Since a write's bump may have been lost meanwhile, the memory cache is
-cleared when Redis fails, and no entry outlives its TTL.
+cache is not tried. The memory cache is cleared when Redis fails, and the bumps Redis did not
+take are done before this process reads from the cache again; a process that ends before
+Redis is back leaves entries at most their TTL stale.
 
 One loader per key per process: concurrent misses of a key wait for the first one's load.
 """
@@ -118,6 +119,7 @@ class ReadCache:
         self.generations: dict[str, tuple[str, float]] = {}  # without Redis: token, when
         self.loading: dict[str, asyncio.Future[Entry | None]] = {}
         self.down_until = 0.0
+        self.lost: set[str] = set()  # tags whose bump Redis did not take, done once it is back
 
     async def close(self) -> None:
         await self.memory.close()
@@ -170,13 +172,25 @@ class ReadCache:
             if len(self.generations) > self.memory_items:
                 self._sweep(now)
             return
+        if not await self._publish([*self.lost, *tags]):
+            self.lost.update(tags)
+
+    async def _publish(self, tags: list[str]) -> bool:
+        """New generations for ``tags`` in Redis, in one round trip; on success the bumps lost
+        while Redis was down are done too."""
+        redis = self.redis
+        if redis is None:
+            return False
         try:
-            async with self.redis.pipeline(transaction=False) as pipeline:
+            async with redis.pipeline(transaction=False) as pipeline:
                 for tag in tags:
                     pipeline.set(self._generation(tag), secrets.token_hex(8), ex=GENERATION_SECONDS)
                 await pipeline.execute()
         except _redis_errors() as error:
             self._failed("invalidate", error)
+            return False
+        self.lost.clear()
+        return True
 
     def _sweep(self, now: float) -> None:
         """Forget generations older than any entry can be (at most one sweep per entry kept)."""
@@ -189,6 +203,8 @@ class ReadCache:
             return [self.generations.get(tag, ("0", 0.0))[0] for tag in tags]
         if time.monotonic() < self.down_until:
             return None
+        if self.lost and not await self._publish(list(self.lost)):
+            return None  # a change this process made is not in Redis yet: no cached answer
         try:
             values = await self.redis.mget([self._generation(tag) for tag in tags])
         except _redis_errors() as error:
