@@ -945,24 +945,25 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
 
 
 def _cache_dependents(resources: list[ResourceIR]) -> None:
-    """For every resource, the cached resources a delete of one of its
-    records changes, transitively: rows deleted by cascade, refs set to null, link rows of
-    `many` fields pointing at it (their records list the linked ids)."""
-    reaches: dict[str, set[str]] = {r.name: set() for r in resources}
+    """For every resource, the cached resources a delete of one of its records changes: rows
+    deleted by cascade (and, in turn, what their deletes change), refs set to null, link rows
+    of `many` fields pointing at it (their records list the linked ids)."""
+    changes: dict[str, set[tuple[str, bool]]] = {r.name: set() for r in resources}
     for r in resources:
         for f in r.fields:
-            if f.ref is None or f.is_owner or f.ref not in reaches:
+            if f.ref is None or f.is_owner or f.ref not in changes:
                 continue
             if f.kind == "many" or f.on_delete in ("CASCADE", "SET NULL"):
-                reaches[f.ref].add(r.name)
+                changes[f.ref].add((r.name, f.kind != "many" and f.on_delete == "CASCADE"))
     cached = {r.name for r in resources if r.cache_ttl}
     for r in resources:
         found: set[str] = set()
-        todo = [r.name]
+        deleted, todo = {r.name}, [r.name]
         while todo:
-            for other in reaches[todo.pop()]:
-                if other not in found:
-                    found.add(other)
+            for other, cascades in changes[todo.pop()]:
+                found.add(other)
+                if cascades and other not in deleted:
+                    deleted.add(other)
                     todo.append(other)
         r.cache_dependents = sorted(found & cached)  # itself too, when it cascades to itself
 

@@ -18,4 +18,4 @@ class CategoryService(CachedService):
     referenced_by: ClassVar[list[str]] = []
     cache_ttl = 300  # seconds its GETs stay cached (core/cache.py)
     # cached resources a delete here changes (cascades, set null, link rows)
-    cache_dependents: ClassVar[list[str]] = ["Item", "Stock"]
+    cache_dependents: ClassVar[list[str]] = ["Item"]
