@@ -13,7 +13,7 @@ from inventory.category.schemas import (
     CategoryUpdate,
 )
 from inventory.category.service import CategoryService
-from inventory.core.cache import cached_response, to_json, with_result
+from inventory.core.cache import Entry, cached_response, page_entry, to_json, with_result
 from inventory.core.conditional import (
     ETAG_HEADER,
     IfMatch,
@@ -77,9 +77,9 @@ def render_record(record: dict[str, Any]) -> bytes:
     return to_json(CategoryRead.model_validate(record))
 
 
-def render_page(page: dict[str, Any]) -> bytes:
+def render_page(page: dict[str, Any]) -> Entry:
     """A page of categories, to cache."""
-    return to_json(CategoryPage.model_validate(page))
+    return page_entry(CategoryPage.model_validate(page))
 
 
 @reads.get(

@@ -33,13 +33,16 @@ import secrets
 import time
 import warnings
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
+import pydantic_core
 from prometheus_client import Counter
 from pydantic import BaseModel
+from starlette.requests import Request
 from starlette.responses import Response
 
+from .schemas import _next_link
 from .service import CrudService, Scope
 from .settings import get_settings
 
@@ -93,6 +96,7 @@ class Entry:
     id: Any = None
     owner: int | None = None
     expires: float = 0.0  # wall-clock time after which it is not served
+    page: dict[str, Any] | None = None  # a bare array's page: what its headers say
 
 
 class ReadCache:
@@ -153,7 +157,7 @@ class ReadCache:
         loaded: Entry | None = None
         try:
             loaded = await load()
-            loaded = Entry(loaded.body, loaded.version, loaded.id, loaded.owner, time.time() + ttl)
+            loaded = replace(loaded, expires=time.time() + ttl)
             await self._store(full, loaded, ttl)
             return loaded, "miss"
         finally:
@@ -326,16 +330,17 @@ class CachedService(CrudService):
         return entry, result
 
     async def cached_page(
-        self, params: dict[str, Any], render: Callable[[dict[str, Any]], bytes]
+        self, params: dict[str, Any], render: Callable[[dict[str, Any]], Entry]
     ) -> tuple[Entry, str]:
-        """A page of the list, rendered by ``render``; keyed by the normalised parameters and,
-        when the caller sees only its own records, by the caller."""
+        """A page of the list, rendered by ``render`` (`page_entry`, `array_entry`); keyed by
+        the normalised parameters and, when the caller sees only its own records, by the
+        caller."""
         caller = self.access.user_id if self.access.scope("list") is Scope.OWN else None
         query = json.dumps([params, caller], sort_keys=True, default=str, ensure_ascii=False)
         digest = hashlib.sha256(query.encode()).hexdigest()[:32]
 
         async def load() -> Entry:
-            return Entry(render(await self.list_page(params)))
+            return render(await self.list_page(params))
 
         resource = self.resource
         tags = [resource, f"{resource}:lists"]
@@ -391,6 +396,34 @@ class CachedService(CrudService):
 def to_json(model: BaseModel) -> bytes:
     """``model`` as `json_response` (core/schemas.py) would send it."""
     return model.__pydantic_serializer__.to_json(model, by_alias=True)
+
+
+def page_entry(page: BaseModel) -> Entry:
+    """A page (an object: its items and cursor or offset) to cache."""
+    return Entry(to_json(page))
+
+
+def array_entry(page: BaseModel) -> Entry:
+    """A page sent as a bare array of its items (`array_response` in core/schemas.py) to
+    cache: the array, and the cursor or offset its headers are made of."""
+    data = page.__dict__
+    kept: dict[str, Any] = {
+        key: data[key] for key in ("next_cursor", "total", "offset", "limit") if key in data
+    }
+    return Entry(pydantic_core.to_json(data["items"], by_alias=True), page=kept)
+
+
+def cached_array_response(request: Request, entry: Entry, result: str) -> Response:
+    """A cached bare array, with the headers `array_response` would give it."""
+    page, headers = entry.page or {}, {}
+    if "next_cursor" in page:
+        if page["next_cursor"]:
+            headers["Link"] = _next_link(request, cursor=page["next_cursor"])
+    else:
+        headers["X-Total-Count"] = str(page["total"])
+        if page["offset"] + page["limit"] < page["total"]:
+            headers["Link"] = _next_link(request, offset=page["offset"] + page["limit"])
+    return cached_response(entry, result, headers)
 
 
 def cached_response(entry: Entry, result: str, headers: dict[str, str] | None = None) -> Response:

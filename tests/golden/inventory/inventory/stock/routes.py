@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from inventory.core.cache import cached_response, to_json, with_result
+from inventory.core.cache import Entry, cached_response, page_entry, to_json, with_result
 from inventory.core.conditional import (
     ETAG_HEADER,
     IfMatch,
@@ -77,9 +77,9 @@ def render_record(record: dict[str, Any]) -> bytes:
     return to_json(StockRead.model_validate(record))
 
 
-def render_page(page: dict[str, Any]) -> bytes:
+def render_page(page: dict[str, Any]) -> Entry:
     """A page of stock, to cache."""
-    return to_json(StockPage.model_validate(page))
+    return page_entry(StockPage.model_validate(page))
 
 
 @reads.get(
