@@ -579,6 +579,8 @@ def _api(draw: st.DrawFn) -> dict[str, Any] | None:
         api["field_names"] = "camelCase"
     if draw(st.integers(0, 3)) == 0:
         api["require_if_match"] = True
+    if draw(st.integers(0, 4)) == 0:  # the service's read cache
+        api["cache"] = {"ttl": draw(st.sampled_from(["30s", "10m", "1d"]))}
     return api
 
 
@@ -762,6 +764,8 @@ def _valid_spec(draw: st.DrawFn, max_resources: int) -> dict[str, Any]:
     index_names: set[str] = set()
     for i, name in enumerate(names):
         resources[name] = draw(resource(name, names[:i], names[i + 1 :], auth, index_names))
+    if "cache" in spec.get("api", {}) and draw(st.booleans()):
+        resources[draw(st.sampled_from(names))]["cache"] = False  # opted out
     spec["resources"] = resources
     if draw(st.booleans()):
         seed = draw(_seed(resources))

@@ -303,3 +303,28 @@ def test_actions_generate_their_routes_tests_and_a_user_owned_handler_file(
 def test_a_spec_without_actions_ships_no_action_code(bookstore: Path) -> None:
     manifest = json.loads((bookstore / MANIFEST).read_text())
     assert not [p for p in [*manifest["files"], *manifest["user_files"]] if "actions" in p]
+
+
+def test_the_cache_ships_only_with_a_spec_that_caches(tmp_path: Path) -> None:
+    from backforge.ir import build_ir
+    from backforge.render import render_project
+    from backforge.spec import load_spec_text
+
+    def files(text: str) -> dict[str, str]:
+        return render_project(build_ir(load_spec_text(text, "spec.yaml"), text))
+
+    plain = "service: {name: shelves}\nresources:\n  Shelf:\n    fields:\n      name: string\n"
+    cached = plain.replace("resources:", "api:\n  cache: {ttl: 30s}\nresources:")
+    without, with_cache = files(plain), files(cached)
+    assert "shelves/core/cache.py" not in without and "tests/test_cache.py" not in without
+    assert "cashews" not in without["requirements.txt"]
+    assert "CACHE_PREFIX" not in without[".env.example"]
+    assert "shelves/core/cache.py" in with_cache and "tests/test_cache.py" in with_cache
+    assert "cashews==" in with_cache["requirements.txt"]
+    service = with_cache["shelves/shelf/service.py"]
+    assert "class ShelfService(CachedService):" in service and "cache_ttl = 30" in service
+    routes = with_cache["shelves/shelf/routes.py"]
+    assert "service.cached_record(" in routes and "service.cached_page(" in routes
+    assert "configure_cache(settings)" in with_cache["shelves/main.py"]
+    opted_out = cached.replace("name: string\n", "name: string\n    cache: false\n")
+    assert "shelves/core/cache.py" not in files(opted_out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -217,3 +218,50 @@ resources:
         {"name": "ix_event_created_at", "columns": ["created_at"], "unique": False},
         {"name": "ix_event_label_created_at", "columns": ["label", "created_at"], "unique": True},
     ]
+
+
+CACHED_SPEC = """\
+service: {name: shelves}
+api:
+  cache: {ttl: 60s}
+resources:
+  Shelf:
+    fields:
+      name: string
+    cache: false
+  Tag:
+    fields:
+      name: string
+  Book:
+    fields:
+      shelf: {type: ref, to: Shelf, required: true, on_delete: cascade}
+      previous: {type: ref, to: Shelf, on_delete: set_null}
+      tags: {type: many, to: Tag}
+  Review:
+    fields:
+      book: {type: ref, to: Book, required: true, on_delete: cascade}
+  Loan:
+    fields:
+      book: {type: ref, to: Book, required: true}
+    cache: false
+"""
+
+
+def test_a_delete_invalidates_the_cached_resources_it_reaches() -> None:
+    ir = build_ir(load_spec_text(CACHED_SPEC, "spec.yaml"), CACHED_SPEC)
+    by_name = {r.name: r for r in ir.resources}
+    assert ir.cached and [r.name for r in ir.cached_resources] == ["Book", "Review", "Tag"]
+    # a shelf's delete removes its books (and their reviews), and clears `previous`
+    assert by_name["Shelf"].cache_dependents == ["Book", "Review"]
+    assert by_name["Shelf"].invalidates and not by_name["Shelf"].cache_ttl
+    assert by_name["Tag"].cache_dependents == ["Book"]  # link rows: books list their tags
+    assert by_name["Book"].cache_dependents == ["Review"]  # Loan restricts, and is not cached
+    assert by_name["Loan"].cache_dependents == [] and not by_name["Loan"].invalidates
+    data = json.loads(ir.to_json())
+    assert {r["name"]: r.get("cache_ttl") for r in data["resources"]}["Book"] == 60
+    assert "cache_ttl" not in next(r for r in data["resources"] if r["name"] == "Loan")
+
+
+def test_an_uncached_spec_keeps_its_ir_json(ir) -> None:  # type: ignore[no-untyped-def]
+    assert not ir.cached
+    assert "cache" not in ir.to_json()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from backforge.generate import prepare
+from backforge.generate import generate, prepare
 from backforge.render import OPTIONAL_RUNTIME, render_project, runtime_files
 from backforge.verify.environment import ensure_env
 from backforge.verify.projectenv import ProjectEnv
@@ -24,9 +24,11 @@ RUNTIME = ROOT / "src" / "backforge" / "runtime" / "core"
 
 
 @pytest.fixture(scope="module")
-def project_env(bookstore: Path) -> ProjectEnv:
-    """The environment generated projects run in (built on first use, then shared)."""
-    return ensure_env(bookstore)
+def project_env(tmp_path_factory: pytest.TempPathFactory) -> ProjectEnv:
+    """The environment generated projects run in (built on first use, then shared): that of
+    examples/inventory.yaml, whose cache pins the optional packages too (cashews)."""
+    project = generate(EXAMPLES / "inventory.yaml", tmp_path_factory.mktemp("g") / "inventory")
+    return ensure_env(project.directory)
 
 
 @pytest.mark.e2e

@@ -592,6 +592,22 @@ CASES = [
         "cannot be a ref field",
         "scalar",
     ),
+    (
+        "cache ttl over a day",
+        "Book:\n  fields:\n    title: string\n  cache: {ttl: 2d}\n",
+        6,
+        "resources.Book.cache.ttl",
+        "cache ttl 2d is longer than a day",
+        "use at most 1d",
+    ),
+    (
+        "cache false without a service cache",
+        "Book:\n  fields:\n    title: string\n  cache: false\n",
+        6,
+        "resources.Book.cache",
+        "api.cache sets none",
+        "remove `cache: false`",
+    ),
 ]
 
 
@@ -996,3 +1012,30 @@ def test_a_resource_renamed_from_must_name_a_resource_that_is_gone() -> None:
     }
     loaded = load_spec_text(spec("Writer: {renamed_from: Author, fields: {name: string}}\n"))
     assert loaded.resources["Writer"].renamed_from == "Author"
+
+
+def test_a_service_cache_over_a_day_is_refused_and_cache_false_opts_out() -> None:
+    head = "service: {name: shop}\napi:\n  cache: {ttl: 25h}\nresources:\n"
+    found = problems(spec("Book:\n  fields:\n    title: string\n", head))
+    assert [(p.line, p.path) for p in found] == [(3, "api.cache.ttl")]
+    assert "longer than a day" in found[0].message
+    head = "service: {name: shop}\napi:\n  cache: {ttl: 1d}\nresources:\n"
+    text = spec(
+        """\
+        Book:
+          fields:
+            title: string
+        Note:
+          fields:
+            text: string
+          cache: false
+        Tag:
+          fields:
+            name: string
+          cache: {ttl: 90s}
+        """,
+        head,
+    )
+    ir = build_ir(load_spec_text(text, "spec.yaml"), text)
+    assert {r.name: r.cache_ttl for r in ir.resources} == {"Book": 86400, "Note": None, "Tag": 90}
+    assert ir.notes == []  # generated now: no longer "accepted, not generated yet"

@@ -181,12 +181,16 @@ def _one(index: int, text: str, keep: Path, database: str, env_holder: list[Proj
 
 
 def shared_env() -> ProjectEnv:
-    """The pinned environment verify uses, found (or built) from a project generated for it."""
+    """The pinned environment verify uses, found (or built) from a project generated for it: one
+    with a cache, whose requirements add the optional packages (cashews) to every spec's."""
     with tempfile.TemporaryDirectory(prefix="specfuzz-env-") as tmp:
         spec = Path(tmp) / "spec.yaml"
-        spec.write_text(
-            to_yaml({"service": {"name": "probe"}, "resources": {"A": {"fields": {"b": "int"}}}})
-        )
+        probe = {
+            "service": {"name": "probe"},
+            "api": {"cache": {"ttl": "60s"}},
+            "resources": {"A": {"fields": {"b": "int"}}},
+        }
+        spec.write_text(to_yaml(probe))
         run = Run(0, spec)
         assert _generate(spec, Path(tmp) / "p", run), run.error
         return ensure_env(Path(tmp) / "p")

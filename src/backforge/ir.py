@@ -346,6 +346,10 @@ class ResourceIR:
     lookup: str | None = None  # the unique field item URLs name records by (None: the id)
     events: list[str] = field(default_factory=list)  # created, updated, deleted: to the outbox
     actions: list[ActionIR] = field(default_factory=list)  # custom actions (`actions:`)
+    cache_ttl: int | None = None  # seconds GETs of it stay cached (None: not cached)
+    # the cached resources whose records a delete here changes or removes (cascades, set null,
+    # link rows), transitively: a delete invalidates all of their cached answers
+    cache_dependents: list[str] = field(default_factory=list)
 
     @property
     def handler_actions(self) -> list[ActionIR]:
@@ -365,6 +369,11 @@ class ResourceIR:
     def key_field(self) -> FieldIR | None:
         """The field item URLs name a record by (`lookup`); None when they use the id."""
         return next((f for f in self.fields if f.name == self.lookup), None)
+
+    @property
+    def invalidates(self) -> bool:
+        """Whether its writes invalidate cached answers (its own, or a delete's dependents')."""
+        return bool(self.cache_ttl or self.cache_dependents)
 
     @property
     def guarded(self) -> bool:
@@ -616,6 +625,15 @@ class ServiceIR:
                 if f.writable and not f.readable:
                     return r, f
         return None
+
+    @property
+    def cached(self) -> bool:
+        """Whether some resource's GETs are cached (core/cache.py ships, cashews is pinned)."""
+        return any(r.cache_ttl for r in self.resources)
+
+    @property
+    def cached_resources(self) -> list[ResourceIR]:
+        return [r for r in self.resources if r.cache_ttl]
 
     @property
     def owned_resources(self) -> list[ResourceIR]:
@@ -918,6 +936,8 @@ _NEW_RESOURCE_KEYS = {
     "lookup": None,
     "actions": [],
     "events": [],
+    "cache_ttl": None,
+    "cache_dependents": [],
 }
 _NEW_FIELD_KEYS = {"column_name": "", "ref_id_type": "", "ref_id_column": "", "segment": False}
 
@@ -989,6 +1009,7 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
             if f.kind == "ref" and not f.is_owner:
                 target = next(r for r in resources if r.name == f.ref)
                 target.referenced_by.append(f"{resource.name}.{f.name}")
+    _cache_dependents(resources)
     for name, fname in table_order(resources)[1]:
         deferred = next(f for r in resources if r.name == name for f in r.fields if f.name == fname)
         deferred.deferred = True
@@ -1028,6 +1049,30 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
 
 def _has_events(spec: ServiceSpec) -> bool:
     return any(body.events for body in spec.resources.values())
+
+
+def _cache_dependents(resources: list[ResourceIR]) -> None:
+    """For every resource, the cached resources a delete of one of its records changes: rows
+    deleted by cascade (and, in turn, what their deletes change), refs set to null, link rows
+    of `many` fields pointing at it (their records list the linked ids)."""
+    changes: dict[str, set[tuple[str, bool]]] = {r.name: set() for r in resources}
+    for r in resources:
+        for f in r.fields:
+            if f.ref is None or f.is_owner or f.ref not in changes:
+                continue
+            if f.kind == "many" or f.on_delete in ("CASCADE", "SET NULL"):
+                changes[f.ref].add((r.name, f.kind != "many" and f.on_delete == "CASCADE"))
+    cached = {r.name for r in resources if r.cache_ttl}
+    for r in resources:
+        found: set[str] = set()
+        deleted, todo = {r.name}, [r.name]
+        while todo:
+            for other, cascades in changes[todo.pop()]:
+                found.add(other)
+                if cascades and other not in deleted:
+                    deleted.add(other)
+                    todo.append(other)
+        r.cache_dependents = sorted(found & cached)  # itself too, when it cascades to itself
 
 
 def _auth(spec: ServiceSpec) -> AuthIR | None:
@@ -1160,6 +1205,7 @@ def _resource(
         lacks=sorted(body.lacks),
         lookup=body.lookup,
         events=[event for event in ("created", "updated", "deleted") if event in body.events],
+        cache_ttl=_cache_ttl(body, spec),
         actions=[
             _action(name, aname, action, spec, modules, by_name)
             for aname, action in sorted(body.actions.items())
@@ -1215,6 +1261,15 @@ def _action(
         inputs=declared("input", body.input),
         outputs=declared("output", body.output),
     )
+
+
+def _cache_ttl(body: ResourceSpec, spec: ServiceSpec) -> int | None:
+    """Seconds this resource's GETs stay cached: its own `cache`, else `api.cache`."""
+    cache = body.cache
+    if cache is False:
+        return None
+    cache = cache or spec.api.cache
+    return _seconds(cache.ttl) if cache is not None else None
 
 
 def _db_name(name: str, fields: dict[str, FieldIR], body: ResourceSpec) -> str:

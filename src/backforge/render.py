@@ -77,6 +77,7 @@ OPTIONAL = {
     "__package__/events/": "events",
     "tests/test_events.py": "events",
     "deploy/k8s/relay-deployment.yaml": "events",
+    "tests/test_cache.py": "cached",
 }
 
 
@@ -148,6 +149,7 @@ OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
     "outbox.py": lambda ir: ir.events,
     "relay.py": lambda ir: ir.events,
     "brokers.py": lambda ir: ir.events,
+    "cache.py": lambda ir: ir.cached,
 }
 
 

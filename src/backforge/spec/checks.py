@@ -63,8 +63,41 @@ def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
         _check_camel_names(fields_by_resource, report)
     if isinstance(data.get("auth"), dict):  # without accounts, `owned` is reported already
         _check_owned_through(resources, fields_by_resource, report)
+    _check_cache(data, resources, report)
     check_seed(data, fields_by_resource, report, value_problems)
     return found
+
+
+DAY_SECONDS = 86400
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _check_cache(data: dict[str, Any], resources: dict[str, Any], report: Any) -> None:
+    """A cache TTL over a day (a stale answer that long is a bug, not a cache), and
+    `cache: false` with no service default to opt out of."""
+    api = data.get("api")
+    default = api.get("cache") if isinstance(api, dict) else None
+    places: list[tuple[tuple[Any, ...], Any]] = [(("api", "cache"), default)]
+    for name, body in resources.items():
+        if isinstance(body, dict) and "cache" in body:
+            places.append((("resources", name, "cache"), body["cache"]))
+            if body["cache"] is False and not isinstance(default, dict):
+                report(
+                    ("resources", name, "cache"),
+                    f"`cache: false` opts {name} out of a service cache, but api.cache sets none",
+                    "remove `cache: false` (resources are not cached unless api.cache or their "
+                    "own `cache: {ttl}` says so)",
+                )
+    for path, cache in places:
+        ttl = cache.get("ttl") if isinstance(cache, dict) else None
+        valid = isinstance(ttl, str) and re.fullmatch(r"[1-9][0-9]*[smhd]", ttl)
+        if valid and int(ttl[:-1]) * _UNIT_SECONDS[ttl[-1]] > DAY_SECONDS:
+            report(
+                (*path, "ttl"),
+                f"cache ttl {ttl} is longer than a day",
+                "use at most 1d (e.g. 60s, 5m, 1h): a cache bounds how stale an answer can be "
+                "after a write it could not see",
+            )
 
 
 def _check_camel_names(

@@ -122,6 +122,11 @@ class ApiSpec(Strict):
         "parameters): as in the spec (snake_case), or camelCase (published_at is publishedAt; "
         "the database keeps the spec's names).",
     )
+    cache: CacheSpec | None = Field(
+        None,
+        description="The cache every resource gets unless it says otherwise (`cache: false` "
+        "opts one out): GET by id and list pages, in process and in Redis with REDIS_URL.",
+    )
     omit_nulls: bool = Field(
         False,
         description="Optional fields are never null on the wire: a response leaves out a field "
@@ -282,9 +287,11 @@ Permission = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")] | l
 
 
 class CacheSpec(Strict):
-    """Response caching. Accepted and checked; not generated yet."""
+    """Read-through caching of GET by id and of list pages (core/cache.py of the service)."""
 
-    ttl: Duration = Field(description="How long a cached response lives, e.g. 60s.")
+    ttl: Duration = Field(
+        description="How long a cached response lives at most, e.g. 60s (at most a day)."
+    )
 
 
 class Ownership(Strict):
@@ -374,6 +381,11 @@ class ActionSpec(Strict):
         description="The body is a method of `<Resource>Actions` in the user-owned "
         "`<package>/<resource>/actions.py`; until it is written the action answers 501.",
     )
+
+
+# Resource options this version validates but does not generate code for yet (none at present):
+# `backforge validate` names each one a spec uses.
+NOT_GENERATED: tuple[str, ...] = ()
 
 
 class ResourceSpec(Strict):
@@ -473,7 +485,11 @@ class ResourceSpec(Strict):
         description="Domain events written to the transactional outbox with each change of "
         "these kinds, and published by the relay.",
     )
-    cache: CacheSpec | None = Field(None, description="Response caching (not generated yet).")
+    cache: CacheSpec | Literal[False] | None = Field(
+        None,
+        description="Read-through caching of this resource's GET by id and list pages: "
+        "`{ttl}` (overrides `api.cache`), or `false` to opt out of `api.cache`.",
+    )
 
 
 class ServiceSpec(Strict):
@@ -482,7 +498,7 @@ class ServiceSpec(Strict):
     service: ServiceInfo = Field(description="Name, title, version and description.")
     api: ApiSpec = Field(ApiSpec(), description="Base path and pagination.")
     auth: AuthSpec | None = Field(None, description="Accounts, tokens, API keys and roles.")
-    limits: LimitsSpec | None = Field(None, description="Rate limits (not generated yet).")
+    limits: LimitsSpec | None = Field(None, description="Rate limits per address and identity.")
     flags: dict[Identifier, FlagSpec | bool] = Field(
         default_factory=dict,
         description="Feature flags by snake_case name; `name: true` is shorthand for a default.",
@@ -509,7 +525,7 @@ class ServiceSpec(Strict):
         """Spec parts this version validates but does not generate code for yet."""
         notes = []
         for name, resource in self.resources.items():
-            for option in ("cache",):
+            for option in NOT_GENERATED:
                 if option in resource.model_fields_set:
                     notes.append(
                         f"resources.{name}.{option}: accepted and checked; not generated yet"

@@ -67,6 +67,7 @@ async def run_declared(
         raise _refused(service, name, id, when)
     RESOURCE_CHANGES.labels(service.resource, name).inc()
     record = await service._load(id)
+    await _changed(service, key, record)
     await service.hooks.after_update(record)
     return record
 
@@ -100,8 +101,18 @@ async def run_handler(
     except BaseException:
         await service.session.rollback()
         raise
+    await _changed(service, key, None)
     RESOURCE_CHANGES.labels(service.resource, name).inc()
     return answer
+
+
+async def _changed(service: CrudService, key: Any, record: dict[str, Any] | None) -> None:
+    """After an action's commit: a cached resource (core/cache.py) drops its answers about the
+    record, under the key it was asked by and the one it has now."""
+    invalidate = getattr(service, "_invalidate", None)
+    if invalidate is not None:
+        now = key if record is None else record[getattr(service, "cache_key", "id")]
+        await invalidate(key, now)
 
 
 def _check_when(
