@@ -243,7 +243,7 @@ async def test_one_load_per_key_and_failed_loads_are_not_shared(settings: Settin
 
 
 async def test_production_answers_carry_no_cache_header(settings: Settings) -> None:
-    path, create, payload = CACHED[0]
+    path, create, _ = CACHED[0]
     async with serving(settings) as http:
         created = await create(http)
         cache.read_cache().headers = False  # as with ENVIRONMENT=production
