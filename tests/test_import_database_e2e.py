@@ -15,20 +15,20 @@ from evolve_support import POSTGRES, Database
 from live_service import serve
 
 from backforge.cli import main
+from backforge.render import base_requirements
 from backforge.verify.environment import ensure_env
+from backforge.verify.project import REQUIREMENTS
 from backforge.verify.scratchdb import ADMIN_SCRIPT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 DATA = Path(__file__).parent / "data" / "dbimport"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _requirements(at: Path) -> Path:
     at.mkdir(parents=True, exist_ok=True)
-    for name in ("requirements.txt", "requirements-dev.txt"):
-        source = ROOT / "src" / "backforge" / "templates" / "project" / f"{name}.jinja"
-        (at / name).write_text(source.read_text())
+    for name, text in base_requirements(REQUIREMENTS).items():
+        (at / name).write_text(text)
     return at
 
 

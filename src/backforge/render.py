@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import keyword
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path, PurePosixPath
+from types import SimpleNamespace
 from typing import Any
 
 import jinja2
@@ -156,6 +157,14 @@ OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
 def _ships(module: str, ir: ServiceIR) -> bool:
     needed = OPTIONAL_RUNTIME.get(module)
     return needed is None or needed(ir)
+
+
+def base_requirements(names: Iterable[str]) -> dict[str, str]:
+    """The requirement files ``names`` of a project whose spec uses no optional library (no
+    cache, no events): the pins every generated project shares."""
+    env = template_environment("project")
+    plain = SimpleNamespace(cached=False, events=False)
+    return {name: env.get_template(f"{name}.jinja").render(ir=plain) for name in names}
 
 
 def user_owned(ir: ServiceIR) -> set[str]:

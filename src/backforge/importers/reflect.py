@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import backforge
 from backforge.errors import ProjectError
+from backforge.render import base_requirements
 from backforge.verify.environment import ensure_env
 from backforge.verify.project import REQUIREMENTS
 
@@ -178,9 +178,9 @@ def reflect(url: str, schema: str | None = None, tables: list[str] | None = None
     driver_url = async_url(url)
     with tempfile.TemporaryDirectory(prefix="backforge-import-") as tmp:
         root = Path(tmp)
-        for name in REQUIREMENTS:  # the environment is keyed by these files alone
-            source = Path(backforge.__file__).parent / "templates" / "project" / f"{name}.jinja"
-            (root / name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+        # the environment is keyed by these files alone
+        for name, text in base_requirements(REQUIREMENTS).items():
+            (root / name).write_text(text, encoding="utf-8")
         env = ensure_env(root)
         done = env.run_python(
             root, "-c", REFLECT, driver_url, schema or "", *(tables or []), timeout=300

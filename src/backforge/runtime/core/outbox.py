@@ -84,7 +84,10 @@ class Outbox:
         secret: frozenset[str],
     ) -> None:
         event = EVENT_OF.get(action)
-        payload = {"after": _shown(after, secret), "before": _shown(before, secret)}
+        payload: dict[str, Any] = {
+            "after": _shown(after, secret),
+            "before": _shown(before, secret),
+        }
         if event is None and after is not None and after != before:
             event = "updated"  # a custom action that changed the record
             payload["action"] = action
