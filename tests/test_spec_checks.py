@@ -40,6 +40,23 @@ CASES = [
         "Book",
     ),
     (
+        "feed without events",
+        "Book:\n  fields: {title: string}\n  feed: true\n",
+        5,
+        "resources.Book.feed",
+        "has no `events`",
+        "add `events:",
+    ),
+    (
+        "enum lookup value events beside the feed",
+        "Book:\n  fields:\n    kind: {type: enum, values: [news, events], required: true, "
+        "unique: true}\n  lookup: kind\n  events: [created]\n",
+        6,
+        "resources.Book.lookup",
+        "lookup value 'events'",
+        "feed: false",
+    ),
+    (
         "ref without to",
         "Book:\n  fields:\n    author: {type: ref}\n",
         5,

@@ -345,6 +345,7 @@ class ResourceIR:
     lacks: list[str] = field(default_factory=list)
     lookup: str | None = None  # the unique field item URLs name records by (None: the id)
     events: list[str] = field(default_factory=list)  # created, updated, deleted: to the outbox
+    feed: bool = False  # GET .../events streams its outbox rows (core/feed.py)
     actions: list[ActionIR] = field(default_factory=list)  # custom actions (`actions:`)
     cache_ttl: int | None = None  # seconds GETs of it stay cached (None: not cached)
     # the cached resources whose records a delete here changes or removes (cascades, set null,
@@ -607,6 +608,20 @@ class ServiceIR:
     def events(self) -> bool:
         """Whether some resource publishes domain events (the outbox and its relay)."""
         return any(r.events for r in self.resources)
+
+    @property
+    def feed(self) -> bool:
+        """Whether some resource has the live change feed (core/feed.py)."""
+        return any(r.feed for r in self.resources)
+
+    @property
+    def feed_resource(self) -> ResourceIR:
+        """The resource tests/test_feed.py tests: of those with a feed, one owned directly (its
+        stream filters by owner), and the most events."""
+        return max(
+            (r for r in self.resources if r.feed),
+            key=lambda r: (r.owned, len(r.events)),
+        )
 
     @property
     def events_resource(self) -> ResourceIR:
@@ -1205,6 +1220,7 @@ def _resource(
         lacks=sorted(body.lacks),
         lookup=body.lookup,
         events=[event for event in ("created", "updated", "deleted") if event in body.events],
+        feed=bool(body.events) and body.feed is not False,
         cache_ttl=_cache_ttl(body, spec),
         actions=[
             _action(name, aname, action, spec, modules, by_name)

@@ -79,6 +79,7 @@ OPTIONAL = {
     "tests/test_events.py": "events",
     "deploy/k8s/relay-deployment.yaml": "events",
     "tests/test_cache.py": "cached",
+    "tests/test_feed.py": "feed",
 }
 
 
@@ -151,6 +152,7 @@ OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
     "relay.py": lambda ir: ir.events,
     "brokers.py": lambda ir: ir.events,
     "cache.py": lambda ir: ir.cached,
+    "feed.py": lambda ir: ir.feed,
 }
 
 

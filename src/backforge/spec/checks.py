@@ -549,6 +549,7 @@ def _check_resource(
         _check_field(name, field_name, spec, all_fields, path, report, existing_database)
     _check_field_lists(name, body, fields, report)
     _check_lookup(name, body, fields, report)
+    _check_feed(name, body, fields, report)
     _check_permissions(body, roles, base, report)
     if isinstance(body.get("actions"), dict):
         _check_actions(name, body, fields, all_fields, roles, report)
@@ -607,6 +608,27 @@ def _check_lookup(
             path,
             "lookup field 'target_id' clashes with the `{target_id}` of the many sub-routes",
             "rename the field",
+        )
+
+
+def _check_feed(
+    name: str, body: dict[str, Any], fields: dict[str, FieldSpec | None], report: Any
+) -> None:
+    """`feed` streams the outbox (it needs `events`), at `.../events`, which a lookup value
+    must not take."""
+    feed, events = body.get("feed"), body.get("events")
+    if feed is True and not events:
+        report(
+            ("resources", name, "feed"),
+            f"the change feed streams the events of {name}'s changes, but it has no `events`",
+            "add `events: [created, updated, deleted]` (or those you need), or remove `feed`",
+        )
+    lookup = fields.get(body.get("lookup") or "")
+    if events and feed is not False and lookup and "events" in (lookup.values or []):
+        report(
+            ("resources", name, "lookup"),
+            f"the lookup value 'events' would name a {name} at `.../events`, the change feed",
+            "rename the enum value 'events', or turn the feed off with `feed: false`",
         )
 
 

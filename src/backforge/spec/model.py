@@ -485,6 +485,11 @@ class ResourceSpec(Strict):
         description="Domain events written to the transactional outbox with each change of "
         "these kinds, and published by the relay.",
     )
+    feed: bool | None = Field(
+        None,
+        description="The live change feed `GET .../events` (Server-Sent Events from the outbox): "
+        "on by default for a resource with `events`; `false` turns it off.",
+    )
     cache: CacheSpec | Literal[False] | None = Field(
         None,
         description="Read-through caching of this resource's GET by id and list pages: "
