@@ -7,7 +7,8 @@
   ``<NAME>`` (created when missing) and waits for the stream's acknowledgement; the
   `Nats-Msg-Id` header (the event id) lets the stream drop a duplicate a relay re-publishes.
 
-Events are CloudEvents in structured JSON form (`application/cloudevents+json`).
+Events are CloudEvents in structured JSON form (`application/cloudevents+json`); the
+`traceparent` of the relay's publish span (core/relay.py) also travels as a message header.
 """
 
 from typing import Any
@@ -67,6 +68,7 @@ class BrokerSink:
         await self.broker.connect()
 
     async def publish(self, event: dict[str, Any]) -> None:
+        trace = {"traceparent": event["traceparent"]} if "traceparent" in event else {}
         if self.kind == "rabbit":
             from pamqp.commands import Basic  # type: ignore[import-not-found,unused-ignore]
 
@@ -78,6 +80,7 @@ class BrokerSink:
                 content_type=CONTENT_TYPE,
                 mandatory=True,
                 persist=True,
+                headers=trace,
             )
             if not isinstance(confirmed, Basic.Ack):
                 raise PublishRefused(f"RabbitMQ did not take {event['type']}: no queue is bound")
@@ -86,7 +89,7 @@ class BrokerSink:
             event,
             f"{self.name}.{event['type']}",
             stream=self.stream,
-            headers={"Nats-Msg-Id": event["id"], "content-type": CONTENT_TYPE},
+            headers={"Nats-Msg-Id": event["id"], "content-type": CONTENT_TYPE, **trace},
         )
 
     async def close(self) -> None:

@@ -9,6 +9,11 @@ publish is retried after a capped exponential backoff with jitter; after ``max_a
 row is dead-lettered (status `dead`, kept with its last error) until `replay` sets it pending.
 Delivery is at least once: a relay that dies after publishing and before committing publishes
 those rows again, with the same event ids for consumers to deduplicate by.
+
+Each publish is a PRODUCER span that continues the row's `traceparent` (the request that made
+the change), and the event carries that span's `traceparent` on to the broker: one trace runs
+from the request through the outbox to the consumers. Without tracing the spans are no-ops and
+the event keeps the request's `traceparent`.
 """
 
 import asyncio
@@ -16,12 +21,15 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,6 +38,7 @@ from .outbox import DEAD, PENDING, SENT, outbox_events
 
 logger = logging.getLogger(__name__)
 OBSERVE_EVERY = 1.0  # seconds between two readings of the backlog by a running relay
+PROPAGATOR = TraceContextTextMapPropagator()
 
 EVENTS_PUBLISHED = Counter("outbox_events_published_total", "Outbox events published.")
 PUBLISH_FAILURES = Counter("outbox_publish_failures_total", "Failed attempts to publish.")
@@ -101,6 +110,32 @@ def cloud_event(row: Any) -> dict[str, Any]:
     return event
 
 
+@contextlib.contextmanager
+def publish_span(tracer: Tracer, event: dict[str, Any]) -> Iterator[None]:
+    """A PRODUCER span for publishing ``event``, the child of its `traceparent` (if any); the
+    event's `traceparent` becomes this span's (unchanged while tracing is off)."""
+    parent = (
+        PROPAGATOR.extract({"traceparent": event["traceparent"]})
+        if "traceparent" in event
+        else None
+    )
+    attributes = {
+        "messaging.operation.type": "send",
+        "messaging.destination.name": event["type"],
+        "messaging.message.id": event["id"],
+        "cloudevents.event_id": event["id"],
+        "cloudevents.event_type": event["type"],
+        "cloudevents.event_subject": event["subject"],
+    }
+    name = f"send {event['type']}"
+    with tracer.start_as_current_span(name, parent, SpanKind.PRODUCER, attributes):
+        carrier: dict[str, str] = {}
+        PROPAGATOR.inject(carrier)
+        if "traceparent" in carrier:
+            event["traceparent"] = carrier["traceparent"]
+        yield
+
+
 def backoff(attempts: int, options: RelayOptions, rng: Callable[[], float]) -> float:
     """Seconds to wait after ``attempts`` failures: capped exponential, with full jitter
     between half and all of it."""
@@ -117,11 +152,13 @@ class Relay:
         sink: Sink,
         options: RelayOptions | None = None,
         rng: Callable[[], float] = random.random,
+        tracer: Tracer | None = None,
     ) -> None:
         self.sessions = sessions
         self.sink = sink
         self.options = options or RelayOptions()
         self.rng = rng
+        self.tracer = tracer or trace.get_tracer(__name__)  # the global provider's, once set
 
     async def run_once(self) -> int:
         """Claim one batch and publish it; how many rows it claimed."""
@@ -186,8 +223,10 @@ class Relay:
         return query
 
     async def _publish(self, session: AsyncSession, row: Any) -> None:
+        event = cloud_event(row)
         try:
-            await self.sink.publish(cloud_event(row))
+            with publish_span(self.tracer, event):
+                await self.sink.publish(event)
         except Exception as exc:
             await self._failed(session, row, exc)
             return
