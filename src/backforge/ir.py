@@ -951,6 +951,7 @@ _NEW_RESOURCE_KEYS = {
     "lookup": None,
     "actions": [],
     "events": [],
+    "feed": False,
     "cache_ttl": None,
     "cache_dependents": [],
 }
