@@ -28,11 +28,14 @@ resources:
 """
 EVENT_FILES = {
     "shelf/core/brokers.py",
+    "shelf/core/feed.py",
     "shelf/core/outbox.py",
     "shelf/core/relay.py",
     "shelf/events/__init__.py",
+    "shelf/events/asyncapi.py",
     "shelf/events/relay.py",
     "tests/test_events.py",
+    "tests/test_feed.py",
 }
 
 

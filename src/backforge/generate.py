@@ -293,6 +293,15 @@ with contextlib.redirect_stdout(contract):
     openapi.main()
 print(json.dumps({{"openapi": contract.getvalue(), "settings": reference()}}, default=str))
 """
+# With events, the AsyncAPI document too, as `python -m <package>.events.asyncapi` writes it.
+_ASK_FOR_ASYNCAPI = """
+from {package}.events import asyncapi
+
+events = io.StringIO()
+with contextlib.redirect_stdout(events):
+    asyncapi.main()
+print(json.dumps({{"asyncapi": events.getvalue()}}))
+"""
 
 
 def _ask_the_app(root: Path, ir: ServiceIR) -> list[dict[str, Any]]:
@@ -301,14 +310,19 @@ def _ask_the_app(root: Path, ir: ServiceIR) -> list[dict[str, Any]]:
     from backforge.verify.environment import ensure_env
 
     env = ensure_env(root)
-    done = env.run_python(root, "-c", _ASK_THE_APP.format(package=ir.package), timeout=300)
+    script = _ASK_THE_APP + (_ASK_FOR_ASYNCAPI if ir.events else "")
+    done = env.run_python(root, "-c", script.format(package=ir.package), timeout=300)
     if done.returncode != 0:
         raise ProjectError(
             "the generated application failed to import (a backforge bug, please report it):\n"
             + done.stderr[-3000:]
         )
-    answers = json.loads(done.stdout.splitlines()[-1])
+    lines = done.stdout.splitlines()
+    answers = json.loads(lines[-2] if ir.events else lines[-1])
     (root / "openapi.json").write_text(answers["openapi"], encoding="utf-8")
+    if ir.events:
+        asyncapi = json.loads(lines[-1])["asyncapi"]
+        (root / "asyncapi.json").write_text(asyncapi, encoding="utf-8")
     settings: list[dict[str, Any]] = answers["settings"]
     return settings
 
