@@ -76,6 +76,9 @@ def test_load_uses_collections_only() -> None:
             "/api/v1/search": {"get": {"parameters": [{"name": "q", "required": True}]}},
             "/api/v1/tags": {"get": {"parameters": [{"name": "limit", "required": False}]}},
             "/api/v1/tags/export": {"post": {}},
+            "/api/v1/tags/events": {  # a change feed: a stream, not a collection
+                "get": {"responses": {"200": {"content": {"text/event-stream": {}}}}}
+            },
             "/other": get,
         }
     }

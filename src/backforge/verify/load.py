@@ -1,7 +1,8 @@
 """load: a short, bounded smoke load on the running server's list endpoints, with httpx.
 
 LOAD_CONCURRENCY workers share `load_requests` GET requests, round-robin over the list operations
-(GET, no path parameter, no required parameter, under the API base path; the probes excluded),
+(GET, no path parameter, no required parameter, under the API base path; the probes and the
+event streams — `text/event-stream`, the change feeds — excluded),
 and stop at TIME_CAP seconds whatever the count. Latencies are measured per request. Fails on
 any 5xx, any transport error, or when no request succeeded.
 """
@@ -35,9 +36,15 @@ def list_paths(openapi: dict[str, Any] | None, base_path: str = "") -> list[str]
         if base_path and not path.startswith(base_path.rstrip("/") + "/"):
             continue
         required = [p for p in operation.get("parameters", []) if p.get("required")]
-        if not required:
+        if not required and not _streams(operation):
             paths.append(path)
     return paths
+
+
+def _streams(operation: dict[str, Any]) -> bool:
+    """Whether the operation answers an event stream (it does not end by itself)."""
+    ok = (operation.get("responses") or {}).get("200") or {}
+    return "text/event-stream" in (ok.get("content") or {})
 
 
 def percentile(ordered: list[float], fraction: float) -> float:
