@@ -22,6 +22,7 @@ stream ends when the server shuts down (`close_streams`) or the client goes away
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from .outbox import outbox_events
 from .relay import cloud_event
 from .service import CrudService, Scope
 
+logger = logging.getLogger(__name__)
 MEDIA_TYPE = "text/event-stream"
 # The OpenAPI responses of a feed: the stream, or 503 while too many streams are open.
 STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -209,7 +211,11 @@ class Feed:
         yield f"retry: {self.options.retry_ms}\n\n"
         started = quiet = time.monotonic()
         while not STREAMS.closing:
-            rows, position, more = await self.read(reader, position)
+            try:
+                rows, position, more = await self.read(reader, position)
+            except Exception:  # the database went away: the client reconnects with its last id
+                logger.warning("change feed of %s ended: reading the outbox failed", self.resource)
+                return
             for row in rows[: None if limit is None else limit - sent]:
                 yield message(row)
                 sent += 1
