@@ -9,6 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+# The JSON Schema of AsyncAPI 3.0, which tests/test_feed_generate.py validates generated
+# asyncapi.json documents against, as the AsyncAPI initiative publishes it.
+[ -d .cache/asyncapi/node_modules/@asyncapi/specs ] ||
+  npm install --silent --no-audit --no-fund --prefix .cache/asyncapi @asyncapi/specs@6.11.1
 cores=$(nproc)
 workers=${TEST_WORKERS:-$((cores < 4 ? cores + 1 : 4))}
 exec .venv/bin/python -m pytest -n "$workers" --dist worksteal "$@"
