@@ -86,6 +86,7 @@ OPTIONAL = {
 OPTIONAL_PER_RESOURCE = {
     "__package__/__resource__/actions.py.once.jinja": "handler_actions",
     "tests/test___resource___actions.py.jinja": "actions",
+    "tests/test___resource___marks.py.jinja": "marks",
 }
 
 
@@ -151,6 +152,7 @@ OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
     "relay.py": lambda ir: ir.events,
     "brokers.py": lambda ir: ir.events,
     "cache.py": lambda ir: ir.cached,
+    "marks.py": lambda ir: ir.marked,
 }
 
 
