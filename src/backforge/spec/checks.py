@@ -289,6 +289,8 @@ def _check_api(data: dict[str, Any], report: Any) -> None:
 
 def _check_auth(data: dict[str, Any], report: Any) -> None:
     auth = data.get("auth")
+    if not isinstance(auth, dict) or auth.get("users") is not True:
+        _check_marks_need_accounts(data, report)
     if not isinstance(auth, dict):
         _check_no_auth_needed(data, report)
         return
@@ -362,6 +364,18 @@ def account_clash(name: str, body: Any) -> str | None:
     return None
 
 
+def _check_marks_need_accounts(data: dict[str, Any], report: Any) -> None:
+    """A mark is an account's: without accounts (`auth.users`), nobody can set one."""
+    resources = data.get("resources")
+    for name, body in resources.items() if isinstance(resources, dict) else []:
+        if isinstance(body, dict) and isinstance(body.get("marks"), dict) and body["marks"]:
+            report(
+                ("resources", name, "marks"),
+                "marks belong to the accounts that set them: they need accounts",
+                "add `auth: {users: true, roles: [admin, member]}` or remove `marks`",
+            )
+
+
 def _check_no_auth_needed(data: dict[str, Any], report: Any) -> None:
     """Without accounts, nobody is authenticated: owners and roles cannot be checked."""
     resources = data.get("resources")
@@ -370,12 +384,6 @@ def _check_no_auth_needed(data: dict[str, Any], report: Any) -> None:
     for name, body in resources.items():
         if not isinstance(body, dict):
             continue
-        if isinstance(body.get("marks"), dict) and body["marks"]:
-            report(
-                ("resources", name, "marks"),
-                "marks belong to the accounts that set them: they need accounts",
-                "add `auth: {users: true, roles: [admin, member]}` or remove `marks`",
-            )
         if body.get("owned") is True or isinstance(body.get("owned"), dict):
             report(
                 ("resources", name, "owned"),
@@ -1243,7 +1251,7 @@ def _check_marks(
                 continue
             at = (*path, role)
             _check_field_name(given, at, report)
-            if given in fields or given in AUTOMATIC_TYPES or given in ("owner", "version"):
+            if given in fields or (given == "owner" and _owned_directly(body)):
                 report(
                     at,
                     f"{role} {given!r} clashes with the field {given!r}",
