@@ -1081,6 +1081,10 @@ MARK_CASES = {
         MARKS_HEAD + MARKED + "      vote: {count: n}\n      star: {mine: n}\n",
         (9, "resources.Post.marks.star.mine", "is already the count of the mark 'vote'"),
     ),
+    "mine named like a list parameter": (
+        MARKS_HEAD + MARKED + "      vote: {mine: sort}\n",
+        (8, "resources.Post.marks.vote.mine", "would be the list parameter ?sort="),
+    ),
     "mark allowed to an unknown role": (
         MARKS_HEAD + MARKED + "      vote: {count: votes, allow: [editor]}\n",
         (8, "resources.Post.marks.vote.allow", "'editor' is neither"),

@@ -254,7 +254,8 @@ def schema_of(ir: ServiceIR | None) -> Schema:
     tables += [SYSTEM_TABLES[name] for name in ir.system_tables if name in SYSTEM_TABLES]
     tables += [resource_table(r, deferred, existing=ir.as_existing) for r in order]
     tables += [link_table(r, f) for r in ir.resources for f in r.many]
-    tables += [mark_table(r, m) for r in ir.resources for m in r.marks]
+    if ir.auth:  # marks are accounts' (none in the tables an existing database had)
+        tables += [mark_table(r, m) for r in ir.resources for m in r.marks]
     return Schema(tuple(tables))
 
 

@@ -1195,6 +1195,9 @@ def module_for(resource: str) -> str:
     return module_name(snake(resource))
 
 
+LIST_CONTROLS = ("limit", "cursor", "offset", "sort", "q")
+
+
 def mark_counts(body: dict[str, Any]) -> list[str]:
     """The `count` field names of a resource's marks (sortable)."""
     marks = body.get("marks")
@@ -1256,6 +1259,13 @@ def _check_marks(
                     at,
                     f"{role} {given!r} clashes with the field {given!r}",
                     f"name the {role} field something else (e.g. {mark}_{role})",
+                )
+            elif role == "mine" and given in LIST_CONTROLS:
+                report(
+                    at,
+                    f"mine {given!r} would be the list parameter ?{given}=, which lists use "
+                    "already",
+                    f"name it something else (e.g. my_{mark})",
                 )
             elif given in taken:
                 report(
