@@ -1085,6 +1085,11 @@ MARK_CASES = {
         MARKS_HEAD + MARKED + "      vote: {mine: sort}\n",
         (8, "resources.Post.marks.vote.mine", "would be the list parameter ?sort="),
     ),
+    "marks on a resource with a column SQLite cannot read through them": (
+        MARKS_HEAD + "  Post:\n    fields:\n      'true': string\n    marks:\n"
+        "      vote: {count: votes}\n",
+        (6, "resources.Post.fields.true", "cannot have the column 'true'"),
+    ),
     "mark allowed to an unknown role": (
         MARKS_HEAD + MARKED + "      vote: {count: votes, allow: [editor]}\n",
         (8, "resources.Post.marks.vote.allow", "'editor' is neither"),

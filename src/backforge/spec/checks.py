@@ -1288,6 +1288,15 @@ def _check_marks(
                     f"{entry!r} is neither anyone, authenticated, owner nor a role in auth.roles",
                     _choose(entry, [*PRINCIPALS, *roles]),
                 )
+    for fname, spec in fields.items() if body["marks"] else []:
+        column = (spec.column if spec is not None else None) or fname
+        if column.lower() in ("true", "false"):
+            report(
+                ("resources", name, "fields", fname),
+                f"a resource with marks cannot have the column {column!r}: SQLite cannot read "
+                "it through the query that adds the marks",
+                f"rename the field, or give it another column (`column: {column}_value`)",
+            )
     if body["marks"] and isinstance(body.get("cache"), dict):
         report(
             ("resources", name, "cache"),
