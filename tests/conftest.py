@@ -54,6 +54,7 @@ E2E_SECONDS = {
     "test_import_database_sqlite_e2e.py": 30,
     "test_conformance_e2e.py": 40,
     "test_evolve_accounts_renames_e2e.py": 20,
+    "test_marks_e2e.py": 150,
 }
 OTHER_E2E_SECONDS = 10
 

@@ -466,7 +466,32 @@ def resource(
         actions = draw(_actions(fields, body.get("lookup"), owned, auth))
         if actions:
             body["actions"] = actions
+    # (SQLite cannot read a column named true or false through the marks' query: refused)
+    plain = not {"true", "false"} & {f.lower() for f in fields}
+    if auth is not None and "cache" not in body and plain and draw(st.integers(0, 4)) == 0:
+        body["marks"] = draw(_marks(owned, auth))
+        counts = [m["count"] for m in body["marks"].values() if "count" in m]
+        if counts and draw(st.booleans()):
+            body["sort"] = [*body.get("sort", []), counts[0]]
     return body
+
+
+@st.composite
+def _marks(draw: st.DrawFn, owned: bool, auth: dict[str, Any]) -> dict[str, Any]:
+    """Marks (per-caller relations): a count, a mine field or both, maybe a narrower `allow`."""
+    allow_words = ["authenticated", *auth["roles"]] + (["owner"] if owned else [])
+    marks: dict[str, Any] = {}
+    for name in draw(st.lists(st.sampled_from(["vote", "star"]), min_size=1, unique=True)):
+        shown = draw(st.sampled_from([("count",), ("mine",), ("count", "mine")]))
+        mark: dict[str, Any] = {}
+        if "count" in shown:
+            mark["count"] = f"{name}_total"
+        if "mine" in shown:
+            mark["mine"] = f"{name}_given"
+        if draw(st.integers(0, 2)) == 0:
+            mark["allow"] = draw(st.sampled_from(allow_words))
+        marks[name] = mark
+    return marks
 
 
 # Options an action's input copies from the field it sets: its type and what a value must keep to.

@@ -1056,3 +1056,98 @@ def test_a_service_cache_over_a_day_is_refused_and_cache_false_opts_out() -> Non
     ir = build_ir(load_spec_text(text, "spec.yaml"), text)
     assert {r.name: r.cache_ttl for r in ir.resources} == {"Book": 86400, "Note": None, "Tag": 90}
     assert ir.notes == []  # generated now: no longer "accepted, not generated yet"
+
+
+MARKS_HEAD = "service: {name: shop}\nauth: {users: true, roles: [admin, member]}\nresources:\n"
+MARKED = "  Post:\n    fields:\n      title: string\n    marks:\n"  # the mark: line 8
+
+MARK_CASES = {
+    "marks without accounts": (
+        "service: {name: shop}\nresources:\n  Post:\n    fields: {title: string}\n"
+        "    marks:\n      vote: {count: votes}\n",
+        (5, "resources.Post.marks", "they need accounts"),
+    ),
+    "marks with roles but no accounts": (
+        "service: {name: shop}\nauth: {roles: [admin]}\nresources:\n"
+        "  Post:\n    fields: {title: string}\n    marks:\n      vote: {count: votes}\n",
+        (6, "resources.Post.marks", "they need accounts"),
+    ),
+    "mark named like an operation": (
+        MARKS_HEAD + MARKED + "      delete: {count: deletes}\n",
+        (8, "resources.Post.marks.delete", "clashes with the standard operation"),
+    ),
+    "mark named like a field": (
+        MARKS_HEAD + MARKED + "      title: {count: titles}\n",
+        (8, "resources.Post.marks.title", "clashes with the field 'title'"),
+    ),
+    "mark named like an action": (
+        MARKS_HEAD
+        + "  Post:\n    fields:\n      title: string\n    actions:\n"
+        + "      vote: {sets: {title: x}}\n    marks:\n      vote: {count: votes}\n",
+        (10, "resources.Post.marks.vote", "clashes with the action 'vote'"),
+    ),
+    "count named like a field": (
+        MARKS_HEAD + MARKED + "      vote: {count: title}\n",
+        (8, "resources.Post.marks.vote.count", "count 'title' clashes with the field"),
+    ),
+    "mine named like an automatic field": (
+        MARKS_HEAD + MARKED + "      vote: {mine: created_at}\n",
+        (8, "resources.Post.marks.vote.mine", "is added to every resource automatically"),
+    ),
+    "two marks with one count name": (
+        MARKS_HEAD + MARKED + "      vote: {count: n}\n      star: {mine: n}\n",
+        (9, "resources.Post.marks.star.mine", "is already the count of the mark 'vote'"),
+    ),
+    "mine named like a list parameter": (
+        MARKS_HEAD + MARKED + "      vote: {mine: sort}\n",
+        (8, "resources.Post.marks.vote.mine", "would be the list parameter ?sort="),
+    ),
+    "marks on a resource with a column SQLite cannot read through them": (
+        MARKS_HEAD + "  Post:\n    fields:\n      'true': string\n    marks:\n"
+        "      vote: {count: votes}\n",
+        (6, "resources.Post.fields.true", "cannot have the column 'true'"),
+    ),
+    "mark allowed to an unknown role": (
+        MARKS_HEAD + MARKED + "      vote: {count: votes, allow: [editor]}\n",
+        (8, "resources.Post.marks.vote.allow", "'editor' is neither"),
+    ),
+    "mark option misspelt": (
+        MARKS_HEAD + MARKED + "      vote: {counts: votes}\n",
+        (8, "resources.Post.marks.vote.counts", "unknown option"),
+    ),
+    "a marked resource with its own cache": (
+        MARKS_HEAD + MARKED + "      vote: {count: votes}\n    cache: {ttl: 30s}\n",
+        (9, "resources.Post.cache", "a resource with marks is not cached"),
+    ),
+    "sort by an unknown count": (
+        MARKS_HEAD + MARKED + "      vote: {count: votes}\n    sort: [vote_count]\n",
+        (9, "resources.Post.sort[0]", "not a field of Post"),
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), MARK_CASES.values(), ids=MARK_CASES.keys())
+def test_mark_problems(text: str, expected: tuple[int, str, str]) -> None:
+    (problem,) = problems(text)
+    assert (problem.file, problem.line, problem.path) == ("spec.yaml", *expected[:2])
+    assert expected[2] in problem.message, problem.message
+    assert problem.fix
+
+
+def test_marks_sort_by_their_count_and_leave_a_service_cache_out() -> None:
+    text = (
+        "service: {name: shop}\napi: {cache: {ttl: 30s}}\n"
+        "auth: {users: true, roles: [admin, member]}\nresources:\n"
+        + MARKED
+        + "      vote: {count: votes, mine: voted}\n      bookmark: {mine: saved}\n"
+        + "    sort: [votes]\n"
+        + "  Tag:\n    fields: {name: string}\n"
+    )
+    ir = build_ir(load_spec_text(text, "spec.yaml"), text)
+    post, tag = ir.resource("Post"), ir.resource("Tag")
+    assert post.sort_keys == ["id", "votes"] and post.cache_ttl is None and tag.cache_ttl == 30
+    assert [(m.name, m.table, m.record_column, m.allow) for m in post.marks] == [
+        ("bookmark", "post_bookmarks", "post_id", ["authenticated"]),
+        ("vote", "post_votes", "post_id", ["authenticated"]),
+    ]
+    assert post.counts == ["votes"] and post.mines == ["saved", "voted"]

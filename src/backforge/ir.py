@@ -39,6 +39,7 @@ from backforge.spec.model import (
     FieldSpec,
     InputRef,
     LimitsSpec,
+    MarkSpec,
     ResourceSpec,
     ServiceSpec,
 )
@@ -318,6 +319,26 @@ class ActionIR:
 
 
 @dataclass
+class MarkIR:
+    """A per-caller relation to one record (`PUT`/`DELETE .../{key}/<path>`): a row of its own
+    table per account and record, its count and the caller's own mark read in the record's
+    SELECT."""
+
+    name: str  # snake_case; the Python name of its routes
+    path: str  # URL segment (kebab-case)
+    description: str
+    allow: list[str]  # principals who may mark (and read: the read rule applies as well)
+    table: str  # <resource table>_<plural of the name>
+    record_column: str  # its column of the record's id
+    count: str | None = None  # the read-only count field (spec name), if any
+    mine: str | None = None  # the read-only bool field (spec name), if any
+
+    @property
+    def title(self) -> str:
+        return "".join(part.title() for part in self.name.split("_"))
+
+
+@dataclass
 class ResourceIR:
     name: str  # PascalCase class name
     module: str  # Python module (package) name
@@ -347,10 +368,21 @@ class ResourceIR:
     events: list[str] = field(default_factory=list)  # created, updated, deleted: to the outbox
     feed: bool = False  # GET .../events streams its outbox rows (core/feed.py)
     actions: list[ActionIR] = field(default_factory=list)  # custom actions (`actions:`)
+    marks: list[MarkIR] = field(default_factory=list)  # per-caller relations (`marks:`)
     cache_ttl: int | None = None  # seconds GETs of it stay cached (None: not cached)
     # the cached resources whose records a delete here changes or removes (cascades, set null,
     # link rows), transitively: a delete invalidates all of their cached answers
     cache_dependents: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> list[str]:
+        """The count fields of its marks (spec names)."""
+        return [m.count for m in self.marks if m.count]
+
+    @property
+    def mines(self) -> list[str]:
+        """The caller's-own-mark fields of its marks (spec names): each a list filter."""
+        return [m.mine for m in self.marks if m.mine]
 
     @property
     def handler_actions(self) -> list[ActionIR]:
@@ -642,6 +674,11 @@ class ServiceIR:
         return None
 
     @property
+    def marked(self) -> bool:
+        """Whether some resource has marks (core/marks.py ships)."""
+        return any(r.marks for r in self.resources)
+
+    @property
     def cached(self) -> bool:
         """Whether some resource's GETs are cached (core/cache.py ships, cashews is pinned)."""
         return any(r.cache_ttl for r in self.resources)
@@ -698,6 +735,24 @@ class ServiceIR:
         if not target.reads_every(role, self.auth):
             return False
         return f.name != r.through or r.acts_on_every(action, role, self.auth)
+
+    def mark_cases(self, r: ResourceIR, m: MarkIR) -> dict[str, str | None]:
+        """Roles the generated mark tests use: ``forbidden`` reads every record of ``r`` but
+        may not give ``m`` (403); ``hidden`` reads only its own records (404 on another's)."""
+        auth = self.auth
+        roles = [role for role in auth.roles if role != auth.admin_role] if auth else []
+        marks_any = "authenticated" in m.allow
+        forbidden = [
+            role
+            for role in roles
+            if auth and r.reads_every(role, auth) and not (marks_any or role in m.allow)
+        ]
+        hidden = [
+            role
+            for role in roles
+            if auth and "owner" in r.permissions.get("read", []) and not r.reads_every(role, auth)
+        ]
+        return {"forbidden": next(iter(forbidden), None), "hidden": next(iter(hidden), None)}
 
     def access_matrix(self, r: ResourceIR) -> list[dict[str, Any]]:
         """``r.access_matrix`` with what the references of a write add: a caller without an
@@ -950,6 +1005,7 @@ _NEW_RESOURCE_KEYS = {
     "lacks": [],
     "lookup": None,
     "actions": [],
+    "marks": [],
     "events": [],
     "feed": False,
     "cache_ttl": None,
@@ -1222,7 +1278,8 @@ def _resource(
         lookup=body.lookup,
         events=[event for event in ("created", "updated", "deleted") if event in body.events],
         feed=bool(body.events) and body.feed is not False,
-        cache_ttl=_cache_ttl(body, spec),
+        cache_ttl=None if body.marks else _cache_ttl(body, spec),
+        marks=[_mark(name, table, mname, mark, spec) for mname, mark in sorted(body.marks.items())],
         actions=[
             _action(name, aname, action, spec, modules, by_name)
             for aname, action in sorted(body.actions.items())
@@ -1277,6 +1334,24 @@ def _action(
         sets=sets,
         inputs=declared("input", body.input),
         outputs=declared("output", body.output),
+    )
+
+
+def _mark(resource: str, table: str, name: str, body: MarkSpec, spec: ServiceSpec) -> MarkIR:
+    if body.allow is None:
+        allow = ["authenticated"]
+    else:
+        allow = sorted(set(body.allow if isinstance(body.allow, list) else [body.allow]))
+    record = f"{snake(resource)}_id"
+    return MarkIR(
+        name=name,
+        path=kebab(name),
+        description=(body.description or f"The caller's {name} of a {resource}.").strip(),
+        allow=allow,
+        table=f"{table}_{plural(name)}",
+        record_column="record_id" if record == "user_id" else record,
+        count=body.count,
+        mine=body.mine,
     )
 
 

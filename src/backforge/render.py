@@ -87,6 +87,7 @@ OPTIONAL = {
 OPTIONAL_PER_RESOURCE = {
     "__package__/__resource__/actions.py.once.jinja": "handler_actions",
     "tests/test___resource___actions.py.jinja": "actions",
+    "tests/test___resource___marks.py.jinja": "marks",
 }
 
 
@@ -153,6 +154,7 @@ OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
     "brokers.py": lambda ir: ir.events,
     "cache.py": lambda ir: ir.cached,
     "feed.py": lambda ir: ir.feed,
+    "marks.py": lambda ir: ir.marked,
 }
 
 

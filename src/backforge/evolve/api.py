@@ -165,6 +165,39 @@ def _resource_changes(
             add(name, f.name, "field removed", True)
     _listing_changes(old, new, add)
     _action_changes(old, new, add)
+    _mark_changes(old, new, add)
+
+
+def _mark_changes(old: ResourceIR, new: ResourceIR, add: Any) -> None:
+    """Marks: one removed, or its count or mine field renamed or removed, or a narrower `allow`
+    break clients; a new mark, a new count or mine field or a wider `allow` do not."""
+    name = new.name
+    before = {m.name: m for m in old.marks}
+    after = {m.name: m for m in new.marks}
+    for gone in sorted(set(before) - set(after)):
+        url = f"/{old.path}/{{key}}/{before[gone].path}"
+        add(name, gone, f"mark {gone} removed (PUT and DELETE {url})", True)
+    for added in sorted(set(after) - set(before)):
+        url = f"/{new.path}/{{key}}/{after[added].path}"
+        add(name, added, f"new mark {added} (PUT and DELETE {url})", False)
+        for role in ("count", "mine"):
+            if getattr(after[added], role):
+                add(name, getattr(after[added], role), f"new read-only {role} of {added}", False)
+    for mark in sorted(set(before) & set(after)):
+        was, now = before[mark], after[mark]
+        if was.allow != now.allow:
+            who = f"{', '.join(was.allow) or 'nobody'} -> {', '.join(now.allow) or 'nobody'}"
+            add(name, mark, f"who may {mark}: {who}", not _covers(now.allow, was.allow))
+        for role in ("count", "mine"):
+            field_was, field_now = getattr(was, role), getattr(now, role)
+            if field_was == field_now:
+                continue
+            if field_was is None:
+                add(name, field_now, f"new read-only {role} of {mark}", False)
+            elif field_now is None:
+                add(name, field_was, f"{role} of {mark} removed", True)
+            else:
+                add(name, field_now, f"{role} of {mark} renamed from {field_was}", True)
 
 
 def _action_changes(old: ResourceIR, new: ResourceIR, add: Any) -> None:

@@ -22,6 +22,7 @@ from backforge.ir import (
     AuthIR,
     FieldIR,
     FilterParam,
+    MarkIR,
     ResourceIR,
     ServiceIR,
     build_ir,
@@ -104,6 +105,7 @@ def _resource(data: dict[str, Any]) -> ResourceIR:
             "fields": [_field(f) for f in data.get("fields", [])],
             "filters": [_build(FilterParam, f) for f in data.get("filters", [])],
             "actions": [_action(a) for a in data.get("actions", [])],
+            "marks": [_build(MarkIR, m) for m in data.get("marks", [])],
         },
     )
 
@@ -252,6 +254,8 @@ def schema_of(ir: ServiceIR | None) -> Schema:
     tables += [SYSTEM_TABLES[name] for name in ir.system_tables if name in SYSTEM_TABLES]
     tables += [resource_table(r, deferred, existing=ir.as_existing) for r in order]
     tables += [link_table(r, f) for r in ir.resources for f in r.many]
+    if ir.auth:  # marks are accounts' (none in the tables an existing database had)
+        tables += [mark_table(r, m) for r in ir.resources for m in r.marks]
     return Schema(tuple(tables))
 
 
@@ -500,6 +504,34 @@ def link_table(r: ResourceIR, f: FieldIR) -> Table:
             ),
         ),
         indexes=(Index(index_name(name, [other]), (other,)),),
+        link=True,
+    )
+
+
+def mark_table(r: ResourceIR, m: MarkIR) -> Table:
+    """The table of a mark (core/marks.py): one row per account and record, both ways
+    cascading, keyed by (account, record), the record's column indexed for its counts."""
+    name, record = m.table, m.record_column
+    return Table(
+        name=name,
+        owner=f"{r.name}.{m.name}",
+        columns=(
+            Column("user_id", ID, False),
+            Column(record, INTEGER if r.id_type == "int" else ID, False),
+            Column("created_at", DATETIME, False),
+        ),
+        primary_key=("user_id", record),
+        foreign_keys=(
+            ForeignKey(foreign_key_name(name, "user_id", "users"), "user_id", "users", "CASCADE"),
+            ForeignKey(
+                foreign_key_name(name, record, r.table),
+                record,
+                r.table,
+                "CASCADE",
+                ref_column=r.id_column,
+            ),
+        ),
+        indexes=(Index(index_name(name, [record]), (record,)),),
         link=True,
     )
 

@@ -289,6 +289,8 @@ def _check_api(data: dict[str, Any], report: Any) -> None:
 
 def _check_auth(data: dict[str, Any], report: Any) -> None:
     auth = data.get("auth")
+    if not isinstance(auth, dict) or auth.get("users") is not True:
+        _check_marks_need_accounts(data, report)
     if not isinstance(auth, dict):
         _check_no_auth_needed(data, report)
         return
@@ -360,6 +362,18 @@ def account_clash(name: str, body: Any) -> str | None:
     if segment in (*_ACCOUNT_TABLES, "auth"):
         return f"both are served at /{segment.replace('_', '-')}"
     return None
+
+
+def _check_marks_need_accounts(data: dict[str, Any], report: Any) -> None:
+    """A mark is an account's: without accounts (`auth.users`), nobody can set one."""
+    resources = data.get("resources")
+    for name, body in resources.items() if isinstance(resources, dict) else []:
+        if isinstance(body, dict) and isinstance(body.get("marks"), dict) and body["marks"]:
+            report(
+                ("resources", name, "marks"),
+                "marks belong to the accounts that set them: they need accounts",
+                "add `auth: {users: true, roles: [admin, member]}` or remove `marks`",
+            )
 
 
 def _check_no_auth_needed(data: dict[str, Any], report: Any) -> None:
@@ -553,6 +567,8 @@ def _check_resource(
     _check_permissions(body, roles, base, report)
     if isinstance(body.get("actions"), dict):
         _check_actions(name, body, fields, all_fields, roles, report)
+    if isinstance(body.get("marks"), dict):
+        _check_marks(name, body, fields, roles, report)
 
 
 # The field types whose values can name a record in a URL segment (`lookup:`): an email may
@@ -908,15 +924,22 @@ def _check_field_lists(
     for option in ("filter", "sort"):
         entries = body.get(option)
         if isinstance(entries, list):
-            _check_query_fields(name, option, entries, fields, report)
+            _check_query_fields(name, option, entries, fields, report, body)
     _check_index_fields(name, body, fields, report)
 
 
 def _check_query_fields(
-    name: str, option: str, entries: list[Any], fields: dict[str, FieldSpec | None], report: Any
+    name: str,
+    option: str,
+    entries: list[Any],
+    fields: dict[str, FieldSpec | None],
+    report: Any,
+    body: dict[str, Any],
 ) -> None:
     base = ("resources", name, option)
+    counts = mark_counts(body) if option == "sort" else []
     usable = [f for f, spec in fields.items() if spec is None or _queryable(option, spec)]
+    usable += counts
     choices = list(dict.fromkeys([*usable, *AUTOMATIC_TYPES]))
     seen: set[str] = set()
     for i, entry in enumerate(entries):
@@ -926,7 +949,7 @@ def _check_query_fields(
             report((*base, i), f"{entry!r} is listed twice", "list each field once")
         seen.add(entry)
         spec = fields.get(entry)
-        if entry in AUTOMATIC_TYPES:
+        if entry in AUTOMATIC_TYPES or (option == "sort" and entry in counts):
             continue
         if entry not in fields:
             report(
@@ -1192,3 +1215,113 @@ def _check_action_value(
 
 def module_for(resource: str) -> str:
     return module_name(snake(resource))
+
+
+LIST_CONTROLS = ("limit", "cursor", "offset", "sort", "q")
+
+
+def mark_counts(body: dict[str, Any]) -> list[str]:
+    """The `count` field names of a resource's marks (sortable)."""
+    marks = body.get("marks")
+    found = []
+    for raw in marks.values() if isinstance(marks, dict) else []:
+        if isinstance(raw, dict) and isinstance(raw.get("count"), str):
+            found.append(raw["count"])
+    return found
+
+
+def _check_marks(
+    name: str,
+    body: dict[str, Any],
+    fields: dict[str, FieldSpec | None],
+    roles: list[str],
+    report: Any,
+) -> None:
+    """`marks`: names that clash with no operation, action or field; `count` and `mine` names
+    that clash with no field nor each other; permission words the spec knows; no own cache
+    (a marked record's representation depends on the caller)."""
+    actions = body.get("actions") if isinstance(body.get("actions"), dict) else {}
+    taken: dict[str, str] = {}
+    for mark, raw in body["marks"].items():
+        path = ("resources", name, "marks", mark)
+        if not isinstance(mark, str):
+            continue
+        if len(mark) > MAX_ACTION_NAME:
+            report(
+                path,
+                f"mark name {mark!r} is longer than {MAX_ACTION_NAME} characters",
+                "shorten it (the audit log names each change by it)",
+            )
+        if mark in STANDARD_OPERATIONS:
+            report(path, f"mark {mark!r} clashes with the standard operation", "rename it")
+        elif mark in actions:
+            report(
+                path,
+                f"mark {mark!r} clashes with the action {mark!r} (both live under "
+                "/{key}/" + mark + ")",
+                "rename the mark or the action",
+            )
+        elif mark in fields or mark in AUTOMATIC_TYPES or mark in ("owner", "version"):
+            report(
+                path,
+                f"mark {mark!r} clashes with the field {mark!r} (both live under "
+                "/{key}/" + mark + ")",
+                "rename the mark",
+            )
+        if not isinstance(raw, dict):
+            continue
+        for role in ("count", "mine"):
+            given = raw.get(role)
+            if not isinstance(given, str):
+                continue
+            at = (*path, role)
+            _check_field_name(given, at, report)
+            if given in fields or (given == "owner" and _owned_directly(body)):
+                report(
+                    at,
+                    f"{role} {given!r} clashes with the field {given!r}",
+                    f"name the {role} field something else (e.g. {mark}_{role})",
+                )
+            elif role == "mine" and given in LIST_CONTROLS:
+                report(
+                    at,
+                    f"mine {given!r} would be the list parameter ?{given}=, which lists use "
+                    "already",
+                    f"name it something else (e.g. my_{mark})",
+                )
+            elif given in taken:
+                report(
+                    at,
+                    f"{role} {given!r} is already the {taken[given]}",
+                    "give every count and mine field its own name",
+                )
+            taken[given] = f"{role} of the mark {mark!r}"
+        allow = raw.get("allow")
+        for entry in allow if isinstance(allow, list) else [allow] if allow else []:
+            if entry == "owner" and not body.get("owned"):
+                report(
+                    (*path, "allow"),
+                    "`owner` is used but the resource is not `owned`",
+                    "add `owned: true` to the resource or remove `owner`",
+                )
+            elif isinstance(entry, str) and entry not in PRINCIPALS and entry not in roles:
+                report(
+                    (*path, "allow"),
+                    f"{entry!r} is neither anyone, authenticated, owner nor a role in auth.roles",
+                    _choose(entry, [*PRINCIPALS, *roles]),
+                )
+    for fname, spec in fields.items() if body["marks"] else []:
+        column = (spec.column if spec is not None else None) or fname
+        if column.lower() in ("true", "false"):
+            report(
+                ("resources", name, "fields", fname),
+                f"a resource with marks cannot have the column {column!r}: SQLite cannot read "
+                "it through the query that adds the marks",
+                f"rename the field, or give it another column (`column: {column}_value`)",
+            )
+    if body["marks"] and isinstance(body.get("cache"), dict):
+        report(
+            ("resources", name, "cache"),
+            "a resource with marks is not cached: its records show the caller's own marks",
+            "remove `cache` from this resource (`api.cache` leaves marked resources out)",
+        )

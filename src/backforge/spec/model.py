@@ -383,6 +383,28 @@ class ActionSpec(Strict):
     )
 
 
+class MarkSpec(Strict):
+    """A per-caller relation to one record (a vote, a bookmark, a favorite): the caller sets it
+    with `PUT {base}/<plural>/{key}/<mark>` and removes it with `DELETE` on the same URL."""
+
+    description: str | None = Field(None, description="What marking means (API docs).")
+    count: FieldName | None = Field(
+        None,
+        description="A read-only integer field on every representation: how many accounts "
+        "marked the record (sortable with `sort: [<count>]`).",
+    )
+    mine: FieldName | None = Field(
+        None,
+        description="A read-only boolean field on every representation: whether the caller "
+        "marked the record (false for anonymous callers); lists filter by `?<mine>=true`.",
+    )
+    allow: Permission | None = Field(
+        None,
+        description="Who may mark and unmark, in the words of `permissions` (default: any "
+        "signed-in caller who may read the record).",
+    )
+
+
 # Resource options this version validates but does not generate code for yet (none at present):
 # `backforge validate` names each one a spec uses.
 NOT_GENERATED: tuple[str, ...] = ()
@@ -479,6 +501,11 @@ class ResourceSpec(Strict):
     actions: dict[Identifier, ActionSpec] = Field(
         default_factory=dict,
         description="Custom actions on one record (`POST .../{key}/<name>`), by snake_case name.",
+    )
+    marks: dict[Identifier, MarkSpec] = Field(
+        default_factory=dict,
+        description="Per-caller relations (`PUT`/`DELETE .../{key}/<mark>`), by snake_case "
+        "name, with the count and the caller's own mark as read-only fields.",
     )
     events: list[Literal["created", "updated", "deleted"]] = Field(
         default_factory=list,
