@@ -3,6 +3,7 @@ that gives a valid value, distinct for distinct ``n`` where the field's values a
 
 from __future__ import annotations
 
+from backforge.fieldtypes import SLUG_PATTERN
 from backforge.ir import FieldIR, ResourceIR, fraction_units, numeric_range
 
 _FIXED = {
@@ -18,6 +19,8 @@ _FIXED = {
 def factory(f: FieldIR) -> str:
     if f.is_relation:
         return ""  # relations are created by the factories themselves
+    if f.pattern == SLUG_PATTERN:  # a name and a counter: distinct for every n, as samples are not
+        return _text(f, slug=True)
     if f.samples:
         return f"{f.samples!r}[n % {len(f.samples)}]"
     base = f.base
@@ -40,15 +43,18 @@ def factory(f: FieldIR) -> str:
     return _FIXED[base]
 
 
-def _text(f: FieldIR) -> str:
+def _text(f: FieldIR, *, slug: bool = False) -> str:
     limit = f.longest
     least = f.min_length or 0
     if limit < 9:  # too short for a name and a counter: digits, distinct modulo 10**limit
         return f'f"{{n % {10**limit}:0{limit}d}}"'
     prefix = f.name.replace("_", "-")[: max(0, limit - 8)]
+    if slug:  # lowercase words joined by single hyphens
+        prefix = "-".join(word for word in prefix.lower().split("-") if word) or "s"
     value = f'f"{prefix}-{{n}}"'
-    if least > len(prefix) + 2:
-        value = f'{value}.ljust({least}, "x")'
+    if least > len(prefix) + 2:  # long enough: a slug's counter gets leading zeros, text x's
+        digits = least - len(prefix) - 1
+        value = f'f"{prefix}-{{n:0{digits}d}}"' if slug else f'{value}.ljust({least}, "x")'
     return f"{value}[:{limit}]"
 
 
