@@ -190,7 +190,9 @@ SERVERS = {  # by backforge.verify.scratchdb.engine_of
     ),
 }
 
-WRK_SCRIPT = """
+# wrk's Lua: a `request` function per load (READ_REQUEST %-formatted with the path template,
+# the number of books and of client addresses), then WRK_DONE, which prints the RESULT line.
+READ_REQUEST = """
 local template, books, clients = "%s", %d, %d
 math.randomseed(os.time())
 request = function()
@@ -200,11 +202,13 @@ request = function()
                                math.floor(c / 256) %% 256, c %% 256)
   return wrk.format("GET", path, {["X-Forwarded-For"] = client})
 end
+"""
+WRK_DONE = """
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    '\\nRESULT {"requests":%%d,"duration_us":%%d,"non2xx":%%d,"socket_errors":%%d,' ..
-    '"p50_us":%%d,"p95_us":%%d,"p99_us":%%d}\\n',
+    '\\nRESULT {"requests":%d,"duration_us":%d,"non2xx":%d,"socket_errors":%d,' ..
+    '"p50_us":%d,"p95_us":%d,"p99_us":%d}\\n',
     summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
     latency:percentile(50), latency:percentile(95), latency:percentile(99)))
 end
@@ -339,7 +343,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 def wrk(
     url: str, script_text: str, seconds: float, connections: int, scratch: Path
 ) -> dict[str, float]:
-    """One wrk run with a Lua script that ends by printing a RESULT line (WRK_SCRIPT's)."""
+    """One wrk run with a Lua script that ends by printing a RESULT line (WRK_DONE's)."""
     script = scratch / "load.lua"
     script.write_text(script_text)
     done = subprocess.run(
@@ -656,7 +660,7 @@ Load = dict[str, Callable[[str], str]]  # endpoint → (side's url → wrk Lua s
 
 def read_loads(args: argparse.Namespace) -> Load:
     return {
-        endpoint: lambda _url, t=template: WRK_SCRIPT % (t, args.books, args.clients)
+        endpoint: lambda _url, t=template: READ_REQUEST % (t, args.books, args.clients) + WRK_DONE
         for endpoint, template in ENDPOINTS.items()
     }
 
@@ -686,6 +690,8 @@ def measure(
                 figures = wrk(sides[side], script(sides[side]), args.duration, args.connections,
                               scratch)  # fmt: skip
                 results[endpoint][side].append(figures)
+                if figures["errors"]:
+                    complain(scratch / f"{side}.log", side)
                 print(
                     f"round {number + 1} {endpoint:9} {side:8} "
                     f"{figures['rps']:8.0f} req/s  p50 {figures['p50_ms']:6.1f} ms  "
@@ -694,6 +700,12 @@ def measure(
                     flush=True,
                 )
     return results
+
+
+def complain(log: Path, side: str) -> None:
+    """The end of a side's log when wrk counted errors (non-2xx answers or socket errors)."""
+    tail = log.read_text(errors="replace")[-1500:] if log.exists() else "(no log)"
+    print(f"--- {side} answered with errors; the end of its log:\n{tail}\n---", flush=True)
 
 
 RATIOS = (  # (label, numerator side, denominator side), printed when both sides ran
