@@ -16,7 +16,12 @@ migrations, inserts a few hundred books (with authors and tags), then starts sid
 With --orm, a third side: benchmarks/orm_app.py, the same two reads as the common FastAPI +
 SQLAlchemy ORM tutorials write them (a session per request, `selectinload` for the tags,
 Pydantic models read from the ORM objects), in the project's environment; the summary adds the
-service/ORM ratio. The order of the sides rotates from round to round.
+service/ORM ratio. With --cached, a fourth: the same spec with `api.cache: {ttl: 60s}`,
+generated here, on the same database, with Redis as its L2 (--redis, under a key prefix of the
+run's own, deleted at the end), warmed (every book by id and the page read once) before each of
+its loads; the summary adds cached/baseline and cached/service. With --granian, the uncached
+service again under Granian (benchmarks/granian_entry.py) instead of uvicorn: granian/service.
+The order of the sides rotates from round to round.
 
 Each request comes from one of --clients addresses (X-Forwarded-For, which the service trusts
 from 127.0.0.1), as behind a load balancer: the rate limiter, on by default as in production,
@@ -31,10 +36,10 @@ test; wrk must be installed (`apt-get install wrk`), and wrk shares the cores wi
     python benchmarks/read_path.py [PROJECT] [--database postgresql://postgres@127.0.0.1:5432/postgres
                                               | mysql://root@127.0.0.1:3306/x]
         [--rounds 3] [--duration 10] [--connections 64] [--books 500] [--clients 20000]
-        [--no-rate-limit] [--orm] [--json OUT]
+        [--no-rate-limit] [--orm] [--cached [--redis URL]] [--granian] [--spec YAML] [--json OUT]
 
-Without PROJECT it generates examples/bookstore.yaml into a temporary directory first. The
-project must be a bookstore (it needs the book, author, tag and book_tags tables).
+Without PROJECT it generates --spec (examples/bookstore.yaml) into a temporary directory first.
+The project must be a bookstore (it needs the book, author, tag and book_tags tables).
 """
 
 from __future__ import annotations

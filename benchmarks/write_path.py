@@ -64,6 +64,8 @@ WRITES = {"create": ("POST", "/api/v1/books"), "update": ("PATCH", "/api/v1/book
 
 def write_loads(bench: Bench) -> Load:
     """A Lua script per write; every wrk run gets a number of its own (unique ISBNs)."""
+    if bench.server.driver != "asyncpg":
+        raise SystemExit("write_path.py: PostgreSQL only (the baseline's writes are asyncpg's)")
     runs = itertools.count(1)
     args = bench.args
     return {
