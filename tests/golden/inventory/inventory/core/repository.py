@@ -106,8 +106,8 @@ class Repository:
         else:  # MySQL: the id the server generated for this connection
             inserted: Any = await self.session.execute(statement)  # a CursorResult
             new_id = inserted.inserted_primary_key[0]
-        for name, ids in links.items():
-            await self.set_links(name, new_id, ids or [])
+        for name, ids in links.items():  # a new row has no links to replace yet
+            await self.set_links(name, new_id, ids or [], replace=False)
         return new_id
 
     async def update(self, id: int, values: dict[str, Any], version: int | None = None) -> bool:
@@ -143,9 +143,10 @@ class Repository:
     async def linked_ids(self, name: str, id: int) -> list[int]:
         return (await self._links_of(name, [id])).get(id, [])
 
-    async def set_links(self, name: str, id: int, ids: list[int]) -> None:
+    async def set_links(self, name: str, id: int, ids: list[int], *, replace: bool = True) -> None:
         link = self.links[name]
-        await self.session.execute(sa.delete(link.table).where(link.table.c[link.own] == id))
+        if replace:
+            await self.session.execute(sa.delete(link.table).where(link.table.c[link.own] == id))
         if ids:
             rows = [{link.own: id, link.target: target} for target in dict.fromkeys(ids)]
             await self.session.execute(sa.insert(link.table), rows)

@@ -129,20 +129,22 @@ class CrudService:
         values: dict[str, Any],
         before_commit: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     ) -> dict[str, Any]:
-        """Insert a record; ``before_commit`` sees it inside the transaction (idempotency)."""
+        """Insert a record; ``before_commit`` sees it inside the transaction (idempotency).
+        The record is read back once, inside the transaction: what it commits."""
         self.access.scope("create")
         if self.owned:
             values["owner"] = self.access.user_id
         await self._check_refs("create", values)
         await self.hooks.validate(values, None)
         await self.hooks.before_create(values)
-        new_id = await self._write(
+        loaded: list[dict[str, Any]] = []
+        await self._write(
             values,
-            lambda: self._insert(values, before_commit),
+            lambda: self._insert(values, before_commit, loaded),
             audit=("create", None),
         )
         RESOURCE_CHANGES.labels(self.resource, "created").inc()
-        created = await self._load(new_id)
+        created = loaded[-1]
         await self.hooks.after_create(created)
         return created
 
@@ -150,33 +152,45 @@ class CrudService:
         self,
         values: dict[str, Any],
         before_commit: Callable[[dict[str, Any]], Awaitable[None]] | None,
+        loaded: list[dict[str, Any]],
     ) -> int:
         new_id: int = await self.repository.insert(dict(values))
+        loaded.append(await self._load(new_id))
         if before_commit is not None:
-            await before_commit(await self._load(new_id))
+            await before_commit(loaded[-1])
         return new_id
 
     async def update(
         self, key: Any, values: dict[str, Any], versions: set[int] | None = None
     ) -> dict[str, Any]:
-        """Change a record; with ``versions`` (from If-Match), only while it is at one of them."""
+        """Change a record; with ``versions`` (from If-Match), only while it is at one of them.
+        The record is read back inside the transaction, before it commits."""
         current = await self._authorized("update", key)
         id = current["id"]
         version = self._expected_version(current, versions)
         await self._check_refs("update", values)
         await self.hooks.validate(values, current)
         await self.hooks.before_update(id, values)
+        loaded: list[dict[str, Any]] = []
         updated = await self._write(
             values,
-            lambda: self.repository.update(id, dict(values), version),
+            lambda: self._update(id, values, version, loaded),
             audit=("update", current),
         )
         if not updated:
             await self._missing_or_changed(id, version, key)
         RESOURCE_CHANGES.labels(self.resource, "updated").inc()
-        record = await self._load(id)
+        record = loaded[-1]
         await self.hooks.after_update(record)
         return record
+
+    async def _update(
+        self, id: int, values: dict[str, Any], version: int | None, loaded: list[dict[str, Any]]
+    ) -> bool:
+        updated = await self.repository.update(id, dict(values), version)
+        if updated:
+            loaded.append(await self._load(id))
+        return updated
 
     async def check_version(self, key: Any, versions: set[int] | None) -> dict[str, Any]:
         """The record, after checking an If-Match precondition without changing anything."""
