@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import pytest
-
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
@@ -60,8 +58,6 @@ def test_every_write_load_has_a_run_number_of_its_own() -> None:
 
 
 def test_the_baseline_checks_bodies_as_the_spec_says() -> None:
-    pytest.importorskip("asyncpg")
-    pytest.importorskip("orjson")
     import baseline_app
 
     good = {"title": "T", "isbn": "9781234567890", "price": "1.99", "author": 3, "tags": [2, 1]}
