@@ -79,6 +79,9 @@ OPTIONAL = {
     "tests/test_events.py": "events",
     "deploy/k8s/relay-deployment.yaml": "events",
     "tests/test_cache.py": "cached",
+    "__package__/webhooks/": "webhooks",
+    "__package__/events/webhooks.py": "webhooks",
+    "tests/test_webhooks.py": "webhooks",
 }
 
 
@@ -151,6 +154,9 @@ OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
     "relay.py": lambda ir: ir.events,
     "brokers.py": lambda ir: ir.events,
     "cache.py": lambda ir: ir.cached,
+    "webhooks.py": lambda ir: ir.webhooks is not None,
+    "delivery.py": lambda ir: ir.webhooks is not None,
+    "subscribers.py": lambda ir: ir.webhooks is not None,
 }
 
 
@@ -163,7 +169,7 @@ def base_requirements(names: Iterable[str]) -> dict[str, str]:
     """The requirement files ``names`` of a project whose spec uses no optional library (no
     cache, no events): the pins every generated project shares."""
     env = template_environment("project")
-    plain = SimpleNamespace(cached=False, events=False)
+    plain = SimpleNamespace(cached=False, events=False, webhooks=None)
     return {name: env.get_template(f"{name}.jinja").render(ir=plain) for name in names}
 
 
