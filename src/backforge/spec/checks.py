@@ -104,8 +104,7 @@ def _check_webhooks(
             report(
                 ("webhooks", "events", index),
                 f"the event type {name!r} is not one the resources declare",
-                f"choose from: {', '.join(declared)} (or add the event to its resource's "
-                "`events`)",
+                f"choose from: {', '.join(declared)} (or add the event to its resource's `events`)",
             )
     allow = webhooks.get("allow")
     if isinstance(auth, dict) and isinstance(allow, str) and allow not in roles:

@@ -202,7 +202,9 @@ class LimitsSpec(Strict):
     authenticated: RateLimit | None = Field(None, description="Per identity, e.g. 600/minute.")
 
 
-EventTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*\.(created|updated|deleted)$")]
+EventTypeName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*\.(created|updated|deleted)$")
+]
 
 
 class WebhooksSpec(Strict):

@@ -61,7 +61,9 @@ DELIVERY_SECONDS = Histogram(
     "How long a webhook receiver took to answer.",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0),
 )
-BACKLOG = Gauge("webhook_backlog", "Webhook deliveries by status, as a worker last saw.", ["status"])
+BACKLOG = Gauge(
+    "webhook_backlog", "Webhook deliveries by status, as a worker last saw.", ["status"]
+)
 OLDEST_PENDING = Gauge(
     "webhook_oldest_pending_seconds", "Age of the oldest pending webhook delivery."
 )
@@ -299,9 +301,7 @@ class Deliverer:
         body = json.dumps(row.payload, separators=(",", ":"), ensure_ascii=False).encode()
         timestamp = int(time.time())
         url = httpx.URL(row.url)
-        signature = signature_header(
-            secrets_in_use(row, self.now()), row.event_id, timestamp, body
-        )
+        signature = signature_header(secrets_in_use(row, self.now()), row.event_id, timestamp, body)
         headers = {
             "Host": url.netloc.decode("ascii"),
             "Content-Type": "application/json",
@@ -311,7 +311,11 @@ class Deliverer:
         }
         extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
         return self.client.build_request(
-            "POST", url.copy_with(host=address), headers=headers, content=body, extensions=extensions
+            "POST",
+            url.copy_with(host=address),
+            headers=headers,
+            content=body,
+            extensions=extensions,
         )
 
     async def _record(self, session: AsyncSession, row: Any, outcome: Outcome) -> None:
@@ -333,7 +337,9 @@ class Deliverer:
             await session.execute(
                 sa.update(s)
                 .where(s.c.id == row.subscriber_id)
-                .values(enabled=False, disabled_reason="the receiver answered 410 Gone", updated_at=now)
+                .values(
+                    enabled=False, disabled_reason="the receiver answered 410 Gone", updated_at=now
+                )
             )
             result = "disabled"
         elif attempts >= len(self.options.schedule):

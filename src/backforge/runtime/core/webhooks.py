@@ -73,7 +73,9 @@ webhook_deliveries = sa.Table(
     sa.Column("last_error", sa.Text(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("delivered_at", UTCDateTime(), nullable=True),
-    sa.UniqueConstraint("subscriber_id", "event_id", name="uq_webhook_deliveries_subscriber_id_event_id"),
+    sa.UniqueConstraint(
+        "subscriber_id", "event_id", name="uq_webhook_deliveries_subscriber_id_event_id"
+    ),
     sa.Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
 )
 
