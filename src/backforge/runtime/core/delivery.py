@@ -127,6 +127,7 @@ class DeliveryOptions:
     total_timeout: float = 15.0
     allow_private: bool = False  # WEBHOOK_ALLOW_PRIVATE_TARGETS
     https_only: bool = False
+    allowed_hosts: frozenset[str] = frozenset()  # WEBHOOK_ALLOWED_HOSTS; empty: any
     poll_interval: float = 1.0
 
 
@@ -283,6 +284,7 @@ class Deliverer:
                 allow_private=self.options.allow_private,
                 https_only=self.options.https_only,
                 resolver=self.resolver,
+                allowed_hosts=self.options.allowed_hosts,
             )
             async with asyncio.timeout(self.options.total_timeout):
                 response = await self.client.send(self._request(row, address), stream=True)

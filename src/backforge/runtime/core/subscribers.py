@@ -34,7 +34,7 @@ async def create(session: AsyncSession, values: dict[str, Any]) -> dict[str, Any
     now = utcnow()
     secret = new_secret()
     row = {**values, "secret": secret, "created_at": now, "updated_at": now}
-    result = await session.execute(sa.insert(webhook_subscribers).values(row))
+    result: Any = await session.execute(sa.insert(webhook_subscribers).values(row))
     return {**await read(session, result.inserted_primary_key[0]), "secret": secret}
 
 

@@ -148,6 +148,11 @@ def address_problem(address: str) -> str | None:
     return None
 
 
+def host_list(text: str) -> frozenset[str]:
+    """WEBHOOK_ALLOWED_HOSTS (comma-separated host names) as a set; empty: any host."""
+    return frozenset(name.strip().lower() for name in text.split(",") if name.strip())
+
+
 def check_url(url: str, *, https_only: bool) -> tuple[str, int]:
     """The host and port of a webhook URL with an acceptable form; TargetRefused otherwise."""
     parts = urlsplit(url)
@@ -167,11 +172,19 @@ def check_url(url: str, *, https_only: bool) -> tuple[str, int]:
 
 
 async def checked_address(
-    url: str, *, allow_private: bool, https_only: bool, resolver: Resolver = resolve
+    url: str,
+    *,
+    allow_private: bool,
+    https_only: bool,
+    resolver: Resolver = resolve,
+    allowed_hosts: frozenset[str] = frozenset(),
 ) -> str:
-    """The address to connect to for ``url``, after refusing a URL of a bad form or a host with
-    any address that is not globally routable (unless ``allow_private``)."""
+    """The address to connect to for ``url``, after refusing a URL of a bad form, a host not in
+    ``allowed_hosts`` (when any are given: checked before any DNS lookup) or a host with any
+    address that is not globally routable (unless ``allow_private``)."""
     host, port = check_url(url, https_only=https_only)
+    if allowed_hosts and host.lower() not in allowed_hosts:
+        raise TargetRefused(f"the host {host!r} is not one of WEBHOOK_ALLOWED_HOSTS")
     addresses = await resolver(host, port)
     if not addresses:
         raise TargetRefused(f"the host {host!r} does not resolve")
