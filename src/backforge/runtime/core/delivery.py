@@ -290,7 +290,7 @@ class Deliverer:
                 await response.aclose()
         except TargetRefused as exc:
             return Outcome(None, f"refused: {exc}", None, took())
-        except (httpx.HTTPError, TimeoutError, OSError) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, TimeoutError, OSError, ValueError) as exc:
             return Outcome(None, f"{type(exc).__name__}: {exc}".rstrip(": "), None, took())
         DELIVERY_SECONDS.observe(took() / 1000)
         asked = retry_after(response.headers.get("retry-after"), time.time())

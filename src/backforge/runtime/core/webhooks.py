@@ -128,7 +128,7 @@ async def resolve(host: str, port: int) -> list[str]:
     loop = asyncio.get_running_loop()
     try:
         found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
+    except (OSError, UnicodeError, ValueError) as exc:
         raise TargetRefused(f"the host {host!r} does not resolve") from exc
     return list(dict.fromkeys(str(entry[4][0]) for entry in found))
 
@@ -155,20 +155,22 @@ def host_list(text: str) -> frozenset[str]:
 
 def check_url(url: str, *, https_only: bool) -> tuple[str, int]:
     """The host and port of a webhook URL with an acceptable form; TargetRefused otherwise."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+        if host:
+            host.encode("idna")  # a name DNS could hold
+    except (ValueError, UnicodeError) as exc:
+        raise TargetRefused(f"the URL is not valid ({exc})") from None
     if parts.scheme not in ("http", "https"):
         raise TargetRefused("the URL must start with https:// (or http://)")
     if https_only and parts.scheme != "https":
         raise TargetRefused("the URL must use https")
     if parts.username is not None or parts.password is not None:
         raise TargetRefused("the URL must not hold credentials")
-    if not parts.hostname:
+    if not host:
         raise TargetRefused("the URL has no host")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:
-        raise TargetRefused("the URL's port is not valid") from exc
-    return parts.hostname, port
+    return host, port or (443 if parts.scheme == "https" else 80)
 
 
 async def checked_address(
