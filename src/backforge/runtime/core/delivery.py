@@ -329,8 +329,7 @@ class Deliverer:
         changes = [
             self._change(row, outcome, now) for row, outcome in zip(rows, outcomes, strict=True)
         ]
-        columns = ("status", "attempts", "next_attempt_at", "last_attempt_at", "response_status")
-        columns += ("duration_ms", "last_error", "delivered_at")
+        columns = [name for name in changes[0] if name != "id"]
         statement = (
             sa.update(d)
             .where(d.c.id == sa.bindparam("b_id"))
