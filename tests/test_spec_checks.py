@@ -1151,3 +1151,47 @@ def test_marks_sort_by_their_count_and_leave_a_service_cache_out() -> None:
         ("vote", "post_votes", "post_id", ["authenticated"]),
     ]
     assert post.counts == ["votes"] and post.mines == ["saved", "voted"]
+WEBHOOK_AUTH = "auth:\n  users: true\n  roles: [admin, member, ops]\n"
+WEBHOOK_BOOK = (
+    "resources:\n  Book:\n    fields:\n      title: string\n    events: [created, updated]\n"
+)
+
+
+def webhook_spec(webhooks: str, auth: str = WEBHOOK_AUTH, resources: str = WEBHOOK_BOOK) -> str:
+    return "service: {name: shop}\n" + auth + resources + "webhooks:\n" + webhooks
+
+
+def test_webhooks_name_declared_event_types_and_a_known_role() -> None:
+    text = webhook_spec("  events: [book.created]\n  allow: ops\n")
+    ir = build_ir(load_spec_text(text, "spec.yaml"), text)
+    assert ir.webhooks is not None
+    assert (ir.webhooks.events, ir.webhooks.allow) == (["book.created"], "ops")
+    assert {"webhook_subscribers", "webhook_deliveries"} <= set(ir.system_tables)
+    text = webhook_spec("  {}\n")
+    ir = build_ir(load_spec_text(text, "spec.yaml"), text)
+    assert ir.webhooks is not None
+    assert (ir.webhooks.events, ir.webhooks.allow) == (["book.created", "book.updated"], "admin")
+
+    # line 10 is `webhooks:`, 11 its entry
+    found = problems(webhook_spec("  events: [book.created, book.deleted, shelf.created]\n"))
+    assert [(p.line, p.path) for p in found] == [
+        (11, "webhooks.events[1]"),
+        (11, "webhooks.events[2]"),
+    ]
+    assert "'book.deleted' is not one the resources declare" in found[0].message
+    assert "book.created, book.updated" in found[0].fix
+    found = problems(webhook_spec("  allow: auditor\n"))
+    assert [(p.line, p.path) for p in found] == [(11, "webhooks.allow")]
+    assert "'auditor'" in found[0].message and "admin, member, ops" in found[0].fix
+
+
+def test_webhooks_need_accounts_and_events() -> None:
+    found = problems(webhook_spec("  events: [book.created]\n", auth=""))
+    assert [(p.line, p.path) for p in found] == [(7, "webhooks")]
+    assert "no accounts" in found[0].message and "users: true" in found[0].fix
+    plain = "resources:\n  Book:\n    fields:\n      title: string\n"
+    found = problems(webhook_spec("  allow: admin\n", resources=plain))
+    assert [(p.line, p.path) for p in found] == [(9, "webhooks")]
+    assert "no resource declares any" in found[0].message and "events:" in found[0].fix
+    found = problems(webhook_spec("  events: [Book.created]\n"))
+    assert found and found[0].path.startswith("webhooks.events")

@@ -268,6 +268,14 @@ class AuthIR:
 
 
 @dataclass
+class WebhooksIR:
+    """Outbound webhooks: the event types subscribers may choose, the role managing them."""
+
+    events: list[str]  # book.created, …
+    allow: str
+
+
+@dataclass
 class ActionIR:
     """A custom action on one record (`POST .../{key}/<path>`): declarative (`sets` while
     `when` holds) or a `handler` method the user writes."""
@@ -632,6 +640,7 @@ class ServiceIR:
     notes: list[str] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)  # name, default, description
     auth: AuthIR | None = None
+    webhooks: WebhooksIR | None = None
     existing_database: bool = False  # the tables existed: 0001 is a baseline to stamp
     # this IR stands for the tables as they existed, before backforge took them over
     as_existing: bool = False
@@ -998,7 +1007,7 @@ class ServiceIR:
 
 # Keys an existing database's names added to the IR: written only when they are not the
 # default, so the IR of every other spec stays as it was (reading back fills the defaults).
-_NEW_SERVICE_KEYS = {"existing_database": False, "as_existing": False}
+_NEW_SERVICE_KEYS = {"existing_database": False, "as_existing": False, "webhooks": None}
 _NEW_RESOURCE_KEYS = {
     "id_column": "id",
     "id_type": "bigint",
@@ -1113,7 +1122,10 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
             {"name": name, "default": flag.default, "description": flag.description or ""}
             for name, flag in spec.feature_flags().items()
         ],
-        system_tables=list(SYSTEM_TABLES) + (["outbox_events"] if _has_events(spec) else []),
+        system_tables=list(SYSTEM_TABLES)
+        + (["outbox_events"] if _has_events(spec) else [])
+        + (list(WEBHOOK_TABLES) if spec.webhooks else []),
+        webhooks=_webhooks(spec),
         existing_database=info.existing_database,
         seeds=seed_blocks(spec.seed, spec.resources, [r.name for r in _in_order(resources)]),
     )
@@ -1121,6 +1133,29 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
 
 def _has_events(spec: ServiceSpec) -> bool:
     return any(body.events for body in spec.resources.values())
+
+
+WEBHOOK_TABLES = ("webhook_subscribers", "webhook_deliveries")
+
+
+def declared_event_types(spec: ServiceSpec) -> list[str]:
+    """Every event type the resources declare (`book.created`), in a stable order."""
+    return [
+        f"{name.lower()}.{event}"
+        for name, body in sorted(spec.resources.items())
+        for event in ("created", "updated", "deleted")
+        if event in body.events
+    ]
+
+
+def _webhooks(spec: ServiceSpec) -> WebhooksIR | None:
+    if spec.webhooks is None:
+        return None
+    declared = declared_event_types(spec)
+    chosen = spec.webhooks.events
+    events = [t for t in declared if chosen is None or t in chosen]
+    admin = spec.auth.admin_role if spec.auth else "admin"
+    return WebhooksIR(events=events, allow=spec.webhooks.allow or admin)
 
 
 def _cache_dependents(resources: list[ResourceIR]) -> None:

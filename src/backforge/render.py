@@ -80,6 +80,9 @@ OPTIONAL = {
     "deploy/k8s/relay-deployment.yaml": "events",
     "tests/test_cache.py": "cached",
     "tests/test_feed.py": "feed",
+    "__package__/webhooks/": "webhooks",
+    "__package__/events/webhooks.py": "webhooks",
+    "tests/test_webhooks.py": "webhooks",
 }
 
 
@@ -155,6 +158,9 @@ OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
     "cache.py": lambda ir: ir.cached,
     "feed.py": lambda ir: ir.feed,
     "marks.py": lambda ir: ir.marked,
+    "webhooks.py": lambda ir: ir.webhooks is not None,
+    "delivery.py": lambda ir: ir.webhooks is not None,
+    "subscribers.py": lambda ir: ir.webhooks is not None,
 }
 
 
@@ -167,7 +173,7 @@ def base_requirements(names: Iterable[str]) -> dict[str, str]:
     """The requirement files ``names`` of a project whose spec uses no optional library (no
     cache, no events): the pins every generated project shares."""
     env = template_environment("project")
-    plain = SimpleNamespace(cached=False, events=False)
+    plain = SimpleNamespace(cached=False, events=False, webhooks=None)
     return {name: env.get_template(f"{name}.jinja").render(ir=plain) for name in names}
 
 

@@ -25,6 +25,7 @@ from backforge.ir import (
     MarkIR,
     ResourceIR,
     ServiceIR,
+    WebhooksIR,
     build_ir,
     table_order,
 )
@@ -56,7 +57,10 @@ def ir_from_json(text: str, spec_text: str | None = None) -> ServiceIR:
             data = _upgrade_from_text(data, spec_text)
         resources = [_resource(r) for r in data.get("resources", [])]
         auth = _build(AuthIR, data["auth"]) if data.get("auth") else None
-        return _build(ServiceIR, {**data, "resources": resources, "auth": auth})
+        webhooks = _build(WebhooksIR, data["webhooks"]) if data.get("webhooks") else None
+        return _build(
+            ServiceIR, {**data, "resources": resources, "auth": auth, "webhooks": webhooks}
+        )
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ProjectError(f".backforge/ir.json cannot be read back: {exc}") from None
 
@@ -316,6 +320,56 @@ SYSTEM_TABLES = {
             _index("outbox_events", "status", "next_attempt_at"),
             _index("outbox_events", "aggregate_type", "aggregate_id"),
         ),
+    ),
+    # core/webhooks.py: the webhook subscribers and their deliveries
+    "webhook_subscribers": Table(
+        name="webhook_subscribers",
+        owner="webhook subscribers",
+        columns=(
+            Column("id", ID, False),
+            Column("url", SqlType("String", length=2048), False),
+            Column("description", SqlType("String", length=500), True),
+            Column("events", SqlType("JSON"), False),
+            Column("enabled", SqlType("Boolean"), False),
+            Column("disabled_reason", SqlType("String", length=200), True),
+            Column("secret", SqlType("String", length=100), False),
+            Column("previous_secret", SqlType("String", length=100), True),
+            Column("previous_secret_expires_at", DATETIME, True),
+            Column("created_at", DATETIME, False),
+            Column("updated_at", DATETIME, False),
+        ),
+        primary_key=("id",),
+    ),
+    "webhook_deliveries": Table(
+        name="webhook_deliveries",
+        owner="webhook deliveries",
+        columns=(
+            Column("id", ID, False),
+            Column("subscriber_id", ID, False),
+            Column("event_id", SqlType("String", length=36), False),
+            Column("event_type", SqlType("String", length=80), False),
+            Column("payload", SqlType("JSON"), False),
+            Column("status", SqlType("String", length=10), False),
+            Column("attempts", INTEGER, False),
+            Column("next_attempt_at", DATETIME, False),
+            Column("last_attempt_at", DATETIME, True),
+            Column("response_status", INTEGER, True),
+            Column("duration_ms", INTEGER, True),
+            Column("last_error", SqlType("Text"), True),
+            Column("created_at", DATETIME, False),
+            Column("delivered_at", DATETIME, True),
+        ),
+        primary_key=("id",),
+        foreign_keys=(
+            ForeignKey(
+                foreign_key_name("webhook_deliveries", "subscriber_id", "webhook_subscribers"),
+                "subscriber_id",
+                "webhook_subscribers",
+                "CASCADE",
+            ),
+        ),
+        uniques=(_unique("webhook_deliveries", "subscriber_id", "event_id"),),
+        indexes=(_index("webhook_deliveries", "status", "next_attempt_at"),),
     ),
 }
 

@@ -49,7 +49,10 @@ def _facts(
         if HTTP_CLIENTS.intersection(filter(None, map(library_of, imported)))
     )
     figures = {name: check.get("figures") or {} for name, check in checks.items()}
+    webhooks = f"{package}/core/delivery.py" if ir.get("webhooks") else None
     return {
+        "webhooks": webhooks,  # the module that sends webhooks, SSRF-guarded
+        "unguarded": [module for module in outbound if module != webhooks],
         "auth": bool(schemes) or "tests/test_auth.py" in tests,
         "owned": any(r.get("owned") for r in resources),
         "roles": bool((ir.get("auth") or {}).get("roles")),
@@ -220,9 +223,19 @@ def api6(facts: Mapping[str, Any]) -> dict[str, Any]:
 
 def api7(facts: Mapping[str, Any]) -> dict[str, Any]:
     name = "Server Side Request Forgery"
-    if facts["outbound"]:
-        gaps = ["outbound HTTP calls found, not checked for SSRF: " + ", ".join(facts["outbound"])]
+    if facts["unguarded"]:
+        gaps = ["outbound HTTP calls found, not checked for SSRF: " + ", ".join(facts["unguarded"])]
         return _entry(facts, "API7", name, "not covered", [], [], gaps)
+    if facts["webhooks"]:
+        guards = [
+            "webhook URLs are resolved and refused when any address is private, loopback, "
+            "link-local (the metadata address 169.254.169.254), multicast, reserved or "
+            "unique-local IPv6, at registration (422) and again before every delivery, which "
+            "connects to the address checked; no credentials in URLs, https only in production, "
+            f"redirects not followed ({facts['webhooks']})"
+        ]
+        gaps = ["WEBHOOK_ALLOW_PRIVATE_TARGETS=true turns the guard off: never in production"]
+        return _entry(facts, "API7", name, "guarded", guards, ["tests/test_webhooks.py"], gaps)
     guards = [
         "the generated service fetches no URL: url fields are validated and stored, never "
         "requested (no outbound HTTP client call in the package)"
@@ -275,6 +288,12 @@ def api9(facts: Mapping[str, Any]) -> dict[str, Any]:
 
 def api10(facts: Mapping[str, Any]) -> dict[str, Any]:
     name = "Unsafe Consumption of APIs"
+    if facts["webhooks"] and not facts["unguarded"]:
+        guards = [
+            "webhook deliveries read only the receiver's status and a capped Retry-After, "
+            "never its body; no redirects are followed; timeouts are bounded"
+        ]
+        return _entry(facts, "API10", name, "guarded", guards, ["tests/test_webhooks.py"])
     if facts["outbound"]:
         gaps = ["outbound integrations found; their answers are not validated by generated code"]
         return _entry(facts, "API10", name, "not covered", [], [], gaps)

@@ -64,8 +64,56 @@ def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
     if isinstance(data.get("auth"), dict):  # without accounts, `owned` is reported already
         _check_owned_through(resources, fields_by_resource, report)
     _check_cache(data, resources, report)
+    _check_webhooks(data, resources, roles, report)
     check_seed(data, fields_by_resource, report, value_problems)
     return found
+
+
+def _check_webhooks(
+    data: dict[str, Any], resources: dict[str, Any], roles: list[str], report: Any
+) -> None:
+    """Webhooks need accounts (an admin API), events to send, and name only declared event
+    types and a known role."""
+    webhooks = data.get("webhooks")
+    if not isinstance(webhooks, dict):
+        return
+    auth = data.get("auth")
+    if not (isinstance(auth, dict) and auth.get("users") is True):
+        report(
+            ("webhooks",),
+            "webhooks are managed through an admin API, and the spec has no accounts",
+            "add `auth: {users: true, roles: [admin, member]}` to the spec",
+        )
+    declared = [
+        f"{name.lower()}.{event}"
+        for name, body in sorted(resources.items())
+        if isinstance(body, dict) and isinstance(body.get("events"), list)
+        for event in ("created", "updated", "deleted")
+        if event in body["events"]
+    ]
+    if not declared:
+        report(
+            ("webhooks",),
+            "webhooks send the resources' events, and no resource declares any",
+            "add `events: [created, updated, deleted]` to the resources whose changes "
+            "subscribers may receive",
+        )
+    chosen = webhooks.get("events")
+    for index, name in enumerate(chosen if isinstance(chosen, list) else []):
+        if isinstance(name, str) and declared and name not in declared:
+            report(
+                ("webhooks", "events", index),
+                f"the event type {name!r} is not one the resources declare",
+                f"choose from: {', '.join(declared)} (or add the event to its resource's `events`)",
+            )
+    allow = webhooks.get("allow")
+    if isinstance(auth, dict) and isinstance(allow, str) and allow not in roles:
+        report(
+            ("webhooks", "allow"),
+            f"the role {allow!r} that manages webhooks is not one of auth.roles",
+            f"add {allow!r} to auth.roles or set webhooks.allow to one of: "
+            f"{', '.join(roles) or 'none yet'}",
+        )
 
 
 DAY_SECONDS = 86400

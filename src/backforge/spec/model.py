@@ -202,6 +202,28 @@ class LimitsSpec(Strict):
     authenticated: RateLimit | None = Field(None, description="Per identity, e.g. 600/minute.")
 
 
+EventTypeName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*\.(created|updated|deleted)$")
+]
+
+
+class WebhooksSpec(Strict):
+    """Outbound webhooks fed by the outbox: subscribers registered through an admin API get
+    the events they chose, signed per Standard Webhooks."""
+
+    events: list[EventTypeName] | None = Field(
+        None,
+        min_length=1,
+        description="The event types subscribers may subscribe to, e.g. book.created "
+        "(default: every event the resources declare).",
+    )
+    allow: Identifier | None = Field(
+        None,
+        description="The role that manages the subscribers, besides auth.admin_role (default: "
+        "auth.admin_role only); one of auth.roles.",
+    )
+
+
 class FlagSpec(Strict):
     """A feature flag: a boolean setting read from FLAG_<NAME>, visible in code and report."""
 
@@ -537,6 +559,11 @@ class ServiceSpec(Strict):
     )
     resources: dict[str, ResourceSpec] = Field(
         min_length=1, description="The resources, by PascalCase name."
+    )
+    webhooks: WebhooksSpec | None = Field(
+        None,
+        description="Outbound webhooks of the resources' events: an admin API under "
+        "{base}/webhooks, deliveries signed per Standard Webhooks, retried, SSRF-guarded.",
     )
     seed: dict[str, list[dict[str, Any]]] = Field(
         default_factory=dict,

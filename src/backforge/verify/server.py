@@ -29,6 +29,9 @@ HOST = "127.0.0.1"
 # verify turns the service's rate limits off for them, explicitly (tests/test_transport.py in the
 # generated test suite checks the limits themselves).
 UNLIMITED = {"RATE_LIMIT_ENABLED": "false"}
+# The fuzzer registers webhook subscribers with made-up URLs: with this allowlist of a name that
+# cannot exist, every one is refused before any DNS lookup, and nothing is ever sent.
+NO_WEBHOOK_TARGETS = {"WEBHOOK_ALLOWED_HOSTS": "verify.invalid"}
 RATE_LIMITS_NOTE = "off (RATE_LIMIT_ENABLED=false) for contract, load and resilience runs"
 STARTUP_LIMIT = 30.0
 STOP_LIMIT = 15.0
@@ -81,7 +84,9 @@ def check(ctx: VerifyContext) -> Outcome:
     if not ctx.auth_environ:  # verify_project makes it up front, for the resilience run too
         ctx.auth_environ = signin.auth_environ(root, package)
     metrics = {"METRICS_TOKEN": ctx.metrics_token}
-    environ = env.environ({"DATABASE_URL": url, **UNLIMITED, **ctx.auth_environ, **metrics})
+    environ = env.environ(
+        {"DATABASE_URL": url, **UNLIMITED, **NO_WEBHOOK_TARGETS, **ctx.auth_environ, **metrics}
+    )
     figures: dict[str, Any] = {
         "database": engine_of(ctx.database_url),
         "rate_limits": RATE_LIMITS_NOTE,
