@@ -1151,6 +1151,8 @@ def test_marks_sort_by_their_count_and_leave_a_service_cache_out() -> None:
         ("vote", "post_votes", "post_id", ["authenticated"]),
     ]
     assert post.counts == ["votes"] and post.mines == ["saved", "voted"]
+
+
 WEBHOOK_AUTH = "auth:\n  users: true\n  roles: [admin, member, ops]\n"
 WEBHOOK_BOOK = (
     "resources:\n  Book:\n    fields:\n      title: string\n    events: [created, updated]\n"
