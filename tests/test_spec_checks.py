@@ -1197,3 +1197,11 @@ def test_webhooks_need_accounts_and_events() -> None:
     assert "no resource declares any" in found[0].message and "events:" in found[0].fix
     found = problems(webhook_spec("  events: [Book.created]\n"))
     assert found and found[0].path.startswith("webhooks.events")
+
+
+def test_a_resource_at_webhooks_clashes_with_the_admin_api() -> None:
+    hook = "  Hook:\n    plural: webhooks\n    fields:\n      url: string\n"
+    found = problems(webhook_spec("  {}\n", resources=WEBHOOK_BOOK + hook))
+    assert [(p.line, p.path) for p in found] == [(10, "resources.Hook")]
+    assert "/webhooks" in found[0].message and "plural" in found[0].fix
+    assert not problems(WEBHOOK_AUTH.join(["service: {name: shop}\n", WEBHOOK_BOOK + hook]))

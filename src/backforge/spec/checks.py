@@ -106,6 +106,14 @@ def _check_webhooks(
                 f"the event type {name!r} is not one the resources declare",
                 f"choose from: {', '.join(declared)} (or add the event to its resource's `events`)",
             )
+    for name, body in sorted(resources.items()):
+        custom = body.get("plural") if isinstance(body, dict) else None
+        if (custom if isinstance(custom, str) else plural(snake(name))) == "webhooks":
+            report(
+                ("resources", name),
+                f"the resource {name!r} is served at /webhooks, where the webhooks' admin API is",
+                "set a different `plural:` on the resource",
+            )
     allow = webhooks.get("allow")
     if isinstance(auth, dict) and isinstance(allow, str) and allow not in roles:
         report(
