@@ -103,6 +103,7 @@ def _check_cache(data: dict[str, Any], resources: dict[str, Any], report: Any) -
 
 
 MAX_SUBSCRIPTION = 40  # `<package>.<subscription>` names a queue and a durable consumer
+SUBSCRIPTION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def _check_consumes(data: dict[str, Any], resources: dict[str, Any], report: Any) -> None:
@@ -120,7 +121,13 @@ def _check_consumes(data: dict[str, Any], resources: dict[str, Any], report: Any
     }
     for name, body in consumes.items():
         path = ("consumes", name)
-        if isinstance(name, str) and (keyword.iskeyword(name) or len(name) > MAX_SUBSCRIPTION):
+        if not isinstance(name, str) or not SUBSCRIPTION_NAME.match(name):
+            report(
+                path,
+                f"subscription name {name!r} is not snake_case",
+                "use lower-case letters, digits and _, starting with a letter (e.g. index_books)",
+            )
+        elif keyword.iskeyword(name) or len(name) > MAX_SUBSCRIPTION:
             report(
                 path,
                 f"subscription {name!r} cannot name a Python module of at most "
@@ -142,8 +149,16 @@ def _check_consumes(data: dict[str, Any], resources: dict[str, Any], report: Any
                 report(where, f"{pattern!r} is listed twice", "list each event type once")
             seen.add(pattern)
             prefix, event = pattern.split(".", 1)
-            if foreign or prefix not in published:
+            if foreign or prefix == "*":
                 continue  # another service's events: this spec cannot know them
+            if prefix not in published:
+                report(
+                    where,
+                    f"{pattern!r} names no resource of this service ({prefix})",
+                    "set `from:` to the service that publishes it, or name one of "
+                    + ", ".join(sorted(published)),
+                )
+                continue
             resource, events = published[prefix]
             if not events:
                 report(

@@ -530,7 +530,7 @@ class ServiceSpec(Strict):
     resources: dict[str, ResourceSpec] = Field(
         min_length=1, description="The resources, by PascalCase name."
     )
-    consumes: dict[Identifier, ConsumerSpec] = Field(
+    consumes: dict[str, ConsumerSpec] = Field(
         default_factory=dict,
         description="Subscriptions to domain events, by snake_case name: each event is stored "
         "in the inbox and handled once by `<package>/consumers/<name>.py`.",

@@ -137,7 +137,10 @@ def row_of(subscription: str, body: bytes | str | dict[str, Any]) -> dict[str, A
     try:
         event = parse(body)
     except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raw = body if isinstance(body, str) else bytes(body).decode("utf-8", "replace")
+        if isinstance(body, bytes):
+            raw = body.decode("utf-8", "replace")
+        else:
+            raw = body if isinstance(body, str) else json.dumps(body, default=str)
         event_id = UNPARSEABLE + hashlib.sha256(raw.encode()).hexdigest()
         return {
             **row,

@@ -127,7 +127,7 @@ class BrokerSource:
 
         message_type = Annotated[Any, Context("message")]  # FastStream's message, raw body
 
-        async def take(message: message_type) -> None:  # type: ignore[valid-type]
+        async def take(message: message_type) -> None:
             subject = getattr(message.raw_message, "subject", "")
             type_ = subject.split(".events.", 1)[-1] if subject else ""
             if not subject or takes(type_):
