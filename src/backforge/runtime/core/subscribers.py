@@ -40,7 +40,8 @@ async def ensure_stream(url: str, name: str) -> None:
         await client.close()
 
 
-Take = Callable[[str, bytes], Awaitable[None]]  # subscription, message body: into the inbox
+# A subscription and the bodies of messages, in the order they came: into the inbox, together.
+Take = Callable[[str, list[bytes]], Awaitable[None]]
 
 
 class BrokerSource:
@@ -115,7 +116,9 @@ class BrokerSource:
                     stream=JStream(stream_name(prefix), declare=False),
                     durable=f"{self.service}_{subscription.name}",
                     deliver_policy=DeliverPolicy.ALL,
-                    pull_sub=PullSub(batch_size=100, timeout=1.0),
+                    # batches, handed over whole: in order (a batch's messages one by one
+                    # would be taken concurrently)
+                    pull_sub=PullSub(batch_size=100, timeout=1.0, batch=True),
                     ack_policy=AckPolicy.NACK_ON_ERROR,
                 ),
                 subscription.name,
@@ -128,10 +131,13 @@ class BrokerSource:
         message_type = Annotated[Any, Context("message")]  # FastStream's message, raw body
 
         async def take(message: message_type) -> None:
-            subject = getattr(message.raw_message, "subject", "")
-            type_ = subject.split(".events.", 1)[-1] if subject else ""
-            if not subject or takes(type_):
-                await self.take(name, message.body)
+            raw = message.raw_message
+            if not isinstance(raw, list):  # RabbitMQ: one message
+                await self.take(name, [message.body])
+                return
+            bodies = [m.data for m in raw if takes(m.subject.split(".events.", 1)[-1])]
+            if bodies:
+                await self.take(name, bodies)
 
         subscriber(take)
 
