@@ -135,46 +135,6 @@ def test_turning_consumers_on_in_a_live_project_adds_the_table_and_off_drops_it(
     assert [op.table for op in off.operations if isinstance(op, DropTable)] == ["inbox_events"]
 
 
-@pytest.mark.parametrize(
-    ("consumes", "line", "path", "words"),
-    [
-        ("  Bad-Name:\n    events: [book.created]\n", 9, "consumes.Bad-Name", "snake_case"),
-        ("  import:\n    events: [book.created]\n", 9, "consumes.import", "Python module"),
-        ("  ix:\n    events: [book.deleted]\n", 10, "consumes.ix.events[0]", "no 'deleted' event"),
-        ("  ix:\n    events: [author.*]\n", 10, "consumes.ix.events[0]", "publishes no events"),
-        ("  ix:\n    events: [book]\n", 10, "consumes.ix.events[0]", "not a valid"),
-        ("  ix:\n    events: []\n", 10, "consumes.ix.events", "not be empty"),
-        ("  ix:\n    events: [book.*, book.*]\n", 10, "consumes.ix.events[1]", "listed twice"),
-        (
-            "  ix:\n    events: [book.*]\n    max_attempts: 0\n",
-            11,
-            "consumes.ix.max_attempts",
-            "to 1",
-        ),
-        (
-            "  ix:\n    events: [book.*]\n    max_attempts: 101\n",
-            11,
-            "consumes.ix.max_attempts",
-            "",
-        ),
-    ],
-)
-def test_a_bad_subscription_is_refused_with_its_place(
-    consumes: str, line: int, path: str, words: str
-) -> None:
-    text = (
-        "service: {name: shelf}\nresources:\n  Author:\n    fields: {name: string}\n"
-        "  Book:\n    fields: {title: string}\n    events: [created, updated]\n"
-        "consumes:\n" + consumes
-    )
-    with pytest.raises(SpecError) as caught:
-        load_spec_text(text, "spec.yaml")
-    [problem] = [p for p in caught.value.problems if p.path == path]
-    assert problem.line == line
-    assert words in problem.message
-    assert problem.fix
-
-
 def test_another_services_events_are_not_checked_against_this_spec() -> None:
     ir(SPEC)  # payment.settled from billing: not this spec's to know
     with pytest.raises(SpecError):  # this service's own payment events: it has no Payment

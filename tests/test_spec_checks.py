@@ -1039,3 +1039,44 @@ def test_a_service_cache_over_a_day_is_refused_and_cache_false_opts_out() -> Non
     ir = build_ir(load_spec_text(text, "spec.yaml"), text)
     assert {r.name: r.cache_ttl for r in ir.resources} == {"Book": 86400, "Note": None, "Tag": 90}
     assert ir.notes == []  # generated now: no longer "accepted, not generated yet"
+
+
+# consumes: subscriptions (their names, event types of this service, bounds)
+@pytest.mark.parametrize(
+    ("consumes", "line", "path", "words"),
+    [
+        ("  Bad-Name:\n    events: [book.created]\n", 9, "consumes.Bad-Name", "snake_case"),
+        ("  import:\n    events: [book.created]\n", 9, "consumes.import", "Python module"),
+        ("  ix:\n    events: [book.deleted]\n", 10, "consumes.ix.events[0]", "no 'deleted' event"),
+        ("  ix:\n    events: [author.*]\n", 10, "consumes.ix.events[0]", "publishes no events"),
+        ("  ix:\n    events: [book]\n", 10, "consumes.ix.events[0]", "not a valid"),
+        ("  ix:\n    events: []\n", 10, "consumes.ix.events", "not be empty"),
+        ("  ix:\n    events: [book.*, book.*]\n", 10, "consumes.ix.events[1]", "listed twice"),
+        (
+            "  ix:\n    events: [book.*]\n    max_attempts: 0\n",
+            11,
+            "consumes.ix.max_attempts",
+            "to 1",
+        ),
+        (
+            "  ix:\n    events: [book.*]\n    max_attempts: 101\n",
+            11,
+            "consumes.ix.max_attempts",
+            "",
+        ),
+    ],
+)
+def test_a_bad_subscription_is_refused_with_its_place_and_a_fix(
+    consumes: str, line: int, path: str, words: str
+) -> None:
+    text = (
+        "service: {name: shelf}\nresources:\n  Author:\n    fields: {name: string}\n"
+        "  Book:\n    fields: {title: string}\n    events: [created, updated]\n"
+        "consumes:\n" + consumes
+    )
+    with pytest.raises(SpecError) as caught:
+        load_spec_text(text, "spec.yaml")
+    [problem] = [p for p in caught.value.problems if p.path == path]
+    assert problem.line == line
+    assert words in problem.message
+    assert problem.fix
