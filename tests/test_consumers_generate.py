@@ -83,7 +83,7 @@ def test_a_spec_with_consumers_gets_the_inbox_the_subscribers_and_tests() -> Non
     assert "source='billing'" in registry or 'source="billing"' in registry
     assert "INBOX_WORKER=true" in files[".env.example"]
     assert "open_source(settings, app.state.database.sessions)" in files["shelf/main.py"]
-    assert "open_sink(settings, app.state.database.sessions)" in files["shelf/main.py"]
+    assert "new_relay(settings, app.state.database.sessions, sink)" in files["shelf/main.py"]
     assert "## Consuming events (the inbox)" in files["RUNBOOK.md"]
     assert "InboxEventsDead" in files["deploy/prometheus/alerts.yaml"]
     assert "consumer-deployment.yaml" in files["deploy/k8s/kustomization.yaml"]

@@ -2,10 +2,10 @@
 stored in ``inbox_events`` once, keyed by (subscription, event id), then handled once by the
 subscription's handler, in the transaction that marks the row processed.
 
-A broker subscriber (core/brokers.py's `BrokerSource`) or, without a broker, the service's own
-relay (`InboxSink`) hands each message to `store`: a duplicate delivery (an event id the
-subscription has) is ignored, and a message that is not a CloudEvent (not JSON, or without an id
-or type) is stored dead with its raw text, so a subscriber never crashes on it. The worker
+A broker subscriber (core/subscribers.py's `BrokerSource`) or, without a broker, the service's
+own relay (events/relay.py's `InboxRelay`) hands each message to `store`: a duplicate delivery
+(an event id the subscription has) is ignored, and a message that is not a CloudEvent (not JSON,
+no id or type) is stored dead with its raw text, so a subscriber never crashes on it. The worker
 claims due rows like the outbox relay (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, MySQL and
 MariaDB; one worker on SQLite), a row only while no earlier row of its partition (the event's
 record) is pending, so one record's events are handled in order. A handler that raises is
@@ -178,29 +178,6 @@ async def store(session: AsyncSession, subscription: str, body: Any) -> bool:
         EVENTS_DEAD.labels(subscription).inc()
         logger.error("%s: unparseable message dead-lettered", subscription)
     return stored
-
-
-class InboxSink:
-    """A relay sink (core/relay.py) that hands the service's own events to the inbox of the
-    subscriptions that take them, then to ``then`` (the log): consuming without a broker."""
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        subscriptions: Iterable[Subscription],
-        then: Any,
-    ) -> None:
-        self.sessions = sessions
-        self.subscriptions = list(subscriptions)
-        self.then = then
-        self.published = then.published
-
-    async def publish(self, event: dict[str, Any]) -> None:
-        async with self.sessions() as session, session.begin():
-            for subscription in self.subscriptions:
-                if subscription.takes(event["type"]):
-                    await store(session, subscription.name, event)
-        await self.then.publish(event)
 
 
 class InboxWorker:
