@@ -41,7 +41,7 @@ CONSUMER_FILES = {
     "shelf/consumers/index_books.py",
     "shelf/consumers/payments.py",
     "shelf/core/inbox.py",
-    "shelf/core/subscribers.py",
+    "shelf/core/consuming.py",
     "shelf/events/consume.py",
     "tests/test_consumers.py",
     "deploy/k8s/consumer-deployment.yaml",

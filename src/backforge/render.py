@@ -160,7 +160,7 @@ OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
     "relay.py": lambda ir: ir.events,
     "brokers.py": lambda ir: ir.brokered,
     "inbox.py": lambda ir: bool(ir.consumers),
-    "subscribers.py": lambda ir: bool(ir.consumers),
+    "consuming.py": lambda ir: bool(ir.consumers),
     "cache.py": lambda ir: ir.cached,
 }
 

@@ -2,7 +2,7 @@
 stored in ``inbox_events`` once, keyed by (subscription, event id), then handled once by the
 subscription's handler, in the transaction that marks the row processed.
 
-A broker subscriber (core/subscribers.py's `BrokerSource`) or, without a broker, the service's
+A broker subscriber (core/consuming.py's `BrokerSource`) or, without a broker, the service's
 own relay (events/relay.py's `InboxRelay`) hands each message to `store`: a duplicate delivery
 (an event id the subscription has) is ignored, and a message that is not a CloudEvent (not JSON,
 no id or type) is stored dead with its raw text, so a subscriber never crashes on it. The worker
