@@ -1205,3 +1205,44 @@ def test_a_resource_at_webhooks_clashes_with_the_admin_api() -> None:
     assert [(p.line, p.path) for p in found] == [(10, "resources.Hook")]
     assert "/webhooks" in found[0].message and "plural" in found[0].fix
     load_spec_text("service: {name: shop}\n" + WEBHOOK_AUTH + WEBHOOK_BOOK + hook, "spec.yaml")
+
+
+# consumes: subscriptions (their names, event types of this service, bounds)
+@pytest.mark.parametrize(
+    ("consumes", "line", "path", "words"),
+    [
+        ("  Bad-Name:\n    events: [book.created]\n", 9, "consumes.Bad-Name", "snake_case"),
+        ("  import:\n    events: [book.created]\n", 9, "consumes.import", "Python module"),
+        ("  ix:\n    events: [book.deleted]\n", 10, "consumes.ix.events[0]", "no 'deleted' event"),
+        ("  ix:\n    events: [author.*]\n", 10, "consumes.ix.events[0]", "publishes no events"),
+        ("  ix:\n    events: [book]\n", 10, "consumes.ix.events[0]", "not a valid"),
+        ("  ix:\n    events: []\n", 10, "consumes.ix.events", "not be empty"),
+        ("  ix:\n    events: [book.*, book.*]\n", 10, "consumes.ix.events[1]", "listed twice"),
+        (
+            "  ix:\n    events: [book.*]\n    max_attempts: 0\n",
+            11,
+            "consumes.ix.max_attempts",
+            "to 1",
+        ),
+        (
+            "  ix:\n    events: [book.*]\n    max_attempts: 101\n",
+            11,
+            "consumes.ix.max_attempts",
+            "",
+        ),
+    ],
+)
+def test_a_bad_subscription_is_refused_with_its_place_and_a_fix(
+    consumes: str, line: int, path: str, words: str
+) -> None:
+    text = (
+        "service: {name: shelf}\nresources:\n  Author:\n    fields: {name: string}\n"
+        "  Book:\n    fields: {title: string}\n    events: [created, updated]\n"
+        "consumes:\n" + consumes
+    )
+    with pytest.raises(SpecError) as caught:
+        load_spec_text(text, "spec.yaml")
+    [problem] = [p for p in caught.value.problems if p.path == path]
+    assert problem.line == line
+    assert words in problem.message
+    assert problem.fix

@@ -644,6 +644,9 @@ class ServiceIR:
     existing_database: bool = False  # the tables existed: 0001 is a baseline to stamp
     # this IR stands for the tables as they existed, before backforge took them over
     as_existing: bool = False
+    # subscriptions to events (`consumes`): name, events (patterns), source (the publishing
+    # service), max_attempts; handled once each through the inbox (core/inbox.py)
+    consumers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def events(self) -> bool:
@@ -663,6 +666,11 @@ class ServiceIR:
             (r for r in self.resources if r.feed),
             key=lambda r: (r.owned, len(r.events)),
         )
+
+    @property
+    def brokered(self) -> bool:
+        """Whether the service talks to a broker (BROKER_URL): it publishes or consumes events."""
+        return self.events or bool(self.consumers)
 
     @property
     def events_resource(self) -> ResourceIR:
@@ -1007,7 +1015,12 @@ class ServiceIR:
 
 # Keys an existing database's names added to the IR: written only when they are not the
 # default, so the IR of every other spec stays as it was (reading back fills the defaults).
-_NEW_SERVICE_KEYS = {"existing_database": False, "as_existing": False, "webhooks": None}
+_NEW_SERVICE_KEYS = {
+    "existing_database": False,
+    "as_existing": False,
+    "webhooks": None,
+    "consumers": [],
+}
 _NEW_RESOURCE_KEYS = {
     "id_column": "id",
     "id_type": "bigint",
@@ -1124,8 +1137,18 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
         ],
         system_tables=list(SYSTEM_TABLES)
         + (["outbox_events"] if _has_events(spec) else [])
-        + (list(WEBHOOK_TABLES) if spec.webhooks else []),
+        + (list(WEBHOOK_TABLES) if spec.webhooks else [])
+        + (["inbox_events"] if spec.consumes else []),
         webhooks=_webhooks(spec),
+        consumers=[
+            {
+                "name": name,
+                "events": list(body.events),
+                "source": body.from_ or info.name,
+                "max_attempts": body.max_attempts,
+            }
+            for name, body in sorted(spec.consumes.items())
+        ],
         existing_database=info.existing_database,
         seeds=seed_blocks(spec.seed, spec.resources, [r.name for r in _in_order(resources)]),
     )

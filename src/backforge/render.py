@@ -75,9 +75,14 @@ OPTIONAL = {
     "tests/test_account_state.py": "auth",
     "tests/test_sign_in_limits.py": "auth",
     "tests/test_queries.py": "query_tests",
-    "__package__/events/": "events",
+    "__package__/events/__init__.py": "brokered",
+    "__package__/events/relay.py": "events",
+    "__package__/events/consume.py": "consumers",
+    "__package__/consumers/": "consumers",
     "tests/test_events.py": "events",
+    "tests/test_consumers.py": "consumers",
     "deploy/k8s/relay-deployment.yaml": "events",
+    "deploy/k8s/consumer-deployment.yaml": "consumers",
     "tests/test_cache.py": "cached",
     "tests/test_feed.py": "feed",
     "__package__/webhooks/": "webhooks",
@@ -127,6 +132,10 @@ def render_project(ir: ServiceIR) -> dict[str, str]:
             for r in for_resources(name, ir):
                 path = target.replace("__resource__", r.module)
                 files[path] = _render(template, ir, path, r=r)
+        elif "__consumer__" in target:
+            for c in ir.consumers:
+                path = target.replace("__consumer__", c["name"])
+                files[path] = _render(template, ir, path, c=c)
         else:
             files[target] = _render(template, ir, target)
     for path, text in runtime_files(ir).items():
@@ -154,7 +163,9 @@ OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
     "actions.py": lambda ir: any(r.actions for r in ir.resources),
     "outbox.py": lambda ir: ir.events,
     "relay.py": lambda ir: ir.events,
-    "brokers.py": lambda ir: ir.events,
+    "brokers.py": lambda ir: ir.brokered,
+    "inbox.py": lambda ir: bool(ir.consumers),
+    "consuming.py": lambda ir: bool(ir.consumers),
     "cache.py": lambda ir: ir.cached,
     "feed.py": lambda ir: ir.feed,
     "marks.py": lambda ir: ir.marked,
@@ -173,7 +184,9 @@ def base_requirements(names: Iterable[str]) -> dict[str, str]:
     """The requirement files ``names`` of a project whose spec uses no optional library (no
     cache, no events): the pins every generated project shares."""
     env = template_environment("project")
-    plain = SimpleNamespace(cached=False, events=False, webhooks=None)
+    plain = SimpleNamespace(
+        cached=False, events=False, webhooks=None, consumers=[], brokered=False
+    )
     return {name: env.get_template(f"{name}.jinja").render(ir=plain) for name in names}
 
 
@@ -187,6 +200,9 @@ def user_owned(ir: ServiceIR) -> set[str]:
             target = target.replace("__package__", ir.package)
             resources = for_resources(name, ir)
             modules = [r.module for r in resources] if "__resource__" in target else [""]
+            if "__consumer__" in target:
+                found |= {target.replace("__consumer__", c["name"]) for c in ir.consumers}
+                continue
             found |= {target.replace("__resource__", module) for module in modules}
     return found
 

@@ -371,6 +371,32 @@ SYSTEM_TABLES = {
         uniques=(_unique("webhook_deliveries", "subscriber_id", "event_id"),),
         indexes=(_index("webhook_deliveries", "status", "next_attempt_at"),),
     ),
+    # core/inbox.py: the events the subscriptions (`consumes`) took, each handled once
+    "inbox_events": Table(
+        name="inbox_events",
+        owner="the event inbox",
+        columns=(
+            Column("position", ID, False),
+            Column("subscription", SqlType("String", length=60), False),
+            Column("event_id", SqlType("String", length=255), False),
+            Column("type", SqlType("String", length=120), False),
+            Column("partition_key", SqlType("String", length=320), False),
+            Column("event", SqlType("JSON"), True),
+            Column("raw", SqlType("Text"), True),
+            Column("status", SqlType("String", length=10), False),
+            Column("attempts", INTEGER, False),
+            Column("next_attempt_at", DATETIME, False),
+            Column("last_error", SqlType("Text"), True),
+            Column("received_at", DATETIME, False),
+            Column("processed_at", DATETIME, True),
+        ),
+        primary_key=("position",),
+        uniques=(_unique("inbox_events", "subscription", "event_id"),),
+        indexes=(
+            _index("inbox_events", "status", "next_attempt_at"),
+            _index("inbox_events", "subscription", "partition_key"),
+        ),
+    ),
 }
 
 

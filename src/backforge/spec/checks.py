@@ -7,6 +7,7 @@ problems in another: one run reports everything.
 from __future__ import annotations
 
 import difflib
+import keyword
 import re
 from typing import Any
 
@@ -65,6 +66,7 @@ def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
         _check_owned_through(resources, fields_by_resource, report)
     _check_cache(data, resources, report)
     _check_webhooks(data, resources, roles, report)
+    _check_consumes(data, resources, report)
     check_seed(data, fields_by_resource, report, value_problems)
     return found
 
@@ -154,6 +156,80 @@ def _check_cache(data: dict[str, Any], resources: dict[str, Any], report: Any) -
                 "use at most 1d (e.g. 60s, 5m, 1h): a cache bounds how stale an answer can be "
                 "after a write it could not see",
             )
+
+
+MAX_SUBSCRIPTION = 40  # `<package>.<subscription>` names a queue and a durable consumer
+SUBSCRIPTION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _check_consumes(data: dict[str, Any], resources: dict[str, Any], report: Any) -> None:
+    """Subscriptions: a name that is a Python module; a pattern naming one of this service's
+    resources takes events that resource publishes; no pattern twice."""
+    consumes = data.get("consumes")
+    if not isinstance(consumes, dict):
+        return
+    service = data.get("service")
+    own = service.get("name") if isinstance(service, dict) else None
+    published = {
+        name.lower(): (name, body.get("events") if isinstance(body.get("events"), list) else [])
+        for name, body in resources.items()
+        if isinstance(name, str) and isinstance(body, dict)
+    }
+    for name, body in consumes.items():
+        path = ("consumes", name)
+        if not isinstance(name, str) or not SUBSCRIPTION_NAME.match(name):
+            report(
+                path,
+                f"subscription name {name!r} is not snake_case",
+                "use lower-case letters, digits and _, starting with a letter (e.g. index_books)",
+            )
+        elif keyword.iskeyword(name) or len(name) > MAX_SUBSCRIPTION:
+            report(
+                path,
+                f"subscription {name!r} cannot name a Python module of at most "
+                f"{MAX_SUBSCRIPTION} characters",
+                "choose another snake_case name (e.g. index_books)",
+            )
+        if not isinstance(body, dict):
+            continue
+        patterns = body.get("events")
+        if not isinstance(patterns, list):
+            continue
+        foreign = body.get("from") not in (None, own)
+        seen: set[str] = set()
+        for index, pattern in enumerate(patterns):
+            where = (*path, "events", index)
+            if not isinstance(pattern, str) or "." not in pattern:
+                continue  # the model reports it
+            if pattern in seen:
+                report(where, f"{pattern!r} is listed twice", "list each event type once")
+            seen.add(pattern)
+            prefix, event = pattern.split(".", 1)
+            if foreign or prefix == "*":
+                continue  # another service's events: this spec cannot know them
+            if prefix not in published:
+                report(
+                    where,
+                    f"{pattern!r} names no resource of this service ({prefix})",
+                    "set `from:` to the service that publishes it, or name one of "
+                    + ", ".join(sorted(published)),
+                )
+                continue
+            resource, events = published[prefix]
+            if not events:
+                report(
+                    where,
+                    f"{pattern!r} names {resource}, which publishes no events",
+                    f"add `events: [created, updated, deleted]` (those you need) to {resource}, "
+                    "or set `from:` to the service that publishes them",
+                )
+            elif event != "*" and event not in events:
+                report(
+                    where,
+                    f"{resource} publishes no {event!r} event (its events: {', '.join(events)})",
+                    f"add {event} to {resource}'s `events`, or take one of "
+                    + ", ".join(f"{prefix}.{e}" for e in events),
+                )
 
 
 def _check_camel_names(

@@ -11,6 +11,7 @@ import json
 from typing import Any, get_args
 
 from backforge.names import AUTOMATIC_FIELDS, FIELD_NAME, MAX_FIELD_NAME, RESOURCE_NAME
+from backforge.spec.checks import MAX_SUBSCRIPTION, SUBSCRIPTION_NAME
 from backforge.spec.model import FieldTypeName, ServiceSpec
 
 SCHEMA_ID = "https://backforge.dev/schema/spec.json"
@@ -28,6 +29,10 @@ def spec_json_schema() -> dict[str, Any]:
         "not": {"enum": list(AUTOMATIC_FIELDS)},
     }
     fields["additionalProperties"] = _field_or_shorthand()
+    schema["properties"]["consumes"]["propertyNames"] = {
+        "pattern": SUBSCRIPTION_NAME.pattern,
+        "maxLength": MAX_SUBSCRIPTION,
+    }
     action = schema["$defs"]["ActionSpec"]["properties"]
     for group in ("input", "output"):
         action[group]["additionalProperties"] = _field_or_shorthand()

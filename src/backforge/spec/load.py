@@ -200,6 +200,9 @@ _PATTERN_FIXES = {
     "plural": "a plural is a lowercase identifier: letters, digits and `_`",
     "renamed_from": "write the previous name as the spec wrote it: PascalCase for a resource, "
     "snake_case for a field",
+    "events": "an event type is `<resource>.<event>` in lowercase (book.created); `*` stands "
+    "for one word (book.*)",
+    "from": "name the publishing service as its spec does: lowercase letters, digits and `_`",
     "existing_rows": "give the email of the account that takes the rows, e.g. admin@example.com",
 }
 

@@ -231,6 +231,30 @@ class FlagSpec(Strict):
     description: str | None = Field(None, description="What turning the flag on changes.")
 
 
+# An event type (`book.created`) or a pattern of them: `*` stands for one word (`book.*`).
+EventPattern = Annotated[
+    str, StringConstraints(pattern=r"^([a-z][a-z0-9_]*|\*)\.([a-z][a-z0-9_]*|\*)$")
+]
+
+
+class ConsumerSpec(Strict):
+    """A subscription: the events it takes, handled once each by `<package>/consumers/<name>.py`."""
+
+    events: list[EventPattern] = Field(
+        min_length=1,
+        description="Event types (`book.created`) or patterns (`book.*`, `*.deleted`) to handle.",
+    )
+    from_: ServiceName | None = Field(
+        None,
+        alias="from",
+        description="The service that publishes them (its `<name>.events` exchange or stream); "
+        "unset: this service.",
+    )
+    max_attempts: int = Field(
+        5, ge=1, le=100, description="Attempts to handle an event before it is dead-lettered."
+    )
+
+
 class LinkSpec(Strict):
     """Names of an existing link table (a many field)."""
 
@@ -564,6 +588,11 @@ class ServiceSpec(Strict):
         None,
         description="Outbound webhooks of the resources' events: an admin API under "
         "{base}/webhooks, deliveries signed per Standard Webhooks, retried, SSRF-guarded.",
+    )
+    consumes: dict[str, ConsumerSpec] = Field(
+        default_factory=dict,
+        description="Subscriptions to domain events, by snake_case name: each event is stored "
+        "in the inbox and handled once by `<package>/consumers/<name>.py`.",
     )
     seed: dict[str, list[dict[str, Any]]] = Field(
         default_factory=dict,

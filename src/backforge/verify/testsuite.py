@@ -93,6 +93,15 @@ def check(ctx: VerifyContext) -> Outcome:
             "handler actions not written yet (they answer 501): "
             + "; ".join(f"{u['action']}: add `{u['method']}` to {u['file']}" for u in unwritten)
         )
+    unhandled = unwritten_consumers(root, package, env.python, environ)
+    if unhandled:
+        figures["unwritten_consumers"] = unhandled
+        problems.append(
+            "event handlers not written yet (their events wait in the inbox): "
+            + "; ".join(
+                f"{u['subscription']}: add `{u['function']}` to {u['file']}" for u in unhandled
+            )
+        )
     if figures["hostile"].get("server_errors"):
         problems.append(f"{figures['hostile']['server_errors']} hostile request(s) got a 5xx")
     headline = f"{totals['passed']} passed, {totals['failed'] + totals['errors']} failed"
@@ -165,6 +174,41 @@ def unwritten_handlers(
     return [
         {"action": f"{where[m][0]}.{method}", "method": method, "file": where[m][1]}
         for m, method in missing
+    ]
+
+
+# Asks the project which subscriptions have no handler yet (its consumers package imports each
+# consumers/<name>.py); prints their names as JSON.
+_UNHANDLED = """
+import importlib, json, sys
+consumers = importlib.import_module(sys.argv[1] + ".consumers")
+print(json.dumps(sorted(consumers.NAMES - set(consumers.handlers()))))
+"""
+
+
+def unwritten_consumers(
+    root: Path, package: str, python: Path, environ: Mapping[str, str]
+) -> list[dict[str, str]]:
+    """The subscriptions (`consumes`) whose `consumers/<name>.py` defines no `handle` yet, as
+    the project itself answers: their events are never handled, so it is not delivered."""
+    try:
+        ir = json.loads((root / ".backforge" / "ir.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not ir.get("consumers"):
+        return []
+    asked = run([python, "-c", _UNHANDLED, package], cwd=root, env=environ, timeout=120)
+    try:
+        missing = json.loads(asked.output.strip().splitlines()[-1]) if asked.ok else []
+    except (ValueError, IndexError):
+        missing = []  # the project does not import: its tests say why
+    return [
+        {
+            "subscription": name,
+            "function": "async def handle(event, session)",
+            "file": f"{package}/consumers/{name}.py",
+        }
+        for name in missing
     ]
 
 
