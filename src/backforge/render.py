@@ -77,6 +77,7 @@ OPTIONAL = {
     "tests/test_queries.py": "query_tests",
     "__package__/events/__init__.py": "brokered",
     "__package__/events/relay.py": "events",
+    "__package__/events/asyncapi.py": "events",
     "__package__/events/consume.py": "consumers",
     "__package__/consumers/": "consumers",
     "tests/test_events.py": "events",
