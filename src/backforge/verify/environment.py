@@ -181,6 +181,7 @@ def _remove_leftovers(base: Path, key: str) -> None:
 
 
 def _build(target: Path, project_root: Path, timeout: float, python: Interpreter) -> None:
+    project_root = project_root.resolve()  # pip runs in it: a relative path would name another
     env = {k: v for k, v in os.environ.items() if k not in DROPPED_VARIABLES}
     steps = (
         [python.executable, "-m", "venv", "--clear", str(target)],
