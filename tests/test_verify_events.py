@@ -55,3 +55,22 @@ def test_the_check_runs_only_for_a_project_with_events(tmp_path: Path) -> None:
     ir = {"resources": [{"name": "Author"}, {"name": "Book", "events": ["created"]}]}
     (tmp_path / ".backforge" / "ir.json").write_text(json.dumps(ir), encoding="utf-8")
     assert events_of(project) == {"Book": ["created"]}
+
+
+def test_a_declarative_action_of_a_resource_whose_updates_have_events_writes_one(
+    tmp_path: Path,
+) -> None:
+    project = Project(root=tmp_path, package="shelf", manifest={})
+    (tmp_path / ".backforge").mkdir()
+    actions = [{"name": "publish", "handler": False}, {"name": "flag", "handler": True}]
+    ir = {
+        "resources": [
+            {"name": "Book", "events": ["created", "updated"], "actions": actions},
+            {"name": "Note", "events": ["created"], "actions": actions},
+        ]
+    }
+    (tmp_path / ".backforge" / "ir.json").write_text(json.dumps(ir), encoding="utf-8")
+    wanted = events_of(project)
+    assert wanted == {"Book": ["created", "updated", "publish"], "Note": ["created"]}
+    text = METRICS + 'resource_changes_total{resource="Book",action="publish"} 4.0\n'
+    assert figures_of(text, wanted)["events_written"] == 7 + 3 + 4

@@ -21,16 +21,22 @@ from backforge.verify.project import Project
 from backforge.verify.result import Outcome
 
 WAIT = 15.0  # seconds for the relay to publish what the last changes wrote
-ACTIONS = ("created", "updated", "deleted")  # resource_changes_total's actions
 
 
 def events_of(project: Project) -> dict[str, list[str]]:
-    """The project's resources with events, and their kinds (from .backforge/ir.json)."""
+    """The project's resources with events, and the changes that write one (from
+    .backforge/ir.json): their kinds, and the declarative custom actions of a resource whose
+    updates write one (each such action is an update, counted under the action's name)."""
     try:
         ir = json.loads((project.root / ".backforge" / "ir.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {r["name"]: list(r["events"]) for r in ir.get("resources", []) if r.get("events")}
+    return {r["name"]: _changes(r) for r in ir.get("resources", []) if r.get("events")}
+
+
+def _changes(resource: dict[str, Any]) -> list[str]:
+    actions = [a["name"] for a in resource.get("actions", []) if not a.get("handler")]
+    return list(resource["events"]) + (actions if "updated" in resource["events"] else [])
 
 
 def check(ctx: VerifyContext) -> Outcome:
@@ -61,8 +67,7 @@ def figures_of(text: str, wanted: dict[str, list[str]]) -> dict[str, Any]:
     written = sum(
         value
         for labels, value in parse_samples(text, "resource_changes_total")
-        if labels.get("action") in ACTIONS
-        and labels.get("action") in wanted.get(labels.get("resource", ""), [])
+        if labels.get("action") in wanted.get(labels.get("resource", ""), [])
     )
     published = _plain(text, "outbox_events_published_total")
     dead = _plain(text, "outbox_events_dead_total")
