@@ -55,6 +55,13 @@ E2E_SECONDS = {
     "test_conformance_e2e.py": 40,
     "test_evolve_accounts_renames_e2e.py": 20,
     "test_marks_e2e.py": 150,
+    "test_together_e2e.py": 160,
+    "test_actions_e2e.py": 120,
+    "test_consumers_e2e.py": 90,
+    "test_cache_e2e.py": 60,
+    "test_events_e2e.py": 50,
+    "test_webhooks_e2e.py": 40,
+    "test_feed_e2e.py": 30,
 }
 OTHER_E2E_SECONDS = 10
 
