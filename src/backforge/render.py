@@ -164,6 +164,7 @@ OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
     "actions.py": lambda ir: any(r.actions for r in ir.resources),
     "outbox.py": lambda ir: ir.events,
     "relay.py": lambda ir: ir.events,
+    "polling.py": lambda ir: ir.brokered,
     "brokers.py": lambda ir: ir.brokered,
     "inbox.py": lambda ir: bool(ir.consumers),
     "consuming.py": lambda ir: bool(ir.consumers),

@@ -33,6 +33,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .db import utcnow
+from .polling import PollingWorker
 from .relay import Relay, cloud_event
 from .webhooks import (
     DEAD,
@@ -51,7 +52,6 @@ from .webhooks import (
 logger = logging.getLogger(__name__)
 # Seconds before each attempt: the first at once, the last 10 h after the one before it.
 SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
-OBSERVE_EVERY = 1.0
 
 DELIVERIES = Counter(
     "webhook_deliveries_total", "Webhook delivery attempts by outcome.", ["outcome"]
@@ -150,9 +150,11 @@ def retry_after(value: str | None, now: float) -> float | None:
     return None
 
 
-class Deliverer:
+class Deliverer(PollingWorker):
     """Sends due webhook deliveries; `run_once` is one batch. ``now`` is the clock of the
     schedule (tests pass a fake one); signatures carry the wall-clock time."""
+
+    label = "webhook delivery"
 
     def __init__(
         self,
@@ -174,6 +176,10 @@ class Deliverer:
             timeout=timeout, follow_redirects=False, trust_env=False, transport=transport
         )
 
+    @property
+    def poll_interval(self) -> float:
+        return self.options.poll_interval
+
     async def close(self) -> None:
         await self.client.aclose()
 
@@ -186,32 +192,6 @@ class Deliverer:
         async with self.sessions() as session, session.begin():
             await self._record(session, claimed, outcomes)
         return len(claimed)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Batches until ``stop`` is set, resting ``poll_interval`` when nothing was due."""
-        observed = 0.0
-        while not stop.is_set():
-            try:
-                claimed = await self.run_once()
-                if time.monotonic() - observed >= OBSERVE_EVERY:
-                    await self.observe()
-                    observed = time.monotonic()
-            except Exception:
-                logger.exception("webhook delivery round failed")
-                claimed = 0
-            if not claimed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.options.poll_interval)
-
-    async def drain(self, rounds: int = 1000) -> int:
-        """Batches until one claims nothing (at most ``rounds``); the deliveries claimed."""
-        total = 0
-        for _ in range(rounds):
-            claimed = await self.run_once()
-            if not claimed:
-                break
-            total += claimed
-        return total
 
     async def observe(self) -> dict[str, Any]:
         """Set the backlog gauges: deliveries by status, the oldest pending one's age."""

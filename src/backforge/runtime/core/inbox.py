@@ -13,13 +13,10 @@ retried after a capped exponential backoff with jitter; after the subscription's
 ``max_attempts`` the row is dead (kept with its last error) until `replay` sets it pending.
 """
 
-import asyncio
-import contextlib
 import hashlib
 import json
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,12 +30,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .db import Base, IdType, UTCDateTime, utcnow
+from .polling import PollingWorker, backoff
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 PENDING, PROCESSED, DEAD = "pending", "processed", "dead"
 UNPARSEABLE = "unparseable:"  # the event id of a message that is not an event: + its sha256
-OBSERVE_EVERY = 1.0  # seconds between two readings of the backlog by a running worker
 
 Handler = Callable[[dict[str, Any], AsyncSession], Awaitable[None]]
 
@@ -107,13 +104,6 @@ class InboxOptions:
     poll_interval: float = 1.0  # seconds between rounds that found nothing to handle
 
 
-def backoff(attempts: int, options: InboxOptions, rng: Callable[[], float]) -> float:
-    """Seconds to wait after ``attempts`` failures: capped exponential, jittered between half
-    and all of it."""
-    ceiling = min(options.backoff_cap, options.backoff_base * 2.0 ** (attempts - 1))
-    return ceiling * (0.5 + rng() / 2)
-
-
 def parse(body: bytes | str | dict[str, Any]) -> dict[str, Any]:
     """A message as a CloudEvent (a dict with a text `id` and `type`); ValueError otherwise."""
     event = json.loads(body) if isinstance(body, bytes | str) else body
@@ -180,9 +170,11 @@ async def store(session: AsyncSession, subscription: str, body: Any) -> bool:
     return stored
 
 
-class InboxWorker:
+class InboxWorker(PollingWorker):
     """Handles the pending inbox rows of the subscriptions in ``handlers``; `run_once` is one
     round. A subscription without a handler (not written yet) keeps its rows pending."""
+
+    label = "inbox"
 
     def __init__(
         self,
@@ -198,6 +190,10 @@ class InboxWorker:
         self.options = options or InboxOptions()
         self.rng = rng
 
+    @property
+    def poll_interval(self) -> float:
+        return self.options.poll_interval
+
     async def run_once(self) -> int:
         """Claim one batch and handle it; how many rows it claimed."""
         if not self.handlers:
@@ -207,33 +203,6 @@ class InboxWorker:
             for row in rows:
                 await self._handle(session, row)
         return len(rows)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Rounds until ``stop`` is set, resting ``poll_interval`` when there was nothing to do
-        (or the database failed: logged, tried again)."""
-        observed = 0.0
-        while not stop.is_set():
-            try:
-                claimed = await self.run_once()
-                if time.monotonic() - observed >= OBSERVE_EVERY:
-                    await self.observe()
-                    observed = time.monotonic()
-            except Exception:
-                logger.exception("inbox round failed")
-                claimed = 0
-            if not claimed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.options.poll_interval)
-
-    async def drain(self, rounds: int = 1000) -> int:
-        """Rounds until one claims nothing (at most ``rounds``); the rows claimed."""
-        total = 0
-        for _ in range(rounds):
-            claimed = await self.run_once()
-            if not claimed:
-                break
-            total += claimed
-        return total
 
     async def observe(self) -> dict[str, dict[str, int]]:
         """Set the backlog gauges; rows by subscription and status."""

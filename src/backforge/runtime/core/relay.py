@@ -16,11 +16,9 @@ from the request through the outbox to the consumers. Without tracing the spans 
 the event keeps the request's `traceparent`.
 """
 
-import asyncio
 import contextlib
 import logging
 import random
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,9 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .db import utcnow
 from .outbox import DEAD, PENDING, SENT, outbox_events
+from .polling import PollingWorker, backoff
 
 logger = logging.getLogger(__name__)
-OBSERVE_EVERY = 1.0  # seconds between two readings of the backlog by a running relay
 PROPAGATOR = TraceContextTextMapPropagator()
 
 EVENTS_PUBLISHED = Counter("outbox_events_published_total", "Outbox events published.")
@@ -136,15 +134,10 @@ def publish_span(tracer: Tracer, event: dict[str, Any]) -> Iterator[None]:
         yield
 
 
-def backoff(attempts: int, options: RelayOptions, rng: Callable[[], float]) -> float:
-    """Seconds to wait after ``attempts`` failures: capped exponential, with full jitter
-    between half and all of it."""
-    ceiling = min(options.backoff_cap, options.backoff_base * 2.0 ** (attempts - 1))
-    return ceiling * (0.5 + rng() / 2)
-
-
-class Relay:
+class Relay(PollingWorker):
     """Publishes pending outbox rows to ``sink``; `run_once` is one round."""
+
+    label = "outbox relay"
 
     def __init__(
         self,
@@ -160,6 +153,10 @@ class Relay:
         self.rng = rng
         self.tracer = tracer or trace.get_tracer(__name__)  # the global provider's, once set
 
+    @property
+    def poll_interval(self) -> float:
+        return self.options.poll_interval
+
     async def run_once(self) -> int:
         """Claim one batch and publish it; how many rows it claimed."""
         async with self.sessions() as session, session.begin():
@@ -168,23 +165,6 @@ class Relay:
                 await self._publish(session, row)
         return len(rows)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Rounds until ``stop`` is set, resting ``poll_interval`` when there was nothing to do
-        (or the database failed: logged, tried again)."""
-        observed = 0.0
-        while not stop.is_set():
-            try:
-                claimed = await self.run_once()
-                if time.monotonic() - observed >= OBSERVE_EVERY:
-                    await self.observe()
-                    observed = time.monotonic()
-            except Exception:
-                logger.exception("outbox relay round failed")
-                claimed = 0
-            if not claimed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.options.poll_interval)
-
     async def observe(self) -> dict[str, Any]:
         """Set the backlog gauges (rows pending, dead; the oldest pending one's age)."""
         state = await backlog(self.sessions)
@@ -192,16 +172,6 @@ class Relay:
             BACKLOG.labels(status).set(state[status])
         OLDEST_PENDING.set(state["oldest_pending_seconds"])
         return state
-
-    async def drain(self, rounds: int = 1000) -> int:
-        """Rounds until one claims nothing (at most ``rounds``); the rows claimed."""
-        total = 0
-        for _ in range(rounds):
-            claimed = await self.run_once()
-            if not claimed:
-                break
-            total += claimed
-        return total
 
     def _claim(self, session: AsyncSession) -> sa.Select[Any]:
         t = outbox_events
