@@ -1259,20 +1259,26 @@ def _check_actions(
             if isinstance(entries, dict):
                 for fname, value in entries.items():
                     _check_action_value(name, group, fname, value, fields, inputs, path, report)
-        allow = raw.get("allow")
-        for entry in allow if isinstance(allow, list) else [allow] if allow else []:
-            if entry == "owner" and not body.get("owned"):
-                report(
-                    (*path, "allow"),
-                    "`owner` is used but the resource is not `owned`",
-                    "add `owned: true` to the resource or remove `owner`",
-                )
-            elif isinstance(entry, str) and entry not in PRINCIPALS and entry not in roles:
-                report(
-                    (*path, "allow"),
-                    f"{entry!r} is neither anyone, authenticated, owner nor a role in auth.roles",
-                    _choose(entry, [*PRINCIPALS, *roles]),
-                )
+        _check_allow(raw.get("allow"), body, path, roles, report)
+
+
+def _check_allow(
+    allow: Any, body: dict[str, Any], path: tuple[Any, ...], roles: list[str], report: Any
+) -> None:
+    """The `allow` of an action or a mark: principals and roles that exist."""
+    for entry in allow if isinstance(allow, list) else [allow] if allow else []:
+        if entry == "owner" and not body.get("owned"):
+            report(
+                (*path, "allow"),
+                "`owner` is used but the resource is not `owned`",
+                "add `owned: true` to the resource or remove `owner`",
+            )
+        elif isinstance(entry, str) and entry not in PRINCIPALS and entry not in roles:
+            report(
+                (*path, "allow"),
+                f"{entry!r} is neither anyone, authenticated, owner nor a role in auth.roles",
+                _choose(entry, [*PRINCIPALS, *roles]),
+            )
 
 
 def _typed_entries(raw: Any) -> dict[str, FieldSpec | None]:
@@ -1428,20 +1434,7 @@ def _check_marks(
                     "give every count and mine field its own name",
                 )
             taken[given] = f"{role} of the mark {mark!r}"
-        allow = raw.get("allow")
-        for entry in allow if isinstance(allow, list) else [allow] if allow else []:
-            if entry == "owner" and not body.get("owned"):
-                report(
-                    (*path, "allow"),
-                    "`owner` is used but the resource is not `owned`",
-                    "add `owned: true` to the resource or remove `owner`",
-                )
-            elif isinstance(entry, str) and entry not in PRINCIPALS and entry not in roles:
-                report(
-                    (*path, "allow"),
-                    f"{entry!r} is neither anyone, authenticated, owner nor a role in auth.roles",
-                    _choose(entry, [*PRINCIPALS, *roles]),
-                )
+        _check_allow(raw.get("allow"), body, path, roles, report)
     for fname, spec in fields.items() if body["marks"] else []:
         column = (spec.column if spec is not None else None) or fname
         if column.lower() in ("true", "false"):
