@@ -20,7 +20,6 @@ pytestmark = pytest.mark.e2e
 
 SPEC = Path(__file__).parent / "specs" / "together.yaml"
 HANDLER = """
-
 import logging
 from typing import Any
 
