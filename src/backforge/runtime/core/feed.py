@@ -192,7 +192,8 @@ class Feed:
         return EventStream(
             self.stream(reader, position, limit, timeout),
             media_type=MEDIA_TYPE,
-            headers={"X-Accel-Buffering": "no"},  # nginx: pass each event on at once
+            # never cached, by a browser or a proxy; nginx: pass each event on at once
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
     async def stream(
