@@ -61,4 +61,4 @@ def test_every_construct_together_is_delivered_complete(tmp_path: Path) -> None:
     assert checks["tests"]["figures"]["skipped"] == 0
     assert checks["contract"]["figures"]["failures"] == 0
     events = checks["events"]["figures"]
-    assert events["lost"] == 0 and events["written"] > 0
+    assert events["events_lost"] == 0 and events["events_written"] > 0
