@@ -16,6 +16,16 @@ def fresh() -> int:
     return next(_counter)
 
 
+def record(response: Response) -> dict[str, Any]:
+    """The record a read, create, update, mark or action answers with."""
+    return response.json()
+
+
+def payload(resource: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The request body that sends `body` as a record of `resource` (its name in the spec)."""
+    return body
+
+
 def items(page: Response) -> list[dict[str, Any]]:
     """The records of one page of a list."""
     assert page.status_code == 200, page.text
