@@ -74,7 +74,7 @@ def start(project: Path, scratch: Path) -> tuple[subprocess.Popen[bytes], str, l
 
 def measure(url: str, paths: list[str], requests: int) -> tuple[float, float]:
     results, _, _ = asyncio.run(hammer(url, paths, requests, CONCURRENCY, 120.0))
-    latencies = sorted(seconds * 1000 for status, seconds in results if status == "200")
+    latencies = sorted(sample.seconds * 1000 for sample in results if sample.outcome == "200")
     return percentile(latencies, 0.50), percentile(latencies, 0.95)
 
 

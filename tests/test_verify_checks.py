@@ -93,8 +93,12 @@ def test_a_sound_project_passes_every_check(make: Make) -> None:
     assert contract["requests"] > 100 and contract["server_errors"] == 0
     assert contract["failures"] == 0 and set(contract["statuses"]) >= {"200", "201", "404", "422"}
     load = checks["load"]["figures"]
-    assert load["endpoints"] == ["/api/v1/notes"]
+    # the list, and the notes it answers by their ids (the contract check left some)
+    assert load["endpoints"] == ["/api/v1/notes", "/api/v1/notes/{note_id}"]
     assert load["requests"] == 300 and load["statuses"] == {"200": 300}
+    per_endpoint = load["per_endpoint"]
+    assert sum(figures["requests"] for figures in per_endpoint.values()) == 300
+    assert all(0 < figures["p95_ms"] <= load["max_ms"] for figures in per_endpoint.values())
     assert 0 < load["p50_ms"] <= load["p95_ms"] <= load["p99_ms"] <= load["max_ms"]
 
     written = json.loads((root / "backforge-report.json").read_text())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from backforge.verify.contract import (
     LONG_TEXT,
@@ -12,7 +13,16 @@ from backforge.verify.contract import (
     run_report,
     traffic,
 )
-from backforge.verify.load import list_paths, percentile
+from backforge.verify.load import (
+    Sample,
+    interleaved,
+    list_paths,
+    per_template,
+    percentile,
+    read_targets,
+    read_templates,
+    records_in,
+)
 from backforge.verify.testsuite import coverage_figures, junit_counts, summary_counts
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
@@ -174,3 +184,72 @@ def test_what_the_fuzzer_leaves_to_the_generated_tests_is_named() -> None:
     [left] = left_to_generated_tests(contract)
     assert "special-use" in left
     assert left_to_generated_tests({"components": {"schemas": {"A": {"properties": {}}}}}) == []
+
+
+def test_load_reads_records_by_the_keys_its_lists_answer() -> None:
+    get = {"get": {"responses": {"200": {}}}}
+    openapi = {
+        "paths": {
+            "/api/v1/questions": get,
+            "/api/v1/questions/{slug}": get,
+            "/api/v1/questions/{slug}/answers": get,
+            "/api/v1/answers/{id}": get,
+            "/api/v1/answers/{answerId}/comments": get,
+            "/api/v1/questions/{slug}/vote": {"put": {}},
+            "/api/v1/tags/{id}": {  # a read that needs a query parameter: not loaded
+                "get": {"parameters": [{"name": "q", "in": "query", "required": True}]}
+            },
+        }
+    }
+    templates = read_templates(openapi, "/api/v1")
+    assert templates == [
+        "/api/v1/answers/{answerId}/comments",
+        "/api/v1/answers/{id}",
+        "/api/v1/questions/{slug}",
+        "/api/v1/questions/{slug}/answers",
+    ]
+    answers = {  # an envelope, a page object, and a question without answers
+        "/api/v1/questions": {"questions": [{"slug": "a b"}, {"slug": "c"}], "questionsCount": 2},
+        "/api/v1/questions/a%20b/answers": {"items": [{"id": 7}], "next_cursor": None},
+        "/api/v1/questions/c/answers": {"items": [], "next_cursor": None},
+    }
+    read: list[str] = []
+
+    def answer(path: str) -> Any:
+        read.append(path)
+        return answers.get(path)
+
+    targets = read_targets(templates, answer, ["/api/v1/questions"])
+    assert targets == [
+        # answers are listed under their questions only: those lists name them, by the
+        # parameter of the answers' item path when a path names an answer otherwise
+        ("/api/v1/answers/{answerId}/comments", "/api/v1/answers/7/comments"),
+        ("/api/v1/answers/{id}", "/api/v1/answers/7"),
+        ("/api/v1/questions/{slug}", "/api/v1/questions/a%20b"),
+        ("/api/v1/questions/{slug}", "/api/v1/questions/c"),
+        ("/api/v1/questions/{slug}/answers", "/api/v1/questions/a%20b/answers"),
+        ("/api/v1/questions/{slug}/answers", "/api/v1/questions/c/answers"),
+    ]
+    assert len(read) == len(set(read))  # each list read once
+    assert "/api/v1/questions/c/answers" in read
+    assert records_in([{"id": 1}, 2]) == [{"id": 1}]
+    assert records_in({"count": 0, "questions": []}) == []
+
+
+def test_load_interleaves_templates_and_reports_each() -> None:
+    targets = [("/a", "/a"), ("/b/{id}", "/b/1"), ("/b/{id}", "/b/2")]
+    assert interleaved(targets) == [
+        ("/a", "/a"),
+        ("/b/{id}", "/b/1"),
+        ("/a", "/a"),
+        ("/b/{id}", "/b/2"),
+    ]
+    samples = [
+        Sample("200", 0.010, "/a"),
+        Sample("200", 0.030, "/a"),
+        Sample("404", 0.002, "/b/{id}"),
+    ]
+    assert per_template(samples) == {
+        "/a": {"requests": 2, "p50_ms": 10.0, "p95_ms": 30.0},
+        "/b/{id}": {"requests": 1, "p50_ms": 2.0, "p95_ms": 2.0},
+    }
