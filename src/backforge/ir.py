@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from backforge import __version__
+from backforge import __version__, conditions
 from backforge.fieldtypes import (
     FIELD_TYPES,
     SEGMENT_PATTERN,
@@ -42,6 +43,7 @@ from backforge.spec.model import (
     MarkSpec,
     ResourceSpec,
     ServiceSpec,
+    WhenCondition,
 )
 from backforge.spec.seeds import seed_blocks
 from backforge.spec.yamlsource import dotted
@@ -138,6 +140,22 @@ class FieldIR:
     def db_column(self) -> str:
         """The column's name in the database."""
         return self.column_name or self.column
+
+    def fits(self, value: Any) -> bool:
+        """Whether the field can hold ``value`` (bounds, lengths, pattern, enum values)."""
+        if self.minimum is not None and value < self.minimum:
+            return False
+        if self.maximum is not None and value > self.maximum:
+            return False
+        if self.values and value not in self.values:
+            return False
+        if isinstance(value, str):
+            longest = self.max_length or FIELD_TYPES[self.kind].default_max_length
+            if not (self.min_length or 0) <= len(value) <= longest:
+                return False
+            if self.pattern and not re.fullmatch(self.pattern, value):
+                return False
+        return True
 
     @property
     def options(self) -> dict[str, Any]:
@@ -285,7 +303,8 @@ class ActionIR:
     description: str
     handler: bool
     allow: list[str]  # principals; without accounts ["anyone"]
-    when: dict[str, Any] = field(default_factory=dict)  # column key -> value (None: is null)
+    # column key -> value (None: is null), or operators -> values ({"gte": 3}, {"in": [..]})
+    when: dict[str, Any] = field(default_factory=dict)
     # column key -> {"value": v} (a literal) or {"input": attr} (from the body)
     sets: dict[str, dict[str, Any]] = field(default_factory=dict)
     inputs: list[FieldIR] = field(default_factory=list)  # name: <action>_input_<name>
@@ -297,10 +316,18 @@ class ActionIR:
 
     def conflict(self, r: ResourceIR) -> tuple[str, Any] | None:
         """A column and a value that break `when` (a record in it answers 409), if one is
-        known to be valid: what the action itself sets, the other bool, another enum value."""
+        known to be valid: what the action itself sets, the other bool, another enum value,
+        a value beyond an operator's bound."""
         for column, wanted in self.when.items():
             f = next(f for f in r.columns if f.column == column)
             source = self.sets.get(column, {})
+            if conditions.is_operators(wanted):
+                options = [source["value"]] if "value" in source else []
+                options += conditions.candidates(f.kind, f.base, wanted, f.values, False)
+                found, value = conditions.breaking(wanted, options, f.fits)
+                if found:
+                    return column, value
+                continue
             if "value" in source and source["value"] != wanted and source["value"] is not None:
                 return column, source["value"]
             if wanted is None:
@@ -310,6 +337,19 @@ class ActionIR:
             if f.base == "enum" and len(f.values) > 1:
                 return column, next(v for v in f.values if v != wanted)
         return None
+
+    def state(self, r: ResourceIR) -> dict[str, Any]:
+        """Column values that meet `when` (the generated tests put a record in them): its
+        value for an equality, one the spec checks found for a condition."""
+        found = {}
+        for column, wanted in self.when.items():
+            if not conditions.is_operators(wanted):
+                found[column] = wanted
+                continue
+            f = next(f for f in r.columns if f.column == column)
+            options = conditions.candidates(f.kind, f.base, wanted, f.values, f.nullable)
+            found[column] = conditions.meeting(wanted, options, f.fits)[1]
+        return found
 
     def shown(self, r: ResourceIR) -> list[tuple[FieldIR, dict[str, Any]]]:
         """The fields it sets that a response shows as JSON holds them (text, ints, bools):
@@ -1367,6 +1407,17 @@ def _action(
             return None
         return FIELD_TYPES[f.kind].coerce_default(value, f.options)
 
+    def condition(fname: str, value: Any) -> Any:
+        if not isinstance(value, WhenCondition):
+            return typed(fname, value)
+        found: dict[str, Any] = {}
+        for op, given in value.operators().items():
+            if op == "in":
+                found[op] = [typed(fname, v) for v in given]
+            else:
+                found[op] = typed(fname, given)
+        return found
+
     def declared(group: str, entries: dict[str, FieldSpec]) -> list[FieldIR]:
         found = []
         for iname, ispec in entries.items():
@@ -1388,7 +1439,7 @@ def _action(
         description=(body.description or f"The {name} action on a {resource}.").strip(),
         handler=body.handler,
         allow=allow,
-        when={fields[f].column: typed(f, v) for f, v in body.when.items()},
+        when={fields[f].column: condition(f, v) for f, v in body.when.items()},
         sets=sets,
         inputs=declared("input", body.input),
         outputs=declared("output", body.output),

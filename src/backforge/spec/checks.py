@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from backforge import conditions
 from backforge.errors import Problem
 from backforge.fieldtypes import FIELD_TYPES, allowed_options, compiles, decimal_shape, max_length
 from backforge.names import (
@@ -1313,9 +1314,12 @@ def _check_action_value(
     if spec.type in ACTION_VALUE_TYPES:
         report(at, f"an action cannot use {_a(spec.type)} field in `{group}`", "remove it")
         return
+    if isinstance(value, dict) and group == "when":
+        _check_condition(fname, value, spec, at, report)
+        return
     if isinstance(value, dict):
         named = value.get("input")
-        if group == "when" or set(value) != {"input"}:
+        if set(value) != {"input"}:
             return  # the model reports the shape
         if named not in inputs:
             report(
@@ -1349,6 +1353,69 @@ def _check_action_value(
         return
     for message, fix in value_problems(spec, value, "the value"):
         report(at, message, fix)
+
+
+def _check_condition(
+    fname: str, condition: dict[str, Any], spec: FieldSpec, at: tuple[Any, ...], report: Any
+) -> None:
+    """A `when` condition beyond equality: operators the field's type can answer, values the
+    field can hold, and some value that meets them all."""
+    if not condition or set(condition) - set(conditions.OPERATORS):
+        return  # the model reports the shape
+    ftype = FIELD_TYPES[spec.type]
+    problems = 0
+    for op, value in condition.items():
+        where = (*at, op)
+        if op in conditions.ORDERINGS and not ftype.ordered:
+            report(
+                where,
+                f"`{op}` compares ordered values; {fname!r} is {_a(spec.type)} field",
+                "use `ne` or `in`, or compare a number, date, date-time or time field",
+            )
+            problems += 1
+            continue
+        values = value if op == "in" and isinstance(value, list) else [value]
+        if op == "in" and not values:
+            report(where, "`in: []` holds for no value", "name at least one value")
+            problems += 1
+        for given in values:
+            if given is None:
+                if op in conditions.ORDERINGS:
+                    report(where, f"`{op}: null` compares with nothing", "give a value")
+                    problems += 1
+                elif spec.required:
+                    report(
+                        where,
+                        f"{fname!r} is required: it is never null",
+                        "give a value" if op == "in" else "remove the condition",
+                    )
+                    problems += 1
+                continue
+            for message, fix in value_problems(spec, given, "the value"):
+                report(where, message, fix)
+                problems += 1
+    if problems:
+        return
+    options = dict(spec.model_dump())
+
+    def fits(value: Any) -> bool:
+        return not value_problems(spec, value, "the value")
+
+    def typed(value: Any) -> Any:
+        return None if value is None else ftype.coerce_default(value, options)
+
+    typed_condition = {
+        op: [typed(v) for v in value] if op == "in" else typed(value)
+        for op, value in condition.items()
+    }
+    values = list(spec.values or [])
+    tried = conditions.candidates(spec.type, ftype.base, typed_condition, values, not spec.required)
+    if not conditions.meeting(typed_condition, tried, fits)[0]:
+        report(
+            at,
+            f"no value of {fname!r} meets this condition ({conditions.describe(fname, condition)})",
+            "loosen the bounds, or check them against the field's min/max and values",
+        )
 
 
 def module_for(resource: str) -> str:

@@ -237,7 +237,8 @@ def _parent_model_fields(loc: tuple[Any, ...]) -> list[str]:
             node = _model_in(fields[part].annotation)
         elif isinstance(part, str) and part[:1].isupper() and hasattr(model, part):
             node = getattr(model, part)
-    return list(getattr(node, "model_fields", {}))
+    fields = getattr(node, "model_fields", {})
+    return [fields[name].alias or name for name in fields]
 
 
 def _model_in(annotation: Any) -> Any:

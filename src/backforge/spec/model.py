@@ -6,7 +6,15 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from backforge.fieldtypes import FIELD_TYPES
@@ -394,15 +402,64 @@ class InputRef(Strict):
     input: FieldName = Field(description="The action's input field whose value is stored.")
 
 
+class WhenCondition(Strict):
+    """A precondition on one field beyond equality: every operator given must hold (AND)."""
+
+    ne: Scalar = Field(
+        None,
+        description="Differs from this value (`ne: null`: has a value); a null field differs "
+        "from any value.",
+    )
+    lt: Scalar = Field(None, description="Less than (numbers, dates, date-times).")
+    lte: Scalar = Field(None, description="Less than or equal to.")
+    gt: Scalar = Field(None, description="Greater than.")
+    gte: Scalar = Field(None, description="Greater than or equal to.")
+    in_: list[Scalar] | None = Field(
+        None, alias="in", description="One of these values (`null` in the list: or null)."
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _some(self) -> WhenCondition:
+        if not self.model_fields_set:
+            raise PydanticCustomError(
+                "empty_condition",
+                "a condition needs an operator: ne, lt, lte, gt, gte or in",
+                {"fix": "write `{gte: 1}`, `{in: [a, b]}`, ..., or the value the field must hold"},
+            )
+        return self
+
+    def operators(self) -> dict[str, Any]:
+        """The operators the spec gives, by name (`ne: null` included)."""
+        given = self.model_dump(by_alias=True, exclude_unset=True)
+        return {op: given[op] for op in CONDITION_OPERATORS if op in given}
+
+
+CONDITION_OPERATORS = ("ne", "lt", "lte", "gt", "gte", "in")
+
+
+def _condition_or_value(value: Any) -> str:
+    return "WhenCondition" if isinstance(value, dict | WhenCondition) else "Value"
+
+
+# A `when` entry: a value the field must hold, or a condition (a mapping of operators).
+WhenValue = Annotated[
+    Annotated[WhenCondition, Tag("WhenCondition")] | Annotated[Scalar, Tag("Value")],
+    Discriminator(_condition_or_value),
+]
+
+
 class ActionSpec(Strict):
     """A custom action on one record: `POST {base}/<plural>/{key}/<action>`. Declarative (the
     record's fields it `sets`, while `when` holds) or a `handler` you write."""
 
     description: str | None = Field(None, description="What the action does (API docs).")
-    when: dict[FieldName, Scalar] = Field(
+    when: dict[FieldName, WhenValue] = Field(
         default_factory=dict,
-        description="Precondition: the record's fields must hold these values (otherwise 409); "
-        "checked in the same UPDATE, so of two concurrent calls one wins.",
+        description="Precondition: the record's fields must hold these values, or meet "
+        "`{ne|lt|lte|gt|gte: value}` / `{in: [values]}` (several fields: all of them; "
+        "otherwise 409); checked in the same UPDATE, so of two concurrent calls one wins.",
     )
     sets: dict[FieldName, InputRef | Scalar] = Field(
         default_factory=dict,

@@ -1,11 +1,12 @@
 """Custom actions on one record (`actions:` in the spec): `POST .../{key}/<action>`.
 
 A declarative action is one conditional UPDATE: the row changes only while the fields of its
-`when` still hold their values, so of two concurrent calls one wins and the other gets 409. A
-handler action runs a method the user writes in `<resource>/actions.py`, inside the request's
-transaction (committed when it returns, rolled back when it raises); until it is written the
-action answers 501. Both check who may act exactly as an update does (401, 403, 404), run the
-resource's hooks (declarative) and write an audit entry named after the action.
+`when` still hold their values or meet their conditions (`{"gte": 3}`, `{"in": [...]}`), so
+of two concurrent calls one wins and the other gets 409. A handler action runs a method the
+user writes in `<resource>/actions.py`, inside the request's transaction (committed when it
+returns, rolled back when it raises); until it is written the action answers 501. Both check
+who may act exactly as an update does (401, 403, 404), run the resource's hooks (declarative)
+and write an audit entry named after the action.
 """
 
 from collections.abc import Awaitable, Callable
@@ -123,15 +124,62 @@ def _check_when(
 
 
 def _refused(service: CrudService, name: str, id: int, when: dict[str, Any]) -> ConflictError:
-    state = ", ".join(f"{column} = {value!r}" for column, value in when.items())
+    state = ", ".join(_described(column, value) for column, value in when.items())
     return ConflictError(
         f"{service.resource} {id} is not in the state the {name} action needs ({state})."
     )
 
 
+SYMBOLS = {"ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "in": "in"}
+
+
+def _described(column: str, value: Any) -> str:
+    if not isinstance(value, dict):
+        return f"{column} = {value!r}"
+    return " and ".join(f"{column} {SYMBOLS[op]} {given!r}" for op, given in value.items())
+
+
 def _holds(column: Any, value: Any) -> Any:
-    return column.is_(None) if value is None else column == value
+    """The SQL condition: equality (null: IS NULL), or every operator of a dict. `ne` is IS
+    DISTINCT FROM (a null field differs from any value), an ordering never holds for null."""
+    if not isinstance(value, dict):
+        return column.is_(None) if value is None else column == value
+    return sa.and_(*(_operator(column, op, given) for op, given in value.items()))
+
+
+def _operator(column: Any, op: str, value: Any) -> Any:
+    if op == "ne":
+        return column.is_not(None) if value is None else column.is_distinct_from(value)
+    if op == "in":
+        values = [v for v in value if v is not None]
+        within = column.in_(values) if values else sa.false()
+        return sa.or_(within, column.is_(None)) if None in value else within
+    return {
+        "lt": column < value,
+        "lte": column <= value,
+        "gt": column > value,
+        "gte": column >= value,
+    }[op]
 
 
 def _equal(found: Any, value: Any) -> bool:
-    return found is None if value is None else bool(found == value)
+    """What _holds means, in Python (the check before the UPDATE, which checks again)."""
+    if not isinstance(value, dict):
+        return found is None if value is None else bool(found == value)
+    return all(_meets(found, op, given) for op, given in value.items())
+
+
+def _meets(found: Any, op: str, value: Any) -> bool:
+    if op == "ne":
+        return found is not None if value is None else found is None or bool(found != value)
+    if op == "in":
+        return found in value
+    if found is None:
+        return False
+    if op == "lt":
+        return bool(found < value)
+    if op == "lte":
+        return bool(found <= value)
+    if op == "gt":
+        return bool(found > value)
+    return bool(found >= value)

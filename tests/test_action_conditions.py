@@ -1,0 +1,231 @@
+"""Action preconditions beyond equality (`when: {field: {ne|lt|lte|gt|gte: v}}`, `{in: [..]}`,
+`null`): what they mean, the spec checks (file:line, exit 2, nothing written), the IR's states
+for the generated tests, the generated code, and `plan`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backforge import conditions
+from backforge.cli import main
+from backforge.errors import Problem, SpecError
+from backforge.evolve.diff import diff
+from backforge.evolve.snapshot import ir_from_json
+from backforge.ir import ServiceIR, build_ir
+from backforge.render import render_project
+from backforge.spec import load_spec_text
+
+SPEC = Path(__file__).parent / "specs" / "actions2.yaml"
+
+# A resource with an action whose `when` is the test's: the `when:` line is line 12.
+BOOK = """\
+service: {{name: shop}}
+resources:
+  Book:
+    fields:
+      state: {{type: enum, values: [draft, live, gone], default: draft}}
+      score: {{type: int, min: 0, max: 10}}
+      title: {{type: string, max_length: 20, required: true}}
+      price: {{type: decimal, precision: 6, scale: 2}}
+      due: date
+    actions:
+      go:
+        when: {when}
+        sets: {{state: live}}
+"""
+
+
+def book(when: str) -> str:
+    return BOOK.format(when=when)
+
+
+def problems(text: str) -> list[Problem]:
+    with pytest.raises(SpecError) as caught:
+        load_spec_text(text, "spec.yaml")
+    return caught.value.problems
+
+
+def ir_of(text: str) -> ServiceIR:
+    return build_ir(load_spec_text(text, "spec.yaml"), text)
+
+
+# --- what a condition means (the generated runtime gives SQL the same meaning) -------------
+
+
+CONDITION_CASES = [
+    (3, 3, True),
+    (None, None, True),
+    (3, None, False),
+    (3, {"ne": 4}, True),
+    (4, {"ne": 4}, False),
+    (None, {"ne": 4}, True),  # IS DISTINCT FROM: null differs from a value
+    (None, {"ne": None}, False),
+    ("a", {"ne": None}, True),
+    (2, {"gte": 2, "lt": 5}, True),
+    (5, {"gte": 2, "lt": 5}, False),
+    (1, {"gte": 2, "lt": 5}, False),
+    (None, {"lt": 5}, False),  # an ordering never holds for null
+    (5, {"lte": 5}, True),
+    (6, {"gt": 5}, True),
+    ("open", {"in": ["open", "waiting"]}, True),
+    ("new", {"in": ["open", "waiting"]}, False),
+    (None, {"in": ["open"]}, False),
+    (None, {"in": ["open", None]}, True),
+    (dt.date(2024, 1, 1), {"lte": dt.date(2024, 1, 1)}, True),
+    (Decimal("9.99"), {"lt": Decimal("10")}, True),
+]
+
+
+@pytest.mark.parametrize(("found", "condition", "holds"), CONDITION_CASES)
+def test_a_condition_holds_as_sql_would_hold_it(found: Any, condition: Any, holds: bool) -> None:
+    assert conditions.holds(found, condition) is holds
+
+
+def test_a_condition_is_described_in_words() -> None:
+    assert conditions.describe("score", {"gte": 2, "lt": 5}) == "score >= 2 and score < 5"
+    assert conditions.describe("state", "draft") == "state = 'draft'"
+
+
+# --- spec checks ----------------------------------------------------------------------------
+
+# (id, when, path under resources.Book.actions.go.when, words in the message, words in the fix)
+CASES = [
+    ("ordering on a string", "{title: {lt: a}}", "title.lt", "compares ordered values", "`ne`"),
+    ("ordering on an enum", "{state: {gte: live}}", "state.gte", "'state' is an enum", "`in`"),
+    ("ordering with null", "{score: {lt: null}}", "score.lt", "`lt: null`", "give a value"),
+    ("value outside min/max", "{score: {gt: 11}}", "score.gt", "outside min/max", "bounds"),
+    ("unknown enum value", "{state: {in: [draft, nope]}}", "state.in", "not one of", "live"),
+    ("empty in", "{state: {in: []}}", "state.in", "holds for no value", "at least one"),
+    ("null in of a required", "{title: {in: [a, null]}}", "title.in", "never null", "value"),
+    ("ne null of a required", "{title: {ne: null}}", "title.ne", "never null", "remove"),
+    ("too long a value", "{title: {ne: " + "x" * 30 + "}}", "title.ne", "characters", "shorten"),
+    ("wrong type", "{score: {gte: many}}", "score.gte", "does not fit", "value"),
+    ("unsatisfiable", "{score: {lt: 0}}", "score", "no value of 'score' meets", "loosen"),
+    ("empty range", "{score: {gt: 4, lt: 5}}", "score", "score > 4 and score < 5", "loosen"),
+    ("unknown operator", "{score: {foo: 1}}", "score.foo", "unknown option `foo`", "gte, in"),
+    ("no operator", "{score: {}}", "score", "needs an operator", "{gte: 1}"),
+]
+
+
+@pytest.mark.parametrize(
+    ("when", "path", "message", "fix"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_a_bad_condition_names_its_line_and_a_fix(
+    when: str, path: str, message: str, fix: str
+) -> None:
+    found = problems(book(when))
+    assert len(found) == 1, found
+    problem = found[0]
+    assert problem.line == 12, problem
+    assert problem.path == f"resources.Book.actions.go.when.{path}", problem
+    assert message in problem.message, problem
+    assert fix in problem.fix, problem
+
+
+def test_generate_refuses_a_bad_condition_with_exit_2_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(book("{title: {lt: a}}"))
+    out = tmp_path / "out"
+    assert main(["generate", str(spec), "-o", str(out)]) == 2
+    assert not out.exists()
+    assert "spec.yaml:12" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "{score: {gte: 2, lt: 5}, state: {in: [draft, null]}, due: {lte: 2030-01-01}}",
+        "{score: {ne: null}, price: {gt: 9.5}, title: {ne: a}}",
+        "{state: {ne: gone}, score: null}",
+        "{score: {lte: 0}}",  # only the bound itself meets it
+    ],
+)
+def test_good_conditions_pass(when: str) -> None:
+    load_spec_text(book(when), "spec.yaml")
+
+
+# --- the IR: a state that meets `when` and one that breaks it ------------------------------
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "{score: {gte: 2, lt: 5}, state: {in: [draft, null]}, due: {lte: 2030-01-01}}",
+        "{score: {ne: null}, price: {gt: 9.5}, title: {ne: example}}",
+        "{score: {lte: 0}}",
+        "{state: {ne: draft}}",
+        "{price: {in: [1.5, 2.25]}}",
+    ],
+)
+def test_the_generated_tests_get_a_state_that_meets_when_and_one_that_breaks_it(
+    when: str,
+) -> None:
+    r = ir_of(book(when)).resource("Book")
+    action = r.actions[0]
+    state = action.state(r)
+    assert set(state) == set(action.when)
+    for column, condition in action.when.items():
+        f = next(f for f in r.columns if f.column == column)
+        assert conditions.holds(state[column], condition), (column, state)
+        assert state[column] is None or f.fits(state[column]), (column, state)
+    conflict = action.conflict(r)
+    assert conflict is not None
+    column, value = conflict
+    assert not conditions.holds(value, action.when[column])
+
+
+def test_conditions_are_typed_as_their_fields() -> None:
+    action = ir_of(book("{price: {in: [1.5, 2.25]}, due: {gt: 2024-05-01}}")).resource("Book")
+    when = action.actions[0].when
+    assert when == {
+        "price": {"in": [Decimal("1.50"), Decimal("2.25")]},
+        "due": {"gt": dt.date(2024, 5, 1)},
+    }
+
+
+def test_the_ir_reads_conditions_back_from_its_json() -> None:
+    original = ir_of(book("{score: {gte: 2, lt: 5}, due: {lte: 2030-01-01}}"))
+    assert diff(ir_from_json(original.to_json()), original).empty
+
+
+def test_changing_a_condition_is_breaking_in_plan() -> None:
+    old = ir_from_json(ir_of(book("{score: {gte: 2}}")).to_json())
+    new = ir_of(book("{score: {gte: 3}}"))
+    found = {f"{c.where}: {c.summary}": c.breaking for c in diff(old, new).api}
+    assert found == {'Book.go: precondition of go changed: {"score": {"gte": 3}}': True}
+
+
+# --- the generated code --------------------------------------------------------------------
+
+
+def test_the_generated_schemas_and_tests_carry_the_conditions() -> None:
+    text = SPEC.read_text()
+    files = render_project(ir_of(text))
+    schemas = files["tickets/ticket/schemas.py"].replace("'", '"')
+    assert '"status": {"in": ["open", "waiting"]},' in schemas
+    assert '"assignee": {"ne": None},' in schemas
+    assert '"priority": {"lt": 5, "gte": 2},' in schemas
+    assert '"due_on": {"lte": date.fromisoformat("2030-01-01")},' in schemas
+    tests = files["tests/test_ticket_actions.py"]
+    assert "ESCALATE_STATE" in tests and "from datetime import date" in tests
+    assert "_holds" in files["tickets/core/actions.py"]
+
+
+def test_the_runtime_checks_conditions_as_the_ir_means_them() -> None:
+    """The runtime's Python check before its UPDATE (core/actions.py; its SQL runs in the
+    generated project's tests) agrees with backforge.conditions."""
+    namespace: dict[str, Any] = {"Any": Any}
+    source = (Path(conditions.__file__).parent / "runtime" / "core" / "actions.py").read_text()
+    exec(source[source.index("SYMBOLS = ") :], namespace)  # the module's condition helpers
+    for case in CONDITION_CASES:
+        found, condition, holds = case
+        assert namespace["_equal"](found, condition) is holds, case
+    assert namespace["_described"]("n", {"gte": 2, "lt": 5}) == "n >= 2 and n < 5"
+    assert namespace["_described"]("s", "x") == "s = 'x'"
