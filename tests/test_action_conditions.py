@@ -229,3 +229,5 @@ def test_the_runtime_checks_conditions_as_the_ir_means_them() -> None:
         assert namespace["_equal"](found, condition) is holds, case
     assert namespace["_described"]("n", {"gte": 2, "lt": 5}) == "n >= 2 and n < 5"
     assert namespace["_described"]("s", "x") == "s = 'x'"
+    assert namespace["_described"]("d", {"lte": dt.date(2030, 1, 1)}) == "d <= 2030-01-01"
+    assert namespace["_described"]("s", {"in": ["a", None]}) == "s in ['a', None]"

@@ -137,7 +137,13 @@ SYMBOLS = {"ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "in": "in
 def _described(column: str, value: Any) -> str:
     if not isinstance(value, dict):
         return f"{column} = {value!r}"
-    return " and ".join(f"{column} {SYMBOLS[op]} {given!r}" for op, given in value.items())
+    return " and ".join(f"{column} {SYMBOLS[op]} {_shown(given)}" for op, given in value.items())
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    return repr(value) if isinstance(value, str) or value is None else str(value)
 
 
 def _holds(column: Any, value: Any) -> Any:
