@@ -231,3 +231,99 @@ def test_the_runtime_checks_conditions_as_the_ir_means_them() -> None:
     assert namespace["_described"]("s", "x") == "s = 'x'"
     assert namespace["_described"]("d", {"lte": dt.date(2030, 1, 1)}) == "d <= 2030-01-01"
     assert namespace["_described"]("s", {"in": ["a", None]}) == "s in ['a', None]"
+
+
+# --- `allow: <ref field>.owner` ---------------------------------------------------------------
+
+# Question and Answer, with accept's `allow:` on line 20.
+FORUM = """\
+service: {{name: forum}}
+auth: {{users: true, roles: [admin, moderator, member], default_role: member}}
+resources:
+  Question:
+    owned: {question_owned}
+    fields:
+      title: {{type: string, required: true}}
+  Answer:
+    owned: true
+    fields:
+      question: {{type: ref, to: Question, required: {required}}}
+      body: {{type: text, required: true}}
+      accepted: {{type: bool, default: false}}
+      rating: int
+      note: {{type: ref, to: Question}}
+    actions:
+      accept:
+        when: {{accepted: false}}
+        sets: {{accepted: true}}
+        allow: {allow}
+"""
+
+
+def forum(allow: str, *, question_owned: str = "true", required: str = "true") -> str:
+    return FORUM.format(allow=allow, question_owned=question_owned, required=required)
+
+
+REF_OWNER_CASES = [
+    ("not a field", forum("quest.owner"), "'quest' is not a field of Answer", "`question`"),
+    ("not a ref", forum("rating.owner"), "'rating' is an int field", "ref field"),
+    ("optional ref", forum("note.owner"), "may point at nothing", "required: true"),
+    (
+        "target not owned",
+        forum("question.owner", question_owned="false"),
+        "records of Question belong to no account",
+        "owned: true",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "fix"),
+    [c[1:] for c in REF_OWNER_CASES],
+    ids=[c[0] for c in REF_OWNER_CASES],
+)
+def test_a_bad_ref_owner_names_its_line_and_a_fix(text: str, message: str, fix: str) -> None:
+    found = problems(text)
+    assert len(found) == 1, found
+    problem = found[0]
+    assert problem.line == 20 and problem.path.startswith("resources.Answer.actions.accept.allow")
+    assert message in problem.message, problem
+    assert fix in problem.fix, problem
+
+
+def test_the_owner_of_a_referenced_record_may_run_the_action() -> None:
+    r = ir_of(forum("[question.owner, moderator]")).resource("Answer")
+    action = r.actions[0]
+    assert action.allow == ["moderator", "question.owner"]
+    assert action.parents == ("question",)
+    auth = ir_of(forum("question.owner")).auth
+    assert auth is not None
+    matrix = {m["caller"]: m["status"] for m in r.action_matrix(action, auth)}
+    # the parent's owner may; the answer's own owner may not (it is not named), a role named may
+    assert matrix == {
+        "anonymous": 401,
+        "admin": 0,
+        "moderator": 0,
+        "member": 403,
+        "owner": 403,
+        "question.owner": 0,
+    }
+    files = render_project(ir_of(forum("[question.owner, owner]")))
+    assert 'parents=("question",)' in files["forum/answer/routes.py"].replace("'", '"')
+    tests = files["tests/test_answer_actions.py"]
+    assert "async def own_parent(" in tests and '("question.owner", 0)' in tests.replace("'", '"')
+
+
+def test_a_spec_without_ref_owners_gets_none_of_their_code() -> None:
+    files = render_project(ir_of(forum("owner")))
+    assert "parents=" not in files["forum/answer/routes.py"]
+    assert "own_parent" not in files["tests/test_answer_actions.py"]
+
+
+def test_dropping_a_ref_owner_from_allow_is_breaking_in_plan() -> None:
+    old = ir_from_json(ir_of(forum("[question.owner, moderator]")).to_json())
+    new = ir_of(forum("moderator"))
+    found = {f"{c.where}: {c.summary}": c.breaking for c in diff(old, new).api}
+    assert found == {"Answer.accept: who may accept: moderator, question.owner -> moderator": True}
+    wider = {c.breaking for c in diff(ir_from_json(new.to_json()), old).api}
+    assert wider == {False}

@@ -314,6 +314,11 @@ class ActionIR:
     def title(self) -> str:
         return "".join(part.title() for part in self.name.split("_"))
 
+    @property
+    def parents(self) -> tuple[str, ...]:
+        """The ref fields whose target's owner may run it too (`allow: <field>.owner`)."""
+        return tuple(p.removesuffix(".owner") for p in self.allow if p.endswith(".owner"))
+
     def conflict(self, r: ResourceIR) -> tuple[str, Any] | None:
         """A column and a value that break `when` (a record in it answers 409), if one is
         known to be valid: what the action itself sets, the other bool, another enum value,
@@ -501,7 +506,8 @@ class ResourceIR:
 
     def action_matrix(self, a: ActionIR, auth: AuthIR) -> list[dict[str, Any]]:
         """Every caller of an action with what the rules give it: 0 for success (200; 501 for
-        a handler not written yet). The owner only where the record has an `owner` column."""
+        a handler not written yet). The owner only where the record has an `owner` column; the
+        owner of a referenced record (`<field>.owner`) where `allow` names it."""
         callers = ["anonymous", *auth.roles] + (["owner"] if self.owned else [])
         found = []
         for caller in callers:
@@ -519,6 +525,9 @@ class ResourceIR:
             else:
                 status = 403
             found.append({"caller": caller, "status": status})
+        # the owner of the record a ref field points at (`allow: <field>.owner`), signed in
+        # with the default role
+        found += [{"caller": f"{field}.owner", "status": 0} for field in a.parents]
         return found
 
     def _sees(self, caller: str, auth: AuthIR) -> bool:

@@ -60,6 +60,7 @@ def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
         if isinstance(body, dict):
             _check_resource(name, body, fields_by_resource, roles, report, existing)
     _check_required_cycles(fields_by_resource, report)
+    _check_ref_owners(resources, fields_by_resource, report)
     api = data.get("api")
     if isinstance(api, dict) and api.get("field_names") == "camelCase":
         _check_camel_names(fields_by_resource, report)
@@ -1268,6 +1269,8 @@ def _check_allow(
 ) -> None:
     """The `allow` of an action or a mark: principals and roles that exist."""
     for entry in allow if isinstance(allow, list) else [allow] if allow else []:
+        if isinstance(entry, str) and entry.endswith(".owner"):
+            continue  # an action's `<ref field>.owner`: _check_ref_owners
         if entry == "owner" and not body.get("owned"):
             report(
                 (*path, "allow"),
@@ -1280,6 +1283,68 @@ def _check_allow(
                 f"{entry!r} is neither anyone, authenticated, owner nor a role in auth.roles",
                 _choose(entry, [*PRINCIPALS, *roles]),
             )
+
+
+def _check_ref_owners(
+    resources: dict[str, Any],
+    all_fields: dict[str, dict[str, FieldSpec | None]],
+    report: Any,
+) -> None:
+    """An action's `allow: <ref field>.owner`: a ref field of the resource, to a resource whose
+    records belong to accounts (owned, or owned through a parent)."""
+    for name, body in resources.items():
+        actions = body.get("actions") if isinstance(body, dict) else None
+        for action, raw in actions.items() if isinstance(actions, dict) else []:
+            allow = raw.get("allow") if isinstance(raw, dict) else None
+            for entry in allow if isinstance(allow, list) else [allow] if allow else []:
+                if isinstance(entry, str) and entry.endswith(".owner"):
+                    at = ("resources", name, "actions", action, "allow")
+                    _check_ref_owner(
+                        name, entry.removesuffix(".owner"), resources, all_fields, at, report
+                    )
+
+
+def _check_ref_owner(
+    name: str,
+    field: str,
+    resources: dict[str, Any],
+    all_fields: dict[str, dict[str, FieldSpec | None]],
+    at: tuple[Any, ...],
+    report: Any,
+) -> None:
+    fields = all_fields.get(name, {})
+    if field not in fields:
+        refs = [f for f, spec in fields.items() if spec is not None and spec.type == "ref"]
+        report(
+            at,
+            f"`{field}.owner`: {field!r} is not a field of {name}",
+            _choose(field, refs) if refs else "name a ref field: `<field>.owner`",
+        )
+        return
+    spec = fields[field]
+    if spec is None:
+        return
+    if spec.type != "ref":
+        report(
+            at,
+            f"`{field}.owner` needs a ref field; {field!r} is {_a(spec.type)} field",
+            "name a ref field to an owned resource",
+        )
+        return
+    if not spec.required:
+        report(
+            at,
+            f"`{field}.owner` needs a required ref field; {field!r} may point at nothing",
+            f"add `required: true` to {field!r}",
+        )
+        return
+    target = resources.get(spec.to or "")
+    if isinstance(target, dict) and not target.get("owned"):
+        report(
+            at,
+            f"`{field}.owner`: the records of {spec.to} belong to no account",
+            f"make {spec.to} `owned: true` (or owned through a parent), or remove the entry",
+        )
 
 
 def _typed_entries(raw: Any) -> dict[str, FieldSpec | None]:

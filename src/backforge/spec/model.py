@@ -338,6 +338,9 @@ class FieldSpec(Strict):
 
 
 Permission = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")] | list[Identifier]
+# An action's `allow` also takes `<ref field>.owner`: the owner of the record the field points at.
+ActionPrincipal = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.owner)?$")]
+ActionPermission = ActionPrincipal | list[ActionPrincipal]
 
 
 class CacheSpec(Strict):
@@ -475,9 +478,10 @@ class ActionSpec(Strict):
         description="A handler action's response fields (a declarative action answers with "
         "the record).",
     )
-    allow: Permission | None = Field(
+    allow: ActionPermission | None = Field(
         None,
-        description="Who may run it, in the words of `permissions` (default: the update rule).",
+        description="Who may run it, in the words of `permissions` (default: the update rule), "
+        "and `<ref field>.owner`: the owner of the record that field points at.",
     )
     handler: bool = Field(
         False,

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from .errors import ConflictError, ProblemError, problem_doc
+from .errors import ConflictError, ForbiddenError, NotFoundError, ProblemError, problem_doc
 from .metrics import RESOURCE_CHANGES
 from .service import CrudService
 
@@ -37,9 +37,11 @@ async def run_declared(
     when: dict[str, Any],
     sets: dict[str, Any],
     versions: set[int] | None = None,
+    parents: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Set ``sets`` on the record ``key`` names while its fields hold ``when``; the record."""
-    current = await service._authorized(name, key)
+    """Set ``sets`` on the record ``key`` names while its fields hold ``when``; the record.
+    ``parents``: the ref fields whose target's owner may act too (`allow: <field>.owner`)."""
+    current = await _authorized(service, name, key, parents)
     id = current["id"]
     version = service._expected_version(current, versions)
     _check_when(service, name, current, when)
@@ -83,10 +85,11 @@ async def run_handler(
     versions: set[int] | None = None,
     *,
     where: str = "",
+    parents: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run the user's ``handler`` (None: not written yet, in the file ``where``) on the record
     ``key`` names, in one transaction with the audit entry; its answer."""
-    current = await service._authorized(name, key)
+    current = await _authorized(service, name, key, parents)
     service._expected_version(current, versions)
     _check_when(service, name, current, when)
     if handler is None:
@@ -105,6 +108,30 @@ async def run_handler(
     await _changed(service, key, None)
     RESOURCE_CHANGES.labels(service.resource, name).inc()
     return answer
+
+
+async def _authorized(
+    service: CrudService, name: str, key: Any, parents: tuple[str, ...]
+) -> dict[str, Any]:
+    """The record, once the caller may run the action: as an update is checked, or else (a
+    signed-in caller refused with 403 or 404) because it owns the record one of the ``parents``
+    ref fields points at (`allow: question.owner`): one query more, for those callers only."""
+    try:
+        return await service._authorized(name, key)
+    except (ForbiddenError, NotFoundError):
+        caller = service.access.user_id
+        if not parents or caller is None:
+            raise
+        record = await service.repository.find(key)
+        if record is None:
+            raise
+        repository = service.repository
+        for field in parents:
+            target = record.get(field)
+            guard = repository.guards[field]
+            if target is not None and await repository.owned_among(guard, [target], caller):
+                return record
+        raise
 
 
 async def _changed(service: CrudService, key: Any, record: dict[str, Any] | None) -> None:
