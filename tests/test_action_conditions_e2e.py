@@ -1,7 +1,8 @@
-"""Action preconditions beyond equality end to end (tests/specs/actions2.yaml): `in`, `ne`,
-`ne: null`, null, an integer range and a date bound, several fields AND-ed, in one conditional
-UPDATE. The generated tests put records in a state that meets each `when` (200) and one that
-breaks it (409); `verify` delivers the service."""
+"""Action preconditions beyond equality and `allow: <ref>.owner` end to end
+(tests/specs/actions2.yaml): `in`, `ne`, `ne: null`, null, an integer range and a date bound,
+several fields AND-ed, in one conditional UPDATE; an answer accepted by its question's owner.
+The generated tests put records in a state that meets each `when` (200) and one that breaks it
+(409), and run the action as the referenced record's owner; `verify` delivers the service."""
 
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ def test_conditional_actions_generate_and_verify_complete(tmp_path: Path) -> Non
     assert figures["skipped"] == 0
     actions = figures["modules"]["tests/test_ticket_actions.py"]
     assert actions["failed"] == 0 and actions["passed"] > 20, actions
+    accept = figures["modules"]["tests/test_answer_actions.py"]
+    assert accept["failed"] == 0 and accept["passed"] >= 10, accept
+    routes = (out / "tickets" / "answer" / "routes.py").read_text()
+    assert 'parents=("question",)' in routes
     openapi = json.loads((out / "openapi.json").read_text())
     for name in ("close", "escalate", "reopen"):
         post = openapi["paths"][f"/api/v1/tickets/{{id}}/{name}"]["post"]
