@@ -327,3 +327,85 @@ def test_dropping_a_ref_owner_from_allow_is_breaking_in_plan() -> None:
     assert found == {"Answer.accept: who may accept: moderator, question.owner -> moderator": True}
     wider = {c.breaking for c in diff(ir_from_json(new.to_json()), old).api}
     assert wider == {False}
+
+
+# --- derived slugs (`from:` on a slug field) ------------------------------------------------
+
+# A resource whose slug field is on line 7.
+ARTICLE = """\
+service: {{name: shop}}
+resources:
+  Article:
+    fields:
+      title: {{type: string, max_length: 200, required: true}}
+      views: int
+      slug: {slug}
+"""
+
+
+SLUG_CASES = [
+    ("from no field", "{type: slug, from: titel}", "from", "names no other field", "`title`"),
+    ("from itself", "{type: slug, from: slug}", "from", "names no other field", "title"),
+    ("from an int", "{type: slug, from: views}", "from", "'views' is an int field", "title"),
+    ("on_change alone", "{type: slug, on_change: update}", "on_change", "derived slug", "from"),
+    ("with a default", "{type: slug, from: title, default: a}", "default", "no default", "remove"),
+    ("from on a string", "{type: string, from: title}", "from", "does not apply", "remove it"),
+]
+
+
+@pytest.mark.parametrize(
+    ("slug", "option", "message", "fix"),
+    [c[1:] for c in SLUG_CASES],
+    ids=[c[0] for c in SLUG_CASES],
+)
+def test_a_bad_derived_slug_names_its_line_and_a_fix(
+    slug: str, option: str, message: str, fix: str
+) -> None:
+    found = problems(ARTICLE.format(slug=slug))
+    assert len(found) == 1, found
+    problem = found[0]
+    assert problem.line == 7, problem
+    assert problem.path == f"resources.Article.fields.slug.{option}", problem
+    assert message in problem.message and fix in problem.fix, problem
+
+
+def test_a_derived_slug_is_read_only_always_present_and_may_be_the_lookup() -> None:
+    text = ARTICLE.format(slug="{type: slug, from: title, unique: true, on_change: update}")
+    text = text.replace("  Article:\n", "  Article:\n    lookup: slug\n")
+    r = ir_of(text).resource("Article")
+    slug = next(f for f in r.fields if f.name == "slug")
+    assert (slug.writable, slug.readable, slug.nullable) == (False, True, False)
+    assert (slug.derived_from, slug.on_change) == ("title", "update")
+    assert r.derived_slugs == [slug] and r.slug_source(slug).name == "title"
+    files = render_project(ir_of(text))
+    service = files["shop/article/service.py"]
+    assert 'Derived("slug", "title", 255, update=True)' in service.replace("'", '"')
+    assert "update_derived" in service and "shop/core/slugs.py" in files
+    assert "tests/test_article_slugs.py" in files
+    kept = ir_of(ARTICLE.format(slug="{type: slug, from: title}"))
+    assert kept.resource("Article").derived_slugs[0].on_change == "keep"
+    assert "update_derived(" not in render_project(kept)["shop/article/service.py"]
+
+
+def test_a_spec_without_derived_slugs_gets_none_of_their_code() -> None:
+    files = render_project(ir_of(ARTICLE.format(slug="{type: slug, unique: true}")))
+    assert "shop/core/slugs.py" not in files
+    assert "tests/test_article_slugs.py" not in files
+    assert "Derived" not in files["shop/article/service.py"]
+
+
+def test_slugify_folds_accents_cuts_and_suffixes() -> None:
+    namespace: dict[str, Any] = {}
+    source = (Path(conditions.__file__).parent / "runtime" / "core" / "slugs.py").read_text()
+    start, end = source.index("def slugify("), source.index("async def free_slug(")
+    exec("import re\nimport unicodedata\n" + source[start:end], namespace)
+    slugify, suffixed = namespace["slugify"], namespace["suffixed"]
+    assert slugify("  Crème Brûlée: 10 Ways! ", 40, "page") == "creme-brulee-10-ways"
+    assert slugify("Ærø & Straße — ça va?", 40, "page") == "r-strae-ca-va"
+    assert slugify("How to train your dragon", 12, "page") == "how-to-train"
+    assert slugify("Hello world", 6, "page") == "hello"  # no trailing dash
+    assert slugify("日本語", 40, "page") == "page"  # nothing ASCII: the fallback
+    assert slugify(None, 40, "page") == "page"
+    assert suffixed("hello-world", 2, 40) == "hello-world-2"
+    assert suffixed("hello-world", 12, 12) == "hello-wor-12"
+    assert suffixed("hello-world", 3, 8) == "hello-3"

@@ -248,7 +248,7 @@ FIELD_TYPES: dict[str, FieldType] = {
         _Text(
             "slug",
             "string",
-            frozenset({"min_length", "max_length", "searchable"}),
+            frozenset({"min_length", "max_length", "searchable", "from", "on_change"}),
             textual=True,
             example="how-to-train-your-dragon",
             pattern=SLUG_PATTERN,

@@ -132,6 +132,8 @@ class FieldIR:
     ref_id_type: str = ""  # "int": the target's key is 32-bit (ref and many)
     ref_id_column: str = ""  # the target's key column, when not ``id``
     segment: bool = False  # names records in URLs (``lookup``): one path segment
+    derived_from: str = ""  # a slug made from this field's value (``from:``)
+    on_change: str = ""  # a derived slug when its source changes: keep or update
 
     def __post_init__(self) -> None:
         self.base = self.base or self.kind
@@ -438,6 +440,15 @@ class ResourceIR:
         return [m.mine for m in self.marks if m.mine]
 
     @property
+    def derived_slugs(self) -> list[FieldIR]:
+        """Its slug fields made from another field (`from:`)."""
+        return [f for f in self.fields if f.derived_from]
+
+    def slug_source(self, f: FieldIR) -> FieldIR:
+        """The field a derived slug is made from."""
+        return next(s for s in self.fields if s.name == f.derived_from)
+
+    @property
     def handler_actions(self) -> list[ActionIR]:
         """The actions whose body the user writes (in `<resource>/actions.py`)."""
         return [a for a in self.actions if a.handler]
@@ -738,6 +749,11 @@ class ServiceIR:
                 if f.writable and not f.readable:
                     return r, f
         return None
+
+    @property
+    def slugged(self) -> bool:
+        """Whether some resource derives a slug (core/slugs.py ships)."""
+        return any(r.derived_slugs for r in self.resources)
 
     @property
     def marked(self) -> bool:
@@ -1082,7 +1098,14 @@ _NEW_RESOURCE_KEYS = {
     "cache_ttl": None,
     "cache_dependents": [],
 }
-_NEW_FIELD_KEYS = {"column_name": "", "ref_id_type": "", "ref_id_column": "", "segment": False}
+_NEW_FIELD_KEYS = {
+    "column_name": "",
+    "ref_id_type": "",
+    "ref_id_column": "",
+    "segment": False,
+    "derived_from": "",
+    "on_change": "",
+}
 
 
 def _drop_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> None:
@@ -1531,6 +1554,11 @@ def _field(
         pattern=spec.pattern or ftype.pattern,
         column_name=spec.column if spec.column and spec.column != column else "",
     )
+    if spec.type == "slug" and spec.from_:
+        # made by the service from another field: never written by a client, always present
+        result.derived_from = spec.from_
+        result.on_change = spec.on_change or "keep"
+        result.writable, result.required, result.nullable = False, False, False
     if spec.pattern or (ftype.pattern and ftype.base in ("string", "text")):
         result.samples = samples(
             result.pattern or "", 40, min_length=spec.min_length or 0, max_length=result.longest

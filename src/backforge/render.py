@@ -97,6 +97,7 @@ OPTIONAL_PER_RESOURCE = {
     "__package__/__resource__/actions.py.once.jinja": "handler_actions",
     "tests/test___resource___actions.py.jinja": "actions",
     "tests/test___resource___marks.py.jinja": "marks",
+    "tests/test___resource___slugs.py.jinja": "derived_slugs",
 }
 
 
@@ -171,6 +172,7 @@ OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
     "cache.py": lambda ir: ir.cached,
     "feed.py": lambda ir: ir.feed,
     "marks.py": lambda ir: ir.marked,
+    "slugs.py": lambda ir: ir.slugged,
     "webhooks.py": lambda ir: ir.webhooks is not None,
     "delivery.py": lambda ir: ir.webhooks is not None,
     "subscribers.py": lambda ir: ir.webhooks is not None,

@@ -737,6 +737,8 @@ def _check_lookup(
             f"use a field of type {', '.join(LOOKUP_TYPES)}, or remove `lookup` (URLs use ids)",
         )
     missing = [flag for flag in ("unique", "required") if not getattr(spec, flag)]
+    if spec.type == "slug" and spec.from_ is not None and "required" in missing:
+        missing.remove("required")  # a derived slug always has a value
     if missing:
         report(
             path,
@@ -845,6 +847,8 @@ def _check_field(
             f"option `{option}` does not apply to {_a(spec.type)} field",
             f"remove it; {_a(spec.type)} field takes {', '.join(allowed)}",
         )
+    if spec.type == "slug" and ("from" in given or "on_change" in given):
+        _check_derived(resource, name, spec, all_fields.get(resource, {}), path, report)
     if spec.type in ("ref", "many"):
         _check_relation(resource, spec, all_fields, path, report)
     if spec.type == "enum":
@@ -1344,6 +1348,55 @@ def _check_ref_owner(
             at,
             f"`{field}.owner`: the records of {spec.to} belong to no account",
             f"make {spec.to} `owned: true` (or owned through a parent), or remove the entry",
+        )
+
+
+# The field types a slug may be derived from (`from:`).
+SLUG_SOURCES = ("string", "text")
+
+
+def _check_derived(
+    resource: str,
+    name: str,
+    spec: FieldSpec,
+    fields: dict[str, FieldSpec | None],
+    path: tuple[Any, ...],
+    report: Any,
+) -> None:
+    """A derived slug (`from: <field>`, `on_change`): a string or text field of the resource to
+    derive it from, and no value of its own to give."""
+    source = spec.from_
+    if source is None:
+        report(
+            (*path, "on_change"),
+            "`on_change` applies to a derived slug only",
+            "add `from: <string field>` or remove `on_change`",
+        )
+        return
+    texts = [f for f, s in fields.items() if s is not None and s.type in SLUG_SOURCES]
+    if source == name or source not in fields:
+        report(
+            (*path, "from"),
+            f"`from: {source}` names no other field of {resource}",
+            _choose(source, texts) if texts else "add a string field to derive the slug from",
+        )
+    elif (given := fields[source]) is not None and given.type not in SLUG_SOURCES:
+        report(
+            (*path, "from"),
+            f"a slug is derived from a string or text field; {source!r} is {_a(given.type)} field",
+            f"derive it from one of: {', '.join(texts)}" if texts else "add a string field",
+        )
+    if spec.default is not None:
+        report(
+            (*path, "default"),
+            "a derived slug takes no default: it is made from its `from` field",
+            "remove `default`",
+        )
+    if spec.read_only is False and "read_only" in spec.given():
+        report(
+            (*path, "read_only"),
+            "a derived slug is read-only on the wire",
+            "remove `read_only: false`",
         )
 
 

@@ -332,9 +332,25 @@ class FieldSpec(Strict):
         "`<table>_id` and `<target>_id`: {table, column, target_column}.",
     )
 
+    from_: FieldName | None = Field(
+        None,
+        alias="from",
+        description="slug: derived on create from this string or text field of the resource "
+        "(lowercase ASCII words joined by `-`, accents folded, `-2`, `-3`, … when taken); "
+        "read-only on the wire.",
+    )
+    on_change: Literal["keep", "update"] | None = Field(
+        None,
+        description="A derived slug when its `from` field changes: keep it (the default), or "
+        "update it (a record named by it in URLs moves).",
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     def given(self) -> set[str]:
-        """Option names the spec wrote explicitly (defaults excluded)."""
-        return set(self.model_fields_set)
+        """Option names the spec wrote explicitly (defaults excluded), as the spec spells them."""
+        fields = type(self).model_fields
+        return {fields[name].alias or name for name in self.model_fields_set}
 
 
 Permission = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")] | list[Identifier]
