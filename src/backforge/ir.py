@@ -1058,6 +1058,21 @@ class ServiceIR:
         URL segment → the field's wire name."""
         return {r.path: self.wire(r.lookup) for r in self.resources if r.lookup}
 
+    @property
+    def derived_lookups(self) -> bool:
+        """Whether some collection names its records by a derived slug (`from:`)."""
+        return any(r.key_field is not None and r.key_field.derived_from for r in self.resources)
+
+    @property
+    def key_keepers(self) -> dict[str, str]:
+        """The field a body repeats so that the record stays at its URL: the lookup field, or
+        the one a derived lookup slug is made from (URL segment -> its wire name)."""
+        found = {}
+        for r in self.resources:
+            if (f := r.key_field) is not None:
+                found[r.path] = self.wire(f.derived_from or f.name)
+        return found
+
     def wire(self, name: str) -> str:
         """A field's name (or a filter parameter's) in JSON bodies and query strings."""
         return camel(name) if self.field_names == "camelCase" else name
