@@ -409,3 +409,20 @@ def test_slugify_folds_accents_cuts_and_suffixes() -> None:
     assert suffixed("hello-world", 2, 40) == "hello-world-2"
     assert suffixed("hello-world", 12, 12) == "hello-wor-12"
     assert suffixed("hello-world", 3, 8) == "hello-3"
+
+
+def test_plan_flags_a_changed_derived_slug_and_refuses_one_on_existing_rows() -> None:
+    plain = ARTICLE.format(slug="{type: slug, unique: true}").replace("      views: int\n", "")
+    kept = plain.replace("{type: slug, unique: true}", "{type: slug, from: title, unique: true}")
+    moving = kept.replace("unique: true}", "unique: true, on_change: update}")
+    changes = diff(ir_from_json(ir_of(kept).to_json()), ir_of(moving))
+    found = {f"{c.where}: {c.summary}": c.breaking for c in changes.api}
+    assert found == {
+        "Article.slug: slug from title, on_change keep -> from title, on_change update": True
+    }
+    assert changes.operations == []  # no table changes
+    # a new derived slug on a table with rows: its rows would have none (a backfill is needed)
+    without = plain.replace("      slug: {type: slug, unique: true}\n", "")
+    added = diff(ir_from_json(ir_of(without).to_json()), ir_of(kept))
+    refusals = [op for op in added.operations if type(op).__name__ == "Refusal"]
+    assert refusals and "Article.slug" in refusals[0].message

@@ -321,6 +321,11 @@ def _field_changes(
         add(resource, name, "no longer unique", False)
     if _shown(old.default) != _shown(new.default):
         add(resource, name, f"default {_shown(old.default)} -> {_shown(new.default)}", False)
+    if (old.derived_from, old.on_change) != (new.derived_from, new.on_change):
+        was = f"from {old.derived_from}, on_change {old.on_change}" if old.derived_from else "given"
+        now = f"from {new.derived_from}, on_change {new.on_change}" if new.derived_from else "given"
+        # clients that relied on a slug staying put (or being made) see it behave otherwise
+        add(resource, name, f"slug {was} -> {now}", True)
     if old.on_delete != new.on_delete and old.kind == new.kind == "ref":
         add(resource, name, f"on delete {old.on_delete} -> {new.on_delete}".lower(), False)
     if (old.kind == new.kind or wider) and new.writable:
