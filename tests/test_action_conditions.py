@@ -214,7 +214,7 @@ def test_the_generated_schemas_and_tests_carry_the_conditions() -> None:
     assert '"priority": {"lt": 5, "gte": 2},' in schemas
     assert '"due_on": {"lte": date.fromisoformat("2030-01-01")},' in schemas
     tests = files["tests/test_ticket_actions.py"]
-    assert "ESCALATE_STATE" in tests and "from datetime import date" in tests
+    assert "ESCALATE_STATE" in tests and "from datetime import" in tests
     assert "_holds" in files["tickets/core/actions.py"]
 
 
@@ -426,3 +426,92 @@ def test_plan_flags_a_changed_derived_slug_and_refuses_one_on_existing_rows() ->
     added = diff(ir_from_json(ir_of(without).to_json()), ir_of(kept))
     refusals = [op for op in added.operations if type(op).__name__ == "Refusal"]
     assert refusals and "Article.slug" in refusals[0].message
+
+
+# --- actions on the collection (`on: collection`) ---------------------------------------------
+
+# Ticket with one action, whose body starts on line 10.
+TICKETS = """\
+service: {{name: desk}}
+auth: {{users: true, roles: [admin, agent, member], default_role: member}}
+resources:
+  Ticket:
+    owned: true
+    events: {events}
+    fields:
+      status: {{type: enum, values: [open, closed], default: open}}
+    actions:
+      {action}
+"""
+
+
+def tickets(action: str, events: str = "[]") -> str:
+    return TICKETS.format(action=action, events=events)
+
+
+HANDLER = "handler: true, output: {closed: {type: int, required: true}}"
+COLLECTION_CASES = [
+    (
+        "declarative",
+        tickets("close_all: {on: collection, sets: {status: closed}}"),
+        "resources.Ticket.actions.close_all.on",
+        "declarative collection action is not generated yet",
+        "handler: true",
+    ),
+    (
+        "with when",
+        tickets("close_all: {on: collection, when: {status: open}, " + HANDLER + "}"),
+        "resources.Ticket.actions.close_all.when",
+        "has no `when`",
+        "handler",
+    ),
+    (
+        "allowed to the owner",
+        tickets("close_all: {on: collection, allow: owner, " + HANDLER + "}"),
+        "resources.Ticket.actions.close_all.allow",
+        "a collection action has none",
+        "roles",
+    ),
+    (
+        "named like the feed",
+        tickets("events: {on: collection, " + HANDLER + "}", events="[updated]"),
+        "resources.Ticket.actions.events",
+        "clashes with the change feed",
+        "rename",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "message", "fix"),
+    [c[1:] for c in COLLECTION_CASES],
+    ids=[c[0] for c in COLLECTION_CASES],
+)
+def test_a_bad_collection_action_names_its_line_and_a_fix(
+    text: str, path: str, message: str, fix: str
+) -> None:
+    found = problems(text)
+    assert len(found) == 1, found
+    problem = found[0]
+    assert problem.line == 10 and problem.path == path, problem
+    assert message in problem.message and fix in problem.fix, problem
+
+
+def test_a_collection_action_is_a_post_on_the_collection_with_its_own_access() -> None:
+    text = tickets("close_all: {on: collection, allow: agent, " + HANDLER + "}")
+    ir = ir_of(text)
+    r = ir.resource("Ticket")
+    action = r.actions[0]
+    assert action.collection and action.handler and action.allow == ["agent"]
+    assert ir.auth is not None
+    matrix = {m["caller"]: m["status"] for m in r.action_matrix(action, ir.auth)}
+    assert matrix == {"anonymous": 401, "admin": 0, "agent": 0, "member": 403}  # no owner
+    files = render_project(ir)
+    routes = files["desk/ticket/routes.py"].replace("'", '"')
+    assert '@router.post(\n    "/close-all",' in routes
+    assert "run_collection_handler(" in routes and "run_handler" not in routes.split("import")[1]
+    assert "async def close_all(self, values: dict[str, Any])" in files["desk/ticket/actions.py"]
+    assert "CLOSE_ALL_URL" in files["tests/test_ticket_actions.py"]
+    # without `allow`, the update rule's roles (a collection has no owner)
+    default = ir_of(tickets("close_all: {on: collection, " + HANDLER + "}"))
+    assert default.resource("Ticket").actions[0].allow == []

@@ -311,6 +311,7 @@ class ActionIR:
     sets: dict[str, dict[str, Any]] = field(default_factory=dict)
     inputs: list[FieldIR] = field(default_factory=list)  # name: <action>_input_<name>
     outputs: list[FieldIR] = field(default_factory=list)  # name: <action>_output_<name>
+    collection: bool = False  # `POST .../<plural>/<path>`, on no one record (`on: collection`)
 
     @property
     def title(self) -> str:
@@ -519,7 +520,9 @@ class ResourceIR:
         """Every caller of an action with what the rules give it: 0 for success (200; 501 for
         a handler not written yet). The owner only where the record has an `owner` column; the
         owner of a referenced record (`<field>.owner`) where `allow` names it."""
-        callers = ["anonymous", *auth.roles] + (["owner"] if self.owned else [])
+        callers = ["anonymous", *auth.roles] + (
+            ["owner"] if self.owned and not a.collection else []
+        )
         found = []
         for caller in callers:
             role = auth.default_role if caller == "owner" else caller
@@ -1090,6 +1093,10 @@ class ServiceIR:
             _drop_defaults(resource, _NEW_RESOURCE_KEYS)
             for entry in resource["fields"]:
                 _drop_defaults(entry, _NEW_FIELD_KEYS)
+            for action in resource.get("actions", []):
+                _drop_defaults(action, {"collection": False})
+                for entry in action["inputs"] + action["outputs"]:
+                    _drop_defaults(entry, {"derived_from": "", "on_change": ""})
         return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
 
 
@@ -1443,6 +1450,8 @@ def _action(
     """An action resolved: its values typed as its fields', its inputs and outputs as fields."""
     if _auth(spec) is None:
         allow = ["anyone"]
+    elif body.allow is None and body.on == "collection":  # no record to own: the roles
+        allow = [p for p in _permissions(spec.resources[resource], spec)["update"] if p != "owner"]
     elif body.allow is None:
         allow = _permissions(spec.resources[resource], spec)["update"]
     else:
@@ -1483,13 +1492,16 @@ def _action(
     return ActionIR(
         name=name,
         path=kebab(name),
-        description=(body.description or f"The {name} action on a {resource}.").strip(),
+        description=(body.description or f"The {name} action on a {resource}.").strip()
+        if body.on == "record"
+        else (body.description or f"The {name} action on the {resource} collection.").strip(),
         handler=body.handler,
         allow=allow,
         when={fields[f].column: condition(f, v) for f, v in body.when.items()},
         sets=sets,
         inputs=declared("input", body.input),
         outputs=declared("output", body.output),
+        collection=body.on == "collection",
     )
 
 

@@ -1226,6 +1226,8 @@ def _check_actions(
             )
         if not isinstance(raw, dict):
             continue
+        if raw.get("on") == "collection":
+            _check_collection_action(name, action, raw, body, path, report)
         inputs = _typed_entries(raw.get("input"))
         for group in ("input", "output"):
             for iname, ispec in _typed_entries(raw.get(group)).items():
@@ -1266,6 +1268,50 @@ def _check_actions(
                 for fname, value in entries.items():
                     _check_action_value(name, group, fname, value, fields, inputs, path, report)
         _check_allow(raw.get("allow"), body, path, roles, report)
+
+
+# What a collection action may not be called: the collection's own sub-paths.
+COLLECTION_PATHS = ("events",)
+
+
+def _check_collection_action(
+    name: str,
+    action: str,
+    raw: dict[str, Any],
+    body: dict[str, Any],
+    path: tuple[Any, ...],
+    report: Any,
+) -> None:
+    """An action on the collection (`on: collection`): a handler (declarative ones, over every
+    record the caller may update, are not generated yet), without a record's `when` or owner,
+    named unlike the collection's own sub-paths."""
+    if raw.get("handler") is not True:
+        report(
+            (*path, "on"),
+            "a declarative collection action is not generated yet",
+            "add `handler: true` and write its body, or make it a record action",
+        )
+    if raw.get("when"):
+        report(
+            (*path, "when"),
+            "a collection action acts on no one record: it has no `when`",
+            "check the state in the handler, or make it a record action",
+        )
+    allow = raw.get("allow")
+    for entry in allow if isinstance(allow, list) else [allow] if allow else []:
+        if entry == "owner" or (isinstance(entry, str) and entry.endswith(".owner")):
+            report(
+                (*path, "allow"),
+                f"`{entry}` names the owner of a record; a collection action has none",
+                "allow roles, `authenticated` or `anyone`",
+            )
+    if action in COLLECTION_PATHS and (body.get("events") or body.get("feed")):
+        report(
+            path,
+            f"collection action {action!r} clashes with the change feed "
+            f"(both live under /<plural>/{action})",
+            "rename the action",
+        )
 
 
 def _check_allow(

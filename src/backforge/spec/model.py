@@ -499,6 +499,11 @@ class ActionSpec(Strict):
         description="Who may run it, in the words of `permissions` (default: the update rule), "
         "and `<ref field>.owner`: the owner of the record that field points at.",
     )
+    on: Literal["record", "collection"] = Field(
+        "record",
+        description="record: `POST .../{key}/<action>` on one record; collection: "
+        "`POST .../<plural>/<action>` on the resource as a whole (a `handler` action).",
+    )
     handler: bool = Field(
         False,
         description="The body is a method of `<Resource>Actions` in the user-owned "

@@ -110,6 +110,35 @@ async def run_handler(
     return answer
 
 
+async def run_collection_handler(
+    service: CrudService,
+    name: str,
+    handler: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None,
+    values: dict[str, Any],
+    *,
+    where: str = "",
+) -> dict[str, Any]:
+    """Run the user's ``handler`` of a collection action (`on: collection`; None: not written
+    yet, in the file ``where``) once the caller may (401, 403), in one transaction; its answer."""
+    service.access.scope(name)
+    if handler is None:
+        raise NotImplementedYetError(
+            f"The {name} action of {service.resource} is not written yet: add the method "
+            f"`{name}` to {service.resource}Actions in {where}."
+        )
+    try:
+        answer = await handler(values)
+        await service.session.commit()
+    except BaseException:
+        await service.session.rollback()
+        raise
+    invalidate = getattr(service, "_invalidate", None)
+    if invalidate is not None:  # a cached resource: any of its records may have changed
+        await invalidate(whole=[service.resource])
+    RESOURCE_CHANGES.labels(service.resource, name).inc()
+    return answer
+
+
 async def _authorized(
     service: CrudService, name: str, key: Any, parents: tuple[str, ...]
 ) -> dict[str, Any]:
