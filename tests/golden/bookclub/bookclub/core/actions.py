@@ -31,6 +31,19 @@ class NotImplementedYetError(ProblemError):
     status, title = 501, "Not Implemented"
 
 
+class PostOnlyError(ProblemError):
+    """Another method than POST on a collection action's path (which GET /{key} would take)."""
+
+    status, title = 405, "Method Not Allowed"
+
+    def __init__(self, name: str):
+        super().__init__(f"The {name} action takes POST only.", headers={"Allow": "POST"})
+
+
+# The methods a collection action's path answers 405 to, ahead of the item routes.
+NOT_POST = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "PUT"]
+
+
 async def run_declared(
     service: CrudService,
     name: str,
