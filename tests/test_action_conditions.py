@@ -508,10 +508,25 @@ def test_a_collection_action_is_a_post_on_the_collection_with_its_own_access() -
     assert matrix == {"anonymous": 401, "admin": 0, "agent": 0, "member": 403}  # no owner
     files = render_project(ir)
     routes = files["desk/ticket/routes.py"].replace("'", '"')
-    assert '@router.post(\n    "/close-all",' in routes
+    assert '@collection.post(\n    "/close-all",' in routes
+    assert "close_all_tickets_takes_post_only" in routes
     assert "run_collection_handler(" in routes and "run_handler" not in routes.split("import")[1]
     assert "async def close_all(self, values: dict[str, Any])" in files["desk/ticket/actions.py"]
     assert "CLOSE_ALL_URL" in files["tests/test_ticket_actions.py"]
     # without `allow`, the update rule's roles (a collection has no owner)
     default = ir_of(tickets("close_all: {on: collection, " + HANDLER + "}"))
     assert default.resource("Ticket").actions[0].allow == []
+
+
+def test_a_collection_action_at_the_url_of_an_enum_lookup_value_is_refused() -> None:
+    text = (
+        tickets("archive: {on: collection, " + HANDLER + "}")
+        .replace(
+            "      status: {type: enum, values: [open, closed], default: open}\n",
+            "      kind: {type: enum, values: [bug, archive], required: true, unique: true}\n",
+        )
+        .replace("    owned: true\n", "    owned: true\n    lookup: kind\n")
+    )
+    found = problems(text)
+    assert len(found) == 1, found
+    assert "the URL of the Ticket whose kind is 'archive'" in found[0].message

@@ -23,6 +23,7 @@ from backforge.names import (
     RESOURCE_NAME,
     SERVICE_NAME,
     camel,
+    kebab,
     module_name,
     plural,
     service_name_problem,
@@ -1305,6 +1306,17 @@ def _check_collection_action(
                 f"`{entry}` names the owner of a record; a collection action has none",
                 "allow roles, `authenticated` or `anyone`",
             )
+    lookup = body.get("lookup")
+    fields = body.get("fields") if isinstance(body.get("fields"), dict) else {}
+    key = fields.get(lookup) if isinstance(lookup, str) else None
+    values = key.get("values") if isinstance(key, dict) else None
+    if isinstance(values, list) and kebab(action) in values:
+        report(
+            path,
+            f"collection action {action!r} is at /<plural>/{kebab(action)}, the URL of the "
+            f"{name} whose {lookup} is {kebab(action)!r}",
+            "rename the action or the enum value",
+        )
     if action in COLLECTION_PATHS and (body.get("events") or body.get("feed")):
         report(
             path,
