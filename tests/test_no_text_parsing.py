@@ -14,6 +14,7 @@ REGEX_ALLOWED = {  # module → what its regular expressions read
     "names.py": "the spec's service, resource and field names",
     "fieldtypes.py": "checks that a field type's pattern compiles",
     "samples.py": "draws sample strings from a spec's pattern",
+    "ir.py": "tries values for an action's `when` state against a field's pattern",
     "spec/checks.py": "checks a spec's defaults and examples against its patterns",
     "verify/testsuite.py": "pytest's closing line, when it crashed before writing its JUnit file",
     "agent/tools.py": "file:line references in the output of ruff and pytest",
