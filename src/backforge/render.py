@@ -97,6 +97,7 @@ OPTIONAL_PER_RESOURCE = {
     "__package__/__resource__/actions.py.once.jinja": "handler_actions",
     "tests/test___resource___actions.py.jinja": "actions",
     "tests/test___resource___marks.py.jinja": "marks",
+    "tests/test___resource___nested.py.jinja": "parent",
 }
 
 
