@@ -999,7 +999,9 @@ class ServiceIR:
         for role in roles:
             if role == auth.admin_role:
                 continue
-            allowed = r._status("list", role, auth) == 200 and r._status("create", role, auth) == 201
+            allowed = (
+                r._status("list", role, auth) == 200 and r._status("create", role, auth) == 201
+            )
             if allowed and parent._status("read", role, auth) != 200:
                 return role
         return None

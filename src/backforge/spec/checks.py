@@ -839,12 +839,19 @@ def _check_parents(
         custom = body.get("plural")
         segment = kebab(custom if isinstance(custom, str) else plural(snake(name)))
         taken = {
-            **{kebab(f): f"the many field {f!r}" for f, s in all_fields.get(spec.to, {}).items()
-               if s is not None and s.type == "many"},
-            **{kebab(a): f"the action {a!r}" for a in target.get("actions") or {}
-               if isinstance(a, str)},
-            **{kebab(m): f"the mark {m!r}" for m in target.get("marks") or {}
-               if isinstance(m, str)},
+            **{
+                kebab(f): f"the many field {f!r}"
+                for f, s in all_fields.get(spec.to, {}).items()
+                if s is not None and s.type == "many"
+            },
+            **{
+                kebab(a): f"the action {a!r}"
+                for a in target.get("actions") or {}
+                if isinstance(a, str)
+            },
+            **{
+                kebab(m): f"the mark {m!r}" for m in target.get("marks") or {} if isinstance(m, str)
+            },
         }
         if segment in taken:
             report(
