@@ -426,6 +426,7 @@ class ResourceIR:
     actions: list[ActionIR] = field(default_factory=list)  # custom actions (`actions:`)
     marks: list[MarkIR] = field(default_factory=list)  # per-caller relations (`marks:`)
     cache_ttl: int | None = None  # seconds GETs of it stay cached (None: not cached)
+    parent: str | None = None  # the required ref field its collection lives under (`parent:`)
     # the cached resources whose records a delete here changes or removes (cascades, set null,
     # link rows), transitively: a delete invalidates all of their cached answers
     cache_dependents: list[str] = field(default_factory=list)
@@ -624,7 +625,7 @@ class ResourceIR:
         f = next((f for f in self.fields if f.name == name), None)
         if f is None:
             return True
-        return (f.writable and f.kind != "many") or f.has_default
+        return (f.writable and f.kind != "many") or f.has_default or f.name == self.parent
 
     @property
     def searchable_shown(self) -> list[FieldIR]:
@@ -853,10 +854,16 @@ class ServiceIR:
             and not self.resource(f.ref or "").reads_every(None, self.auth)
         ]
         matrix = r.access_matrix(self.auth)
+        parent = self.parent_of(r)
         for row in matrix:
             writes = row["action"] in ("create", "update") and row["status"] in (200, 201)
             if unseen and writes and row["caller"] == "anonymous":
                 row["status"] = 409
+            if parent and row["action"] in ("list", "create") and row["status"] in (200, 201, 409):
+                # under a parent somebody else owns: one the caller may not read is missing
+                caller = self.auth.default_role if row["caller"] == "owner" else row["caller"]
+                if parent._status("read", caller, self.auth) != 200:
+                    row["status"], row["sees"] = 404, False
         return matrix
 
     def hidden_ref_cases(self, r: ResourceIR) -> list[dict[str, Any]]:
@@ -1025,11 +1032,11 @@ class ServiceIR:
         tracing, a database outage) send their GETs as, and to which resource: an anonymous
         caller where some resource may be listed and read by anybody, else the first role
         that may list and read the first resource (the admin role may do anything)."""
-        for r in self.resources:
+        for r in self.top_resources:
             if r.allows("list", "anyone") and r.allows("read", "anyone"):
                 return Reader(r, None)
         assert self.auth is not None  # without accounts anybody may do everything
-        first = self.resources[0]
+        first = self.top_resources[0]
         roles = [role for role in self.auth.roles if role != self.auth.admin_role]
         for role in [*roles, self.auth.admin_role]:
             if first.may_list_and_read(role, self.auth):
@@ -1043,6 +1050,44 @@ class ServiceIR:
 
     def resource(self, name: str) -> ResourceIR:
         return next(r for r in self.resources if r.name == name)
+
+    def parent_of(self, r: ResourceIR) -> ResourceIR | None:
+        """The resource whose item URL serves ``r``'s collection (`parent:`), if any."""
+        field = r.ref_named(r.parent) if r.parent else None
+        return self.resource(field.ref) if field and field.ref else None
+
+    def hidden_parent_role(self, r: ResourceIR) -> str | None:
+        """A role that may list and create ``r`` but may not read another account's parent of
+        it (so that a list or create under such a parent is a 404); None if there is none."""
+        parent = self.parent_of(r)
+        if parent is None or self.auth is None:
+            return None
+        auth = self.auth
+        roles = [auth.default_role] + [x for x in auth.roles if x != auth.default_role]
+        for role in roles:
+            if role == auth.admin_role:
+                continue
+            allowed = (
+                r._status("list", role, auth) == 200 and r._status("create", role, auth) == 201
+            )
+            if allowed and parent._status("read", role, auth) != 200:
+                return role
+        return None
+
+    @property
+    def top_resources(self) -> list[ResourceIR]:
+        """The resources whose collections are served at their own URL (not under a parent)."""
+        return [r for r in self.resources if not r.parent]
+
+    @property
+    def parent_names(self) -> list[str]:
+        """The resources some resource's collection lives under."""
+        return sorted({p.name for r in self.resources if (p := self.parent_of(r))})
+
+    @property
+    def nested(self) -> bool:
+        """Whether some resource's collection lives under its parent's item URL."""
+        return any(r.parent for r in self.resources)
 
     @property
     def redacted_fields(self) -> list[str]:
@@ -1119,6 +1164,7 @@ _NEW_RESOURCE_KEYS = {
     "feed": False,
     "cache_ttl": None,
     "cache_dependents": [],
+    "parent": None,
 }
 _NEW_FIELD_KEYS = {
     "column_name": "",
@@ -1400,6 +1446,8 @@ def _resource(
         leading.add(column)
     for f in fields:
         f.indexed = f.name in indexed and not f.unique and f.kind != "many"
+        if f.name == body.parent:
+            f.writable = False  # taken from the path on create, never changed after
         if f.name == body.lookup and f.base == "string":
             f.segment = True  # its values travel as URL path segments
             f.pattern = f.pattern or SEGMENT_PATTERN
@@ -1428,6 +1476,7 @@ def _resource(
         id_type=body.key.type,
         lacks=sorted(body.lacks),
         lookup=body.lookup,
+        parent=body.parent,
         events=[event for event in ("created", "updated", "deleted") if event in body.events],
         feed=bool(body.events) and body.feed is not False,
         cache_ttl=None if body.marks else _cache_ttl(body, spec),

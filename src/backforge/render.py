@@ -98,6 +98,7 @@ OPTIONAL_PER_RESOURCE = {
     "tests/test___resource___actions.py.jinja": "actions",
     "tests/test___resource___marks.py.jinja": "marks",
     "tests/test___resource___slugs.py.jinja": "derived_slugs",
+    "tests/test___resource___nested.py.jinja": "parent",
 }
 
 

@@ -134,6 +134,17 @@ def _resource_changes(
             )
         else:
             add(name, "", f"no longer owned through {old.through}", False)
+    was_under, now_under = getattr(old, "parent", None), getattr(new, "parent", None)
+    if (renames.get(now_under, now_under) if now_under else None) != was_under:
+        place = {None: f"/{new.path}"} | {
+            key: f"under its {key} (/…/{{key}}/{new.path})" for key in (was_under, now_under) if key
+        }
+        add(
+            name,
+            "",
+            f"its list and create move: {place[was_under]} -> {place[now_under]}",
+            True,
+        )
     was, now = old.lookup, new.lookup
     if (renames.get(now, now) if now else None) != was:
         where = {None: "{id}"} | {key: "{" + key + "}" for key in (was, now) if key}

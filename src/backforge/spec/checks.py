@@ -62,6 +62,7 @@ def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
             _check_resource(name, body, fields_by_resource, roles, report, existing)
     _check_required_cycles(fields_by_resource, report)
     _check_ref_owners(resources, fields_by_resource, report)
+    _check_parents(resources, fields_by_resource, report)
     api = data.get("api")
     if isinstance(api, dict) and api.get("field_names") == "camelCase":
         _check_camel_names(fields_by_resource, report)
@@ -783,6 +784,86 @@ def _check_feed(
             f"the lookup value 'events' would name a {name} at `.../events`, the change feed",
             "rename the enum value 'events', or turn the feed off with `feed: false`",
         )
+
+
+def _check_parents(
+    resources: dict[str, Any],
+    all_fields: dict[str, dict[str, FieldSpec | None]],
+    report: Any,
+) -> None:
+    """`parent` names a required ref to another resource, whose item URL then serves this
+    resource's collection: nothing else of the parent may be served at that URL."""
+    for name, body in resources.items():
+        if not isinstance(body, dict) or not isinstance(body.get("parent"), str):
+            continue
+        parent = body["parent"]
+        path = ("resources", name, "parent")
+        fields = all_fields.get(name, {})
+        refs = [f for f, spec in fields.items() if spec is not None and spec.type == "ref"]
+        if parent not in fields:
+            fix = _choose(parent, refs) if refs else f"add a required ref field to {name}"
+            report(path, f"parent names {parent!r}, which is not a field of {name}", fix)
+            continue
+        spec = fields[parent]
+        if spec is None:
+            continue
+        if spec.type != "ref":
+            report(
+                path,
+                f"parent field {parent!r} is a {spec.type} field: the parent must be a ref",
+                "name a required `type: ref` field, or remove `parent`",
+            )
+            continue
+        if spec.to == name:
+            report(
+                path,
+                f"parent field {parent!r} refers to {name} itself: a collection cannot live "
+                "under its own records",
+                "name a ref to another resource, or remove `parent`",
+            )
+            continue
+        if not spec.required:
+            report(
+                path,
+                f"parent field {parent!r} is not required: every record needs a parent to be "
+                "listed under",
+                f"add `required: true` to the field {parent!r}, or remove `parent`",
+            )
+        hiding = [flag for flag in ("write_only", "hidden") if getattr(spec, flag)]
+        if hiding:
+            report(
+                path,
+                f"parent field {parent!r} is {hiding[0]}: clients read the parent of a record "
+                "and name it in the path",
+                f"remove `{hiding[0]}: true` from the field {parent!r}",
+            )
+        target = resources.get(spec.to) if isinstance(spec.to, str) else None
+        if not isinstance(target, dict):
+            continue
+        custom = body.get("plural")
+        segment = kebab(custom if isinstance(custom, str) else plural(snake(name)))
+        taken = {
+            **{
+                kebab(f): f"the many field {f!r}"
+                for f, s in all_fields.get(spec.to, {}).items()
+                if s is not None and s.type == "many"
+            },
+            **{
+                kebab(a): f"the action {a!r}"
+                for a in target.get("actions") or {}
+                if isinstance(a, str)
+            },
+            **{
+                kebab(m): f"the mark {m!r}" for m in target.get("marks") or {} if isinstance(m, str)
+            },
+        }
+        if segment in taken:
+            report(
+                path,
+                f"{name} would be served at `/{{key}}/{segment}` under {spec.to}, where "
+                f"{taken[segment]} of {spec.to} is served",
+                f"rename one of them, or set a different `plural:` on {name}",
+            )
 
 
 def _check_field_name(field_name: str, path: tuple[Any, ...], report: Any) -> None:

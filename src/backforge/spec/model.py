@@ -589,6 +589,12 @@ class ResourceSpec(Strict):
     sort: list[str] = Field(
         default_factory=list, description="Fields a list can be sorted by (?sort=-field)."
     )
+    parent: str | None = Field(
+        None,
+        description="A required ref field to the resource this one lives under: its list and "
+        "create move to `{base}/<parent plural>/{parent key}/<plural>` (the parent taken from "
+        "the path, never from the body; read-only after create); item URLs stay flat.",
+    )
     owned: bool | Ownership = Field(
         False,
         description="`true`: rows belong to the account that created them (an `owner` field "

@@ -25,6 +25,7 @@ FILTERS: dict[str, Any] = {
     "pyvalue": fastapi.python_value,
     "factory": factories.factory,
     "key_of": factories.key_of,
+    "collection": factories.collection,
     "bad_keys": factories.bad_keys,
     "migration_type": sqlalchemy.migration_type,
     "column_args": sqlalchemy.column_args,

@@ -66,6 +66,13 @@ def key_of(r: ResourceIR, record: str) -> str:
     return f"{{{r.singular}_key({record})}}"
 
 
+def collection(r: ResourceIR, flat: str, client: str = "client") -> str:
+    """The expression of a test that gives the URL ``r`` is listed and created at: ``flat``, or
+    for a nested collection (`parent:`), the URL under the parent the app's records share,
+    through tests/factories.py."""
+    return f"await {r.singular}_collection({client})" if r.parent else flat
+
+
 def bad_keys(f: FieldIR) -> list[str]:
     """Path segments that cannot name a record by ``f`` (422), URL-safe as they are."""
     if f.base in ("int", "bigint"):
