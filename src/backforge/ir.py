@@ -265,6 +265,27 @@ class AuthIR:
     default_role: str
     access_ttl: int  # seconds
     refresh_ttl: int  # seconds
+    token_schemes: list[str] = field(default_factory=lambda: ["Bearer"])
+    # Public profiles (`auth.profile`): extra account columns, the one naming profiles in URLs,
+    # and the follow fields (follows: accounts follow accounts).
+    profile_fields: list[FieldIR] = field(default_factory=list)
+    profile_lookup: str | None = None
+    follows: bool = False
+    follow_count: str | None = None
+    follow_mine: str | None = None
+
+    @property
+    def profiles(self) -> bool:
+        return self.profile_lookup is not None
+
+    @property
+    def login(self) -> bool:
+        """`POST /auth/login` with a JSON body: with profiles (RealWorld-style accounts)."""
+        return self.profiles
+
+    @property
+    def lookup_field(self) -> FieldIR:
+        return next(f for f in self.profile_fields if f.name == self.profile_lookup)
 
 
 @dataclass
@@ -691,6 +712,10 @@ class ServiceIR:
         return None
 
     @property
+    def profiles(self) -> bool:
+        return self.auth is not None and self.auth.profiles
+
+    @property
     def marked(self) -> bool:
         """Whether some resource has marks (core/marks.py ships)."""
         return any(r.marks for r in self.resources)
@@ -1006,6 +1031,8 @@ class ServiceIR:
     def to_json(self) -> str:
         data = asdict(self)
         _drop_defaults(data, _NEW_SERVICE_KEYS)
+        if data["auth"] is not None:
+            _drop_defaults(data["auth"], _NEW_AUTH_KEYS)
         for resource in data["resources"]:
             _drop_defaults(resource, _NEW_RESOURCE_KEYS)
             for entry in resource["fields"]:
@@ -1032,6 +1059,14 @@ _NEW_RESOURCE_KEYS = {
     "feed": False,
     "cache_ttl": None,
     "cache_dependents": [],
+}
+_NEW_AUTH_KEYS = {
+    "token_schemes": ["Bearer"],
+    "profile_fields": [],
+    "profile_lookup": None,
+    "follows": False,
+    "follow_count": None,
+    "follow_mine": None,
 }
 _NEW_FIELD_KEYS = {"column_name": "", "ref_id_type": "", "ref_id_column": "", "segment": False}
 
@@ -1219,7 +1254,31 @@ def _auth(spec: ServiceSpec) -> AuthIR | None:
         default_role=auth.role_for_new_accounts() or auth.admin_role,
         access_ttl=_seconds(auth.tokens.access_ttl),
         refresh_ttl=_seconds(auth.tokens.refresh_ttl),
+        token_schemes=list(auth.token_schemes),
+        **_profile(spec),
     )
+
+
+def _profile(spec: ServiceSpec) -> dict[str, Any]:
+    """The AuthIR entries of `auth.profile` (none without it)."""
+    profile = spec.auth.profile if spec.auth else None
+    if profile is None:
+        return {}
+    fields = [
+        _field("users", name, body, spec, {}, sortable=False)
+        for name, body in profile.fields.items()
+    ]
+    for f in fields:  # accounts made without a profile (bootstrap, admin) have none: nullable
+        f.nullable = not f.has_default
+        f.segment = f.name == profile.lookup
+    follow = profile.follow
+    return {
+        "profile_fields": fields,
+        "profile_lookup": profile.lookup,
+        "follows": follow is not None,
+        "follow_count": follow.count if follow else None,
+        "follow_mine": follow.mine if follow else None,
+    }
 
 
 def _seconds(duration: str) -> int:

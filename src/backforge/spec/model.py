@@ -153,6 +153,42 @@ class RegistrationSpec(Strict):
     )
 
 
+class FollowSpec(Strict):
+    """Accounts follow accounts: `PUT`/`DELETE {base}/profiles/{lookup}/follow`."""
+
+    count: FieldName | None = Field(
+        None,
+        description="A read-only integer field of a profile: how many accounts follow it.",
+    )
+    mine: FieldName | None = Field(
+        None,
+        description="A read-only boolean field of a profile: whether the caller follows it "
+        "(false for anonymous callers).",
+    )
+
+
+class ProfileSpec(Strict):
+    """Public profiles of accounts: extra columns of the accounts table, shown by
+    `GET {base}/profiles/{lookup}` (no email, no role) and written by their owner."""
+
+    fields: dict[str, FieldSpec] = Field(
+        min_length=1,
+        description="The profile fields, by snake_case name, typed like a resource's fields "
+        "(no ref, many or json). Registration takes them (required ones required); "
+        "`PATCH {base}/auth/me` changes them.",
+    )
+    lookup: str = Field(
+        description="The profile field that names an account in profile URLs "
+        "(`/profiles/{username}`): a unique, required string or slug field.",
+    )
+    follow: FollowSpec | None = Field(
+        None,
+        description="Accounts may follow each other (`PUT`/`DELETE "
+        "{base}/profiles/{lookup}/follow`), with the count and the caller's own follow shown "
+        "on every profile.",
+    )
+
+
 class AuthSpec(Strict):
     """Accounts, tokens, API keys and roles."""
 
@@ -181,6 +217,18 @@ class AuthSpec(Strict):
     )
     default_role: Identifier | None = Field(
         None, description="Role of a new account (default: the first role other than admin_role)."
+    )
+
+    profile: ProfileSpec | None = Field(
+        None,
+        description="Public profiles: extra account fields, `GET {base}/profiles/{lookup}`, "
+        "and optionally follows.",
+    )
+    token_schemes: list[Literal["Bearer", "Token"]] = Field(
+        default_factory=lambda: ["Bearer"],
+        min_length=1,
+        description="The Authorization schemes an access token is accepted with: Bearer "
+        "(RFC 6750) and/or Token (`Authorization: Token <jwt>`, as RealWorld clients send).",
     )
 
     def registration_open(self) -> bool:
