@@ -402,6 +402,8 @@ class ResourceIR:
     # the cached resources whose records a delete here changes or removes (cascades, set null,
     # link rows), transitively: a delete invalidates all of their cached answers
     cache_dependents: list[str] = field(default_factory=list)
+    author: str | None = None  # the read-only field with the owner's public profile
+    views: dict[str, str] = field(default_factory=dict)  # `views:` name → kind ("followed")
 
     @property
     def counts(self) -> list[str]:
@@ -1049,6 +1051,8 @@ _NEW_SERVICE_KEYS = {
     "consumers": [],
 }
 _NEW_RESOURCE_KEYS = {
+    "author": None,
+    "views": {},
     "id_column": "id",
     "id_type": "bigint",
     "lacks": [],
@@ -1395,7 +1399,9 @@ def _resource(
         lookup=body.lookup,
         events=[event for event in ("created", "updated", "deleted") if event in body.events],
         feed=bool(body.events) and body.feed is not False,
-        cache_ttl=None if body.marks else _cache_ttl(body, spec),
+        cache_ttl=None if body.marks or body.author or body.views else _cache_ttl(body, spec),
+        author=body.author,
+        views={view: kind.owner for view, kind in sorted(body.views.items())},
         marks=[_mark(name, table, mname, mark, spec) for mname, mark in sorted(body.marks.items())],
         actions=[
             _action(name, aname, action, spec, modules, by_name)

@@ -65,10 +65,100 @@ def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
     if isinstance(data.get("auth"), dict):  # without accounts, `owned` is reported already
         _check_owned_through(resources, fields_by_resource, report)
     _check_cache(data, resources, report)
+    for name, body in resources.items():
+        if isinstance(body, dict) and ("author" in body or "views" in body):
+            _check_author_and_views(data, name, body, fields_by_resource.get(name, {}), report)
     _check_webhooks(data, resources, roles, report)
     _check_consumes(data, resources, report)
     check_seed(data, fields_by_resource, report, value_problems)
     return found
+
+
+def _check_author_and_views(
+    data: dict[str, Any],
+    name: str,
+    body: dict[str, Any],
+    fields: dict[str, FieldSpec | None],
+    report: Any,
+) -> None:
+    """`author` and `views`: profiles (and follows) are on, the resource is owned directly,
+    and the names clash with no field, mark, action, feed or lookup value."""
+    auth = data.get("auth") if isinstance(data.get("auth"), dict) else {}
+    profile = auth.get("profile") if isinstance(auth, dict) else None
+    author = body.get("author")
+    taken: dict[str, str] = {f: "a field" for f in fields}
+    taken["owner"] = "the owner field"
+    for mark in body.get("marks") or {}:
+        taken[mark] = "a mark"
+        if isinstance(body["marks"][mark], dict):
+            for key in ("count", "mine"):
+                if isinstance(body["marks"][mark].get(key), str):
+                    taken[body["marks"][mark][key]] = f"a field of the mark {mark!r}"
+    if isinstance(author, str):
+        at = ("resources", name, "author")
+        if not isinstance(profile, dict):
+            report(
+                at,
+                "`author` shows the owner's profile, and `auth.profile` is not set",
+                "add `auth.profile` (with a lookup field such as username)",
+            )
+        elif not _owned_directly(body):
+            report(
+                at,
+                f"`author` shows the owner's profile, and {name} is not `owned: true`",
+                "add `owned: true` to the resource, or remove `author`",
+            )
+        if author in taken:
+            report(
+                at,
+                f"the author field {author!r} clashes with {taken[author]}",
+                "choose another name (e.g. author)",
+            )
+        if isinstance(body.get("cache"), dict):
+            report(
+                ("resources", name, "cache"),
+                "a resource with an `author` is not cached: it shows its owner's profile as "
+                "the caller sees it",
+                "remove `cache` from this resource",
+            )
+        taken[author] = "the author field"
+    views = body.get("views")
+    if not isinstance(views, dict):
+        return
+    follows = isinstance(profile, dict) and isinstance(profile.get("follow"), dict)
+    actions = body.get("actions") if isinstance(body.get("actions"), dict) else {}
+    lookup = fields.get(body.get("lookup") or "")
+    for view in views:
+        at = ("resources", name, "views", view)
+        if not isinstance(view, str):
+            continue
+        if not follows:
+            report(
+                at,
+                "a `followed` view lists the records of accounts the caller follows, "
+                "and `auth.profile.follow` is not set",
+                "add `follow: {count: followers_count, mine: following}` to auth.profile",
+            )
+        elif not _owned_directly(body):
+            report(
+                at,
+                f"a `followed` view lists records by their owner, and {name} is not `owned: true`",
+                "add `owned: true` to the resource, or remove the view",
+            )
+        segment = view.replace("_", "-")
+        clash = None
+        if view in (body.get("marks") or {}) or view in actions:
+            clash = "a mark or action of the same name"
+        elif segment == "events" and body.get("events") and body.get("feed") is not False:
+            clash = "the change feed `.../events`"
+        elif lookup is not None and segment in (lookup.values or []):
+            clash = f"the lookup value {segment!r}, which names a {name}"
+        if clash:
+            report(
+                at,
+                f"the view {view!r} at `.../{segment}` clashes with {clash}",
+                "choose another view name",
+            )
 
 
 def _check_webhooks(

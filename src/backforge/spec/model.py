@@ -499,6 +499,16 @@ class MarkSpec(Strict):
     )
 
 
+class ViewSpec(Strict):
+    """A named list of a resource's records chosen for the caller:
+    `GET {base}/<plural>/<view>`, paginated like the list. One kind of view so far."""
+
+    owner: Literal["followed"] = Field(
+        description="followed: the records whose owner the caller follows (`auth.profile."
+        "follow`), newest first; signed-in callers only (401).",
+    )
+
+
 # Resource options this version validates but does not generate code for yet (none at present):
 # `backforge validate` names each one a spec uses.
 NOT_GENERATED: tuple[str, ...] = ()
@@ -600,6 +610,17 @@ class ResourceSpec(Strict):
         default_factory=dict,
         description="Per-caller relations (`PUT`/`DELETE .../{key}/<mark>`), by snake_case "
         "name, with the count and the caller's own mark as read-only fields.",
+    )
+    author: FieldName | None = Field(
+        None,
+        description="On an `owned: true` resource with `auth.profile`: a read-only field of "
+        "this name carrying the owner's public profile (with whether the caller follows "
+        "them), loaded with the page, and a list filter `?<author>=<profile lookup value>`.",
+    )
+    views: dict[Identifier, ViewSpec] = Field(
+        default_factory=dict,
+        description="Lists of records chosen for the caller, by snake_case name: "
+        "`GET .../<view>` (e.g. `following: {owner: followed}`).",
     )
     events: list[Literal["created", "updated", "deleted"]] = Field(
         default_factory=list,
