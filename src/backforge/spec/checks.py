@@ -609,7 +609,6 @@ PROFILE_TYPES = (
     "enum",
     "date",
     "datetime",
-    "decimal",
     "float",
     "uuid",
     "time",
