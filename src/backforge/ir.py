@@ -285,6 +285,27 @@ class AuthIR:
     default_role: str
     access_ttl: int  # seconds
     refresh_ttl: int  # seconds
+    token_schemes: list[str] = field(default_factory=lambda: ["Bearer"])
+    # Public profiles (`auth.profile`): extra account columns, the one naming profiles in URLs,
+    # and the follow fields (follows: accounts follow accounts).
+    profile_fields: list[FieldIR] = field(default_factory=list)
+    profile_lookup: str | None = None
+    follows: bool = False
+    follow_count: str | None = None
+    follow_mine: str | None = None
+
+    @property
+    def profiles(self) -> bool:
+        return self.profile_lookup is not None
+
+    @property
+    def login(self) -> bool:
+        """`POST /auth/login` with a JSON body: with profiles (RealWorld-style accounts)."""
+        return self.profiles
+
+    @property
+    def lookup_field(self) -> FieldIR:
+        return next(f for f in self.profile_fields if f.name == self.profile_lookup)
 
 
 @dataclass
@@ -430,6 +451,8 @@ class ResourceIR:
     # the cached resources whose records a delete here changes or removes (cascades, set null,
     # link rows), transitively: a delete invalidates all of their cached answers
     cache_dependents: list[str] = field(default_factory=list)
+    author: str | None = None  # the read-only field with the owner's public profile
+    views: dict[str, str] = field(default_factory=dict)  # `views:` name → kind ("followed")
 
     @property
     def counts(self) -> list[str]:
@@ -758,6 +781,10 @@ class ServiceIR:
     def slugged(self) -> bool:
         """Whether some resource derives a slug (core/slugs.py ships)."""
         return any(r.derived_slugs for r in self.resources)
+
+    @property
+    def profiles(self) -> bool:
+        return self.auth is not None and self.auth.profiles
 
     @property
     def marked(self) -> bool:
@@ -1134,6 +1161,8 @@ class ServiceIR:
     def to_json(self) -> str:
         data = asdict(self)
         _drop_defaults(data, _NEW_SERVICE_KEYS)
+        if data["auth"] is not None:
+            _drop_defaults(data["auth"], _NEW_AUTH_KEYS)
         for resource in data["resources"]:
             _drop_defaults(resource, _NEW_RESOURCE_KEYS)
             for entry in resource["fields"]:
@@ -1154,6 +1183,8 @@ _NEW_SERVICE_KEYS = {
     "consumers": [],
 }
 _NEW_RESOURCE_KEYS = {
+    "author": None,
+    "views": {},
     "id_column": "id",
     "id_type": "bigint",
     "lacks": [],
@@ -1173,6 +1204,14 @@ _NEW_FIELD_KEYS = {
     "segment": False,
     "derived_from": "",
     "on_change": "",
+}
+_NEW_AUTH_KEYS = {
+    "token_schemes": ["Bearer"],
+    "profile_fields": [],
+    "profile_lookup": None,
+    "follows": False,
+    "follow_count": None,
+    "follow_mine": None,
 }
 
 
@@ -1359,7 +1398,31 @@ def _auth(spec: ServiceSpec) -> AuthIR | None:
         default_role=auth.role_for_new_accounts() or auth.admin_role,
         access_ttl=_seconds(auth.tokens.access_ttl),
         refresh_ttl=_seconds(auth.tokens.refresh_ttl),
+        token_schemes=list(auth.token_schemes),
+        **_profile(spec),
     )
+
+
+def _profile(spec: ServiceSpec) -> dict[str, Any]:
+    """The AuthIR entries of `auth.profile` (none without it)."""
+    profile = spec.auth.profile if spec.auth else None
+    if profile is None:
+        return {}
+    fields = [
+        _field("users", name, body, spec, {}, sortable=False)
+        for name, body in profile.fields.items()
+    ]
+    for f in fields:  # accounts made without a profile (bootstrap, admin) have none: nullable
+        f.nullable = not f.has_default
+        f.segment = f.name == profile.lookup
+    follow = profile.follow
+    return {
+        "profile_fields": fields,
+        "profile_lookup": profile.lookup,
+        "follows": follow is not None,
+        "follow_count": follow.count if follow else None,
+        "follow_mine": follow.mine if follow else None,
+    }
 
 
 def _seconds(duration: str) -> int:
@@ -1479,7 +1542,9 @@ def _resource(
         parent=body.parent,
         events=[event for event in ("created", "updated", "deleted") if event in body.events],
         feed=bool(body.events) and body.feed is not False,
-        cache_ttl=None if body.marks else _cache_ttl(body, spec),
+        cache_ttl=None if body.marks or body.author or body.views else _cache_ttl(body, spec),
+        author=body.author,
+        views={view: kind.owner for view, kind in sorted(body.views.items())},
         marks=[_mark(name, table, mname, mark, spec) for mname, mark in sorted(body.marks.items())],
         actions=[
             _action(name, aname, action, spec, modules, by_name)

@@ -74,6 +74,8 @@ OPTIONAL = {
     "tests/test_access.py": "auth",
     "tests/test_account_state.py": "auth",
     "tests/test_sign_in_limits.py": "auth",
+    "__package__/auth/profiles.py": "profiles",
+    "tests/test_profiles.py": "profiles",
     "tests/test_queries.py": "query_tests",
     "__package__/events/__init__.py": "brokered",
     "__package__/events/relay.py": "events",

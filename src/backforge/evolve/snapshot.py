@@ -56,7 +56,10 @@ def ir_from_json(text: str, spec_text: str | None = None) -> ServiceIR:
         if data.get("schema_version", 1) == 1:
             data = _upgrade_from_text(data, spec_text)
         resources = [_resource(r) for r in data.get("resources", [])]
-        auth = _build(AuthIR, data["auth"]) if data.get("auth") else None
+        auth = None
+        if data.get("auth"):
+            profile = [_field(f) for f in data["auth"].get("profile_fields", [])]
+            auth = _build(AuthIR, {**data["auth"], "profile_fields": profile})
         webhooks = _build(WebhooksIR, data["webhooks"]) if data.get("webhooks") else None
         return _build(
             ServiceIR, {**data, "resources": resources, "auth": auth, "webhooks": webhooks}
@@ -403,10 +406,34 @@ SYSTEM_TABLES = {
 def auth_tables(auth: AuthIR) -> list[Table]:
     """The tables of accounts, refresh tokens, API keys and the audit log, as
     ``auth/models.py`` defines them, in creation order."""
-    tables = [USERS, REFRESH_TOKENS]
+    tables = [users_table(auth), REFRESH_TOKENS]
     if auth.api_keys:
         tables.append(API_KEYS)
-    return [*tables, AUDIT_EVENTS]
+    tables.append(AUDIT_EVENTS)
+    if auth.follows:
+        tables.append(ACCOUNT_FOLLOWS)
+    return tables
+
+
+def users_table(auth: AuthIR) -> Table:
+    """The accounts table, with the columns of the profile fields (`auth.profile`)."""
+    if not auth.profile_fields:
+        return USERS
+    fields = auth.profile_fields
+    return dataclasses.replace(
+        USERS,
+        columns=USERS.columns + tuple(column_of(f) for f in fields),
+        checks=tuple(check for f in fields if (check := check_of("users", f)) is not None),
+        uniques=USERS.uniques
+        + tuple(
+            Unique(unique_name("users", [f.db_column]), (f.db_column,)) for f in fields if f.unique
+        ),
+        indexes=tuple(
+            Index(index_name("users", [f.db_column]), (f.db_column,), mysql_length=f.mysql_prefix)
+            for f in fields
+            if f.indexed
+        ),
+    )
 
 
 def _account_key(table: str) -> ForeignKey:
@@ -465,6 +492,32 @@ API_KEYS = Table(
     foreign_keys=(_account_key("api_keys"),),
     uniques=(_unique("api_keys", "key_hash"),),
     indexes=(_index("api_keys", "user_id"),),
+)
+ACCOUNT_FOLLOWS = Table(
+    name="account_follows",
+    owner="follows",
+    columns=(
+        Column("follower_id", ID, False),
+        Column("followed_id", ID, False),
+        Column("created_at", DATETIME, False),
+    ),
+    primary_key=("follower_id", "followed_id"),
+    foreign_keys=(
+        ForeignKey(
+            foreign_key_name("account_follows", "follower_id", "users"),
+            "follower_id",
+            "users",
+            "CASCADE",
+        ),
+        ForeignKey(
+            foreign_key_name("account_follows", "followed_id", "users"),
+            "followed_id",
+            "users",
+            "CASCADE",
+        ),
+    ),
+    indexes=(_index("account_follows", "followed_id"),),
+    link=True,
 )
 AUDIT_EVENTS = Table(
     name="audit_events",

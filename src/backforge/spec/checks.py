@@ -69,10 +69,100 @@ def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
     if isinstance(data.get("auth"), dict):  # without accounts, `owned` is reported already
         _check_owned_through(resources, fields_by_resource, report)
     _check_cache(data, resources, report)
+    for name, body in resources.items():
+        if isinstance(body, dict) and ("author" in body or "views" in body):
+            _check_author_and_views(data, name, body, fields_by_resource.get(name, {}), report)
     _check_webhooks(data, resources, roles, report)
     _check_consumes(data, resources, report)
     check_seed(data, fields_by_resource, report, value_problems)
     return found
+
+
+def _check_author_and_views(
+    data: dict[str, Any],
+    name: str,
+    body: dict[str, Any],
+    fields: dict[str, FieldSpec | None],
+    report: Any,
+) -> None:
+    """`author` and `views`: profiles (and follows) are on, the resource is owned directly,
+    and the names clash with no field, mark, action, feed or lookup value."""
+    auth = data.get("auth") if isinstance(data.get("auth"), dict) else {}
+    profile = auth.get("profile") if isinstance(auth, dict) else None
+    author = body.get("author")
+    taken: dict[str, str] = {f: "a field" for f in fields}
+    taken["owner"] = "the owner field"
+    for mark in body.get("marks") or {}:
+        taken[mark] = "a mark"
+        if isinstance(body["marks"][mark], dict):
+            for key in ("count", "mine"):
+                if isinstance(body["marks"][mark].get(key), str):
+                    taken[body["marks"][mark][key]] = f"a field of the mark {mark!r}"
+    if isinstance(author, str):
+        at = ("resources", name, "author")
+        if not isinstance(profile, dict):
+            report(
+                at,
+                "`author` shows the owner's profile, and `auth.profile` is not set",
+                "add `auth.profile` (with a lookup field such as username)",
+            )
+        elif not _owned_directly(body):
+            report(
+                at,
+                f"`author` shows the owner's profile, and {name} is not `owned: true`",
+                "add `owned: true` to the resource, or remove `author`",
+            )
+        if author in taken:
+            report(
+                at,
+                f"the author field {author!r} clashes with {taken[author]}",
+                "choose another name (e.g. author)",
+            )
+        if isinstance(body.get("cache"), dict):
+            report(
+                ("resources", name, "cache"),
+                "a resource with an `author` is not cached: it shows its owner's profile as "
+                "the caller sees it",
+                "remove `cache` from this resource",
+            )
+        taken[author] = "the author field"
+    views = body.get("views")
+    if not isinstance(views, dict):
+        return
+    follows = isinstance(profile, dict) and isinstance(profile.get("follow"), dict)
+    actions = body.get("actions") if isinstance(body.get("actions"), dict) else {}
+    lookup = fields.get(body.get("lookup") or "")
+    for view in views:
+        at = ("resources", name, "views", view)
+        if not isinstance(view, str):
+            continue
+        if not follows:
+            report(
+                at,
+                "a `followed` view lists the records of accounts the caller follows, "
+                "and `auth.profile.follow` is not set",
+                "add `follow: {count: followers_count, mine: following}` to auth.profile",
+            )
+        elif not _owned_directly(body):
+            report(
+                at,
+                f"a `followed` view lists records by their owner, and {name} is not `owned: true`",
+                "add `owned: true` to the resource, or remove the view",
+            )
+        segment = view.replace("_", "-")
+        clash = None
+        if view in (body.get("marks") or {}) or view in actions:
+            clash = "a mark or action of the same name"
+        elif segment == "events" and body.get("events") and body.get("feed") is not False:
+            clash = "the change feed `.../events`"
+        elif lookup is not None and segment in (lookup.values or []):
+            clash = f"the lookup value {segment!r}, which names a {name}"
+        if clash:
+            report(
+                at,
+                f"the view {view!r} at `.../{segment}` clashes with {clash}",
+                "choose another view name",
+            )
 
 
 def _check_webhooks(
@@ -452,7 +542,22 @@ def _check_auth(data: dict[str, Any], report: Any) -> None:
             "add `users: true` to auth",
         )
     if not auth.get("users"):
+        if "profile" in auth:
+            report(
+                ("auth", "profile"),
+                "profiles belong to accounts, and `users` is not on",
+                "add `users: true` to auth",
+            )
         return
+    if isinstance(auth.get("profile"), dict):
+        _check_profile(auth["profile"], report)
+    schemes = auth.get("token_schemes")
+    if isinstance(schemes, list) and schemes and "Bearer" not in schemes:
+        report(
+            ("auth", "token_schemes"),
+            "the Bearer scheme is left out, and /auth/token issues OAuth2 bearer tokens",
+            "list Bearer too: token_schemes: [Bearer, Token]",
+        )
     for name, body in (data.get("resources") or {}).items():
         if isinstance(name, str) and module_for(name) == "auth":
             report(
@@ -460,7 +565,9 @@ def _check_auth(data: dict[str, Any], report: Any) -> None:
                 f"the resource name {name!r} clashes with the generated `auth` package",
                 "rename the resource (e.g. Authorization)",
             )
-        elif isinstance(name, str) and (clash := account_clash(name, body)):
+        elif isinstance(name, str) and (
+            clash := account_clash(name, body, isinstance(auth.get("profile"), dict))
+        ):
             report(
                 ("resources", name),
                 f"the resource {name!r} clashes with the accounts `auth.users` generates: {clash}",
@@ -482,12 +589,106 @@ def _check_auth(data: dict[str, Any], report: Any) -> None:
         )
 
 
+# The columns an account has besides its profile fields, and what a profile shows.
+ACCOUNT_FIELDS = (
+    "id",
+    "email",
+    "password",
+    "password_hash",
+    "role",
+    "is_active",
+    "created_at",
+    "updated_at",
+    "version",
+)
+PROFILE_TYPES = (
+    "string",
+    "text",
+    "slug",
+    "url",
+    "email",
+    "int",
+    "bigint",
+    "bool",
+    "enum",
+    "date",
+    "datetime",
+    "float",
+    "uuid",
+    "time",
+)
+LOOKUP_BASES = ("string", "text")
+
+
+def _check_profile(profile: dict[str, Any], report: Any) -> None:
+    """`auth.profile`: extra account fields, one of them naming profiles in URLs."""
+    at = ("auth", "profile")
+    typed = _typed_fields(profile)
+    for name, spec in typed.items():
+        path = (*at, "fields", name)
+        if name in ACCOUNT_FIELDS:
+            report(
+                path,
+                f"`{name}` is a field every account has already",
+                "rename the profile field (e.g. display_name)",
+            )
+            continue
+        _check_field_name(name, path, report)
+        if spec is None:
+            continue
+        if spec.type not in PROFILE_TYPES:
+            report(
+                (*path, "type"),
+                f"a profile field cannot be {_a(spec.type)} field",
+                f"use one of: {', '.join(PROFILE_TYPES)}",
+            )
+            continue
+        _check_field("User", name, spec, {}, path, report)
+    lookup = profile.get("lookup")
+    if isinstance(lookup, str):
+        spec = typed.get(lookup)
+        if lookup not in typed:
+            report(
+                (*at, "lookup"),
+                f"lookup {lookup!r} is not one of the profile fields",
+                f"choose one of: {', '.join(typed) or 'none yet'}",
+            )
+        elif spec is not None and (
+            FIELD_TYPES[spec.type].base not in LOOKUP_BASES or not spec.unique or not spec.required
+        ):
+            report(
+                (*at, "lookup"),
+                f"the lookup field {lookup!r} must be a unique, required string or slug field",
+                f"write e.g. `{lookup}: {{type: string, max_length: 40, required: true, "
+                "unique: true}`",
+            )
+    follow = profile.get("follow")
+    if isinstance(follow, dict):
+        names = [follow.get(k) for k in ("count", "mine") if isinstance(follow.get(k), str)]
+        for key in ("count", "mine"):
+            name = follow.get(key)
+            if not isinstance(name, str):
+                continue
+            if name in typed or name in ACCOUNT_FIELDS:
+                report(
+                    (*at, "follow", key),
+                    f"the follow field {name!r} clashes with a field of the profile",
+                    "choose another name (e.g. followers_count, following)",
+                )
+            elif names.count(name) > 1:
+                report(
+                    (*at, "follow", key),
+                    f"count and mine are both named {name!r}",
+                    "give them different names (e.g. followers_count and following)",
+                )
+
+
 # What `auth.users` adds: tables, URL segments and (by singular name) operation ids.
-_ACCOUNT_TABLES = ("users", "refresh_tokens", "api_keys", "audit_events")
+_ACCOUNT_TABLES = ("users", "refresh_tokens", "api_keys", "audit_events", "account_follows")
 _ACCOUNT_SINGULARS = ("user", "refresh_token", "api_key", "audit_event")
 
 
-def account_clash(name: str, body: Any) -> str | None:
+def account_clash(name: str, body: Any, profiles: bool = False) -> str | None:
     table = snake(name)
     custom = body.get("plural") if isinstance(body, dict) else None
     segment = custom if isinstance(custom, str) else plural(table)
@@ -495,7 +696,7 @@ def account_clash(name: str, body: Any) -> str | None:
         return f"both use table {table!r}"
     if table in _ACCOUNT_SINGULARS:
         return f"both have operations named like get_{table}"
-    if segment in (*_ACCOUNT_TABLES, "auth"):
+    if segment in (*_ACCOUNT_TABLES, "auth", *(("profiles",) if profiles else ())):
         return f"both are served at /{segment.replace('_', '-')}"
     return None
 

@@ -75,22 +75,25 @@ def _check_schema_names(spec: ServiceSpec, text: str, source: YamlSource) -> Non
 
 def _expand_shorthand(data: dict[str, Any]) -> None:
     """``bio: text`` means ``bio: {type: text}``."""
+    groups: list[Any] = []
+    auth = data.get("auth")
+    profile = auth.get("profile") if isinstance(auth, dict) else None
+    if isinstance(profile, dict):  # the profile fields of accounts
+        groups.append(profile.get("fields"))
     resources = data.get("resources")
-    if not isinstance(resources, dict):
-        return
-    for resource in resources.values():
+    for resource in resources.values() if isinstance(resources, dict) else []:
         if not isinstance(resource, dict):
             continue
-        groups = [resource.get("fields")]
+        groups.append(resource.get("fields"))
         actions = resource.get("actions")
         for action in actions.values() if isinstance(actions, dict) else []:
             if isinstance(action, dict):  # an action's input and output fields, too
                 groups += [action.get("input"), action.get("output")]
-        for fields in groups:
-            if isinstance(fields, dict):
-                for name, field in fields.items():
-                    if isinstance(field, str):
-                        fields[name] = {"type": field}
+    for fields in groups:
+        if isinstance(fields, dict):
+            for name, field in fields.items():
+                if isinstance(field, str):
+                    fields[name] = {"type": field}
 
 
 def _structural_problems(exc: ValidationError, data: Any, source: YamlSource) -> list[Problem]:

@@ -161,6 +161,42 @@ class RegistrationSpec(Strict):
     )
 
 
+class FollowSpec(Strict):
+    """Accounts follow accounts: `PUT`/`DELETE {base}/profiles/{lookup}/follow`."""
+
+    count: FieldName | None = Field(
+        None,
+        description="A read-only integer field of a profile: how many accounts follow it.",
+    )
+    mine: FieldName | None = Field(
+        None,
+        description="A read-only boolean field of a profile: whether the caller follows it "
+        "(false for anonymous callers).",
+    )
+
+
+class ProfileSpec(Strict):
+    """Public profiles of accounts: extra columns of the accounts table, shown by
+    `GET {base}/profiles/{lookup}` (no email, no role) and written by their owner."""
+
+    fields: dict[str, FieldSpec] = Field(
+        min_length=1,
+        description="The profile fields, by snake_case name, typed like a resource's fields "
+        "(no ref, many or json). Registration takes them (required ones required); "
+        "`PATCH {base}/auth/me` changes them.",
+    )
+    lookup: str = Field(
+        description="The profile field that names an account in profile URLs "
+        "(`/profiles/{username}`): a unique, required string or slug field.",
+    )
+    follow: FollowSpec | None = Field(
+        None,
+        description="Accounts may follow each other (`PUT`/`DELETE "
+        "{base}/profiles/{lookup}/follow`), with the count and the caller's own follow shown "
+        "on every profile.",
+    )
+
+
 class AuthSpec(Strict):
     """Accounts, tokens, API keys and roles."""
 
@@ -189,6 +225,18 @@ class AuthSpec(Strict):
     )
     default_role: Identifier | None = Field(
         None, description="Role of a new account (default: the first role other than admin_role)."
+    )
+
+    profile: ProfileSpec | None = Field(
+        None,
+        description="Public profiles: extra account fields, `GET {base}/profiles/{lookup}`, "
+        "and optionally follows.",
+    )
+    token_schemes: list[Literal["Bearer", "Token"]] = Field(
+        default_factory=lambda: ["Bearer"],
+        min_length=1,
+        description="The Authorization schemes an access token is accepted with: Bearer "
+        "(RFC 6750) and/or Token (`Authorization: Token <jwt>`, as RealWorld clients send).",
     )
 
     def registration_open(self) -> bool:
@@ -533,6 +581,16 @@ class MarkSpec(Strict):
     )
 
 
+class ViewSpec(Strict):
+    """A named list of a resource's records chosen for the caller:
+    `GET {base}/<plural>/<view>`, paginated like the list. One kind of view so far."""
+
+    owner: Literal["followed"] = Field(
+        description="followed: the records whose owner the caller follows (`auth.profile."
+        "follow`), newest first; signed-in callers only (401).",
+    )
+
+
 # Resource options this version validates but does not generate code for yet (none at present):
 # `backforge validate` names each one a spec uses.
 NOT_GENERATED: tuple[str, ...] = ()
@@ -640,6 +698,17 @@ class ResourceSpec(Strict):
         default_factory=dict,
         description="Per-caller relations (`PUT`/`DELETE .../{key}/<mark>`), by snake_case "
         "name, with the count and the caller's own mark as read-only fields.",
+    )
+    author: FieldName | None = Field(
+        None,
+        description="On an `owned: true` resource with `auth.profile`: a read-only field of "
+        "this name carrying the owner's public profile (with whether the caller follows "
+        "them), loaded with the page, and a list filter `?<author>=<profile lookup value>`.",
+    )
+    views: dict[Identifier, ViewSpec] = Field(
+        default_factory=dict,
+        description="Lists of records chosen for the caller, by snake_case name: "
+        "`GET .../<view>` (e.g. `following: {owner: followed}`).",
     )
     events: list[Literal["created", "updated", "deleted"]] = Field(
         default_factory=list,
