@@ -171,6 +171,7 @@ OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
     "cache.py": lambda ir: ir.cached,
     "feed.py": lambda ir: ir.feed,
     "marks.py": lambda ir: ir.marked,
+    "envelopes.py": lambda ir: ir.envelope and ir.pagination == "cursor",
     "webhooks.py": lambda ir: ir.webhooks is not None,
     "delivery.py": lambda ir: ir.webhooks is not None,
     "subscribers.py": lambda ir: ir.webhooks is not None,
