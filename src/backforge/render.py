@@ -86,6 +86,7 @@ OPTIONAL = {
     "deploy/k8s/consumer-deployment.yaml": "consumers",
     "tests/test_cache.py": "cached",
     "tests/test_feed.py": "feed",
+    "tests/test_envelopes.py": "envelope",
     "__package__/webhooks/": "webhooks",
     "__package__/events/webhooks.py": "webhooks",
     "tests/test_webhooks.py": "webhooks",
