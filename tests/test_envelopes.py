@@ -255,7 +255,7 @@ def test_a_project_with_envelopes_gets_their_module_and_tests() -> None:
     assert "forum/core/envelopes.py" in files
     assert "tests/test_envelopes.py" in files
     schemas = files["forum/question/schemas.py"]
-    for model in ("QuestionItem", "QuestionEnvelope", "QuestionCreateEnvelope", "QuestionPage"):
+    for model in ("QuestionListItem", "QuestionEnvelope", "QuestionCreateEnvelope", "QuestionPage"):
         assert f"class {model}(" in schemas
     assert 'serialization_alias="questions_count"' in schemas
 
@@ -273,5 +273,5 @@ def test_a_project_without_them_gets_nothing_of_them() -> None:
     files = render_project(ir(PLAIN))
     assert "forum/core/envelopes.py" not in files and "tests/test_envelopes.py" not in files
     assert "Envelope" not in files["forum/question/schemas.py"]
-    assert "QuestionItem" not in files["forum/question/schemas.py"]
+    assert "QuestionListItem" not in files["forum/question/schemas.py"]
     assert "factories.record" not in files["tests/test_question.py"]

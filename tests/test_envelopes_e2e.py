@@ -29,8 +29,8 @@ def test_envelopes_generate_and_verify_complete(tmp_path: Path) -> None:
     assert list(schemas["BookReviewEnvelope"]["properties"]) == ["review"]
     page = schemas["QuestionPage"]["properties"]
     assert {"questions", "questionsCount", "nextCursor", "limit"} == set(page)
-    assert page["questions"]["items"] == {"$ref": "#/components/schemas/QuestionItem"}
-    assert "body" not in schemas["QuestionItem"]["properties"]
+    assert page["questions"]["items"] == {"$ref": "#/components/schemas/QuestionListItem"}
+    assert "body" not in schemas["QuestionListItem"]["properties"]
     assert "body" in schemas["QuestionRead"]["properties"]
     assert {"reviews", "reviewsCount"} <= set(schemas["BookReviewPage"]["properties"])
     create = openapi["paths"]["/api/v1/questions"]["post"]
