@@ -276,6 +276,7 @@ COMMON_OPTIONS = frozenset(
         "default",
         "index",
         "read_only",
+        "in_list",
         "write_only",
         "hidden",
         "description",

@@ -25,6 +25,7 @@ from backforge.fieldtypes import (
 )
 from backforge.names import (
     camel,
+    envelope_names,
     foreign_key_name,
     index_name,
     kebab,
@@ -134,6 +135,7 @@ class FieldIR:
     segment: bool = False  # names records in URLs (``lookup``): one path segment
     derived_from: str = ""  # a slug made from this field's value (``from:``)
     on_change: str = ""  # a derived slug when its source changes: keep or update
+    in_list: bool = True  # shown in the items of list pages (``in_list: false``: detail only)
 
     def __post_init__(self) -> None:
         self.base = self.base or self.kind
@@ -453,6 +455,20 @@ class ResourceIR:
     cache_dependents: list[str] = field(default_factory=list)
     author: str | None = None  # the read-only field with the owner's public profile
     views: dict[str, str] = field(default_factory=dict)  # `views:` name → kind ("followed")
+    # with ``api.envelope``: the members (wire names) a record and a page's records are in
+    envelope_one: str = ""
+    envelope_many: str = ""
+    envelope_count: str = ""  # the page's member holding the total: questions_count
+
+    @property
+    def list_fields(self) -> list[FieldIR]:
+        """The fields list items show: readable and not ``in_list: false``."""
+        return [f for f in self.fields if f.readable and f.in_list]
+
+    @property
+    def has_list_item(self) -> bool:
+        """Whether list items have their own schema (some field is detail-only)."""
+        return any(f.readable and not f.in_list for f in self.fields)
 
     @property
     def counts(self) -> list[str]:
@@ -734,11 +750,23 @@ class ServiceIR:
     # subscriptions to events (`consumes`): name, events (patterns), source (the publishing
     # service), max_attempts; handled once each through the inbox (core/inbox.py)
     consumers: list[dict[str, Any]] = field(default_factory=list)
+    envelope: bool = False  # records and pages wrapped in named members (``api.envelope``)
 
     @property
     def events(self) -> bool:
         """Whether some resource publishes domain events (the outbox and its relay)."""
         return any(r.events for r in self.resources)
+
+    @property
+    def detail_only(self) -> dict[str, list[str]]:
+        """The fields list items leave out (``in_list: false``; wire names), by resource name
+        and by collection (URL segment)."""
+        found: dict[str, list[str]] = {}
+        for r in self.resources:
+            if r.has_list_item:
+                hidden = [self.wire(f.name) for f in r.fields if f.readable and not f.in_list]
+                found[r.name] = found[r.path] = hidden
+        return found
 
     @property
     def feed(self) -> bool:
@@ -1181,6 +1209,7 @@ _NEW_SERVICE_KEYS = {
     "as_existing": False,
     "webhooks": None,
     "consumers": [],
+    "envelope": False,
 }
 _NEW_RESOURCE_KEYS = {
     "author": None,
@@ -1196,6 +1225,9 @@ _NEW_RESOURCE_KEYS = {
     "cache_ttl": None,
     "cache_dependents": [],
     "parent": None,
+    "envelope_one": "",
+    "envelope_many": "",
+    "envelope_count": "",
 }
 _NEW_FIELD_KEYS = {
     "column_name": "",
@@ -1204,6 +1236,7 @@ _NEW_FIELD_KEYS = {
     "segment": False,
     "derived_from": "",
     "on_change": "",
+    "in_list": True,
 }
 _NEW_AUTH_KEYS = {
     "token_schemes": ["Bearer"],
@@ -1305,6 +1338,7 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
         problem_members=dict(spec.api.errors.members),
         omit_nulls=spec.api.omit_nulls,
         field_names=spec.api.field_names,
+        envelope=spec.api.envelope,
         spec_hash=hashlib.sha256(spec_text.encode()).hexdigest(),
         auth=_auth(spec),
         notes=spec.accepted_but_not_generated(),
@@ -1550,7 +1584,20 @@ def _resource(
             _action(name, aname, action, spec, modules, by_name)
             for aname, action in sorted(body.actions.items())
         ],
+        **_envelope(name, body, spec),
     )
+
+
+def _envelope(name: str, body: ResourceSpec, spec: ServiceSpec) -> dict[str, str]:
+    if not spec.api.envelope:
+        return {}
+    wire = camel if spec.api.field_names == "camelCase" else str
+    given = body.envelope
+    names = envelope_names(
+        name, given.one if given else None, given.many if given else None, body.plural
+    )
+    one, many, count = (wire(member) for member in names)
+    return {"envelope_one": one, "envelope_many": many, "envelope_count": count}
 
 
 def _action(
@@ -1681,6 +1728,7 @@ def _field(
         searchable=spec.searchable,
         sortable=sortable,
         readable=not (spec.write_only or spec.hidden),
+        in_list=spec.in_list,
         writable=not (spec.read_only or spec.hidden),
         example=spec.example if spec.example is not None else _example(spec, ftype),
         min_length=spec.min_length if ftype.textual else None,

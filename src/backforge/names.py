@@ -162,3 +162,14 @@ def index_name(table: str, columns: Sequence[str]) -> str:
 
 def check_name(table: str, column: str) -> str:
     return f"ck_{table}_{column}"
+
+
+def envelope_names(
+    resource: str, one: str | None, many: str | None, plural_name: str | None
+) -> tuple[str, str, str]:
+    """The members (in the spec's snake_case) a resource's record, its page's records and their
+    total are wrapped in with ``api.envelope``: ``Question`` → question, questions,
+    questions_count; `one` and `many` are the resource's own names, if it gives them."""
+    one = one or snake(resource)
+    many = many or plural_name or plural(snake(resource))
+    return one, many, f"{many}_count"

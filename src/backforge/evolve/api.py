@@ -71,6 +71,9 @@ def api_changes(
     if old.omit_nulls != new.omit_nulls:
         now = "left out" if new.omit_nulls else "null"
         add("", "", f"optional fields without a value are now {now} on the wire", True)
+    if getattr(old, "envelope", False) != new.envelope:
+        now = "wrapped in" if new.envelope else "no longer wrapped in"
+        add("", "", f"records and list pages are now {now} envelopes (api.envelope)", True)
     before_if_match = getattr(old, "require_if_match", False)
     after_if_match = getattr(new, "require_if_match", False)
     if after_if_match and not before_if_match:
@@ -177,6 +180,27 @@ def _resource_changes(
     _listing_changes(old, new, add)
     _action_changes(old, new, add)
     _mark_changes(old, new, add)
+    _envelope_changes(old, new, before, add)
+
+
+def _envelope_changes(
+    old: ResourceIR, new: ResourceIR, before: dict[str, FieldIR], add: Any
+) -> None:
+    """Renamed envelope members break clients; so does a field leaving list items
+    (`in_list: false`), while one joining them does not."""
+    name = new.name
+    for member in ("envelope_one", "envelope_many", "envelope_count"):
+        was, now = getattr(old, member, ""), getattr(new, member, "")
+        if was and now and was != now:
+            add(name, "", f"envelope member {was!r} renamed {now!r}", True)
+    for f in new.fields:
+        source = before.get(f.name)
+        if source is None or not (f.readable and source.readable):
+            continue
+        if getattr(source, "in_list", True) and not f.in_list:
+            add(name, f.name, "left out of list items now (in_list: false)", True)
+        elif not getattr(source, "in_list", True) and f.in_list:
+            add(name, f.name, "shown in list items now", False)
 
 
 def _mark_changes(old: ResourceIR, new: ResourceIR, add: Any) -> None:

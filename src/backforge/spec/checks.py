@@ -24,6 +24,7 @@ from backforge.names import (
     SERVICE_NAME,
     camel,
     kebab,
+    envelope_names,
     module_name,
     plural,
     service_name_problem,
@@ -72,6 +73,7 @@ def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
     for name, body in resources.items():
         if isinstance(body, dict) and ("author" in body or "views" in body):
             _check_author_and_views(data, name, body, fields_by_resource.get(name, {}), report)
+    _check_envelopes(data, resources, report)
     _check_webhooks(data, resources, roles, report)
     _check_consumes(data, resources, report)
     check_seed(data, fields_by_resource, report, value_problems)
@@ -254,6 +256,76 @@ def _check_cache(data: dict[str, Any], resources: dict[str, Any], report: Any) -
 
 MAX_SUBSCRIPTION = 40  # `<package>.<subscription>` names a queue and a durable consumer
 SUBSCRIPTION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+# The members a page has besides its records and their total (either pagination style).
+PAGE_MEMBERS = frozenset({"next_cursor", "limit", "offset", "total"})
+
+
+def _check_envelopes(data: dict[str, Any], resources: dict[str, Any], report: Any) -> None:
+    """`api.envelope`: not with bare-array pages; the members records are wrapped in name one
+    resource each and do not clash with a page's other members."""
+    api = data.get("api") if isinstance(data.get("api"), dict) else {}
+    on = api.get("envelope") is True
+    pagination = api.get("pagination")
+    if on and isinstance(pagination, dict) and pagination.get("shape") == "array":
+        report(
+            ("api", "envelope"),
+            "api.envelope with pagination.shape: array: a bare array has no member to wrap "
+            "its records in",
+            "drop `envelope: true`, or `shape: array` (pages are then enveloped objects)",
+        )
+    taken: dict[str, tuple[str, str]] = {}  # member -> (resource, one or many)
+    for name, body in resources.items():
+        if not isinstance(body, dict):
+            continue
+        given = body.get("envelope") if isinstance(body.get("envelope"), dict) else None
+        if given is not None and not on:
+            report(
+                ("resources", name, "envelope"),
+                f"{name} names its envelope, but api.envelope is not true: nothing is wrapped",
+                "add `envelope: true` under api, or remove this `envelope`",
+            )
+            continue
+        if not on:
+            continue
+        plural_name = body.get("plural") if isinstance(body.get("plural"), str) else None
+        one_given = given.get("one") if given else None
+        many_given = given.get("many") if given else None
+        if not all(isinstance(n, str | None) for n in (one_given, many_given)):
+            continue  # the model reports it
+        one, many, count = envelope_names(name, one_given, many_given, plural_name)
+        where = {"one": ("resources", name, "envelope", "one")}
+        where["many"] = ("resources", name, "envelope", "many")
+        if given is None or "one" not in given:
+            where["one"] = ("resources", name)
+        if given is None or "many" not in given:
+            where["many"] = ("resources", name)
+        if one == many:
+            report(
+                where["many"],
+                f"{name}'s envelope names one record and a page's records alike ({one!r})",
+                "give `envelope: {one, many}` two different names",
+            )
+        if many in PAGE_MEMBERS:
+            report(
+                where["many"],
+                f"{name}'s page records member {many!r} clashes with the page's own "
+                f"`{many}` member",
+                "name it otherwise with `envelope: {many: ...}`",
+            )
+        for kind, member in (("one", one), ("many", many), ("count", count)):
+            other = taken.get(member)
+            if other is not None and other[0] != name:
+                report(
+                    where["many" if kind == "count" else kind],
+                    f"envelope member {member!r} of {name} is already {other[0]}'s "
+                    f"({other[1]}): answers of the two would look alike",
+                    f"name {name}'s envelope otherwise with `envelope: {{{kind}: ...}}`"
+                    if kind != "count"
+                    else "name one of their `many` otherwise",
+                )
+            taken.setdefault(member, (name, kind))
 
 
 def _check_consumes(data: dict[str, Any], resources: dict[str, Any], report: Any) -> None:
@@ -949,6 +1021,13 @@ def _check_lookup(
             "exactly one record",
             f"add {', '.join(f'`{flag}: true`' for flag in missing)} to the field {lookup!r}",
         )
+    if not spec.in_list:
+        report(
+            ("resources", name, "fields", lookup, "in_list"),
+            f"lookup field {lookup!r} is left out of lists (`in_list: false`): clients find a "
+            "record's URL by it",
+            "drop `in_list: false`",
+        )
     # (a required read_only field is refused already: nothing could be created)
     hiding = [flag for flag in ("write_only", "hidden") if getattr(spec, flag)]
     if hiding:
@@ -1261,6 +1340,13 @@ def _check_flags(
         )
     if spec.type == "json" and (spec.unique or spec.index):
         report(path, "a json field cannot be unique or indexed", "remove those options")
+    if spec.in_list is False and (spec.write_only or spec.hidden):
+        flag = "write_only" if spec.write_only else "hidden"
+        report(
+            (*path, "in_list"),
+            f"`in_list: false` on a {flag} field: no answer shows it, lists included",
+            "drop in_list",
+        )
     if spec.searchable and (spec.write_only or spec.hidden):
         flag = "write_only" if spec.write_only else "hidden"
         report(

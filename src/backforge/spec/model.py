@@ -141,6 +141,13 @@ class ApiSpec(Strict):
         "without a value, a request may leave it out but not send null (so PATCH cannot clear "
         "it). For contracts whose optional properties are not nullable.",
     )
+    envelope: bool = Field(
+        False,
+        description='Wrap records in a named member: a record answers as {"<one>": {...}} '
+        "and create, replace and update take the same wrapper; a list page answers as "
+        '{"<many>": [...], "<many>Count": total, <pagination members>}. Errors, the feed, '
+        "auth, webhooks and admin endpoints are not wrapped. Not with pagination.shape: array.",
+    )
 
 
 class TokenTtl(Strict):
@@ -348,6 +355,11 @@ class FieldSpec(Strict):
     read_only: bool = Field(False, description="Returned, never accepted on writes.")
     write_only: bool = Field(False, description="Accepted on writes, never returned.")
     hidden: bool = Field(False, description="Stored only: neither accepted nor returned.")
+    in_list: bool = Field(
+        True,
+        description="false: left out of the items of list pages (a record read, created or "
+        "changed still shows it), e.g. a long body.",
+    )
     description: str | None = Field(None, description="Documentation shown in the API docs.")
     example: Any = Field(None, description="Example value shown in the API docs.")
     values: list[Identifier] | None = Field(
@@ -596,6 +608,21 @@ class ViewSpec(Strict):
 NOT_GENERATED: tuple[str, ...] = ()
 
 
+class EnvelopeSpec(Strict):
+    """The member names a resource's records are wrapped in (with `api.envelope: true`)."""
+
+    one: Identifier | None = Field(
+        None,
+        description="The member of a single record (default: the resource's singular snake_case "
+        "name, in wire case: BookReview is book_review, or bookReview with camelCase).",
+    )
+    many: Identifier | None = Field(
+        None,
+        description="The member of a list page's records (default: the plural, in wire case); "
+        "the total is `<many>_count` (`<many>Count` with camelCase).",
+    )
+
+
 class ResourceSpec(Strict):
     """A resource: a table and its REST endpoints. The key is its PascalCase name."""
 
@@ -724,6 +751,11 @@ class ResourceSpec(Strict):
         None,
         description="Read-through caching of this resource's GET by id and list pages: "
         "`{ttl}` (overrides `api.cache`), or `false` to opt out of `api.cache`.",
+    )
+    envelope: EnvelopeSpec | None = Field(
+        None,
+        description="The member names of this resource's envelope, `{one, many}`, where the "
+        "defaults do not fit (with `api.envelope: true`).",
     )
 
 

@@ -1,0 +1,49 @@
+"""Envelopes end to end (tests/specs/envelopes.yaml): records wrapped in their member both ways,
+list pages with their records' member and count, a detail-only field, with camelCase, a lookup
+key, ownership, marks, an action and cursor pagination. Generated and verified in full (lint,
+the generated tests with their coverage gate, migrations, the contract fuzzed by schemathesis,
+load): COMPLETE."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from backforge.cli import main
+
+pytestmark = pytest.mark.e2e
+
+SPEC = Path(__file__).parent / "specs" / "envelopes.yaml"
+
+
+def test_envelopes_generate_and_verify_complete(tmp_path: Path) -> None:
+    out = tmp_path / "envelopes"
+    assert main(["generate", str(SPEC), "-o", str(out)]) == 0
+    assert (out / "envelopes" / "core" / "envelopes.py").exists()
+
+    openapi = json.loads((out / "openapi.json").read_text())
+    schemas = openapi["components"]["schemas"]
+    assert list(schemas["QuestionEnvelope"]["properties"]) == ["question"]
+    assert list(schemas["BookReviewEnvelope"]["properties"]) == ["review"]
+    page = schemas["QuestionPage"]["properties"]
+    assert {"questions", "questionsCount", "nextCursor", "limit"} == set(page)
+    assert page["questions"]["items"] == {"$ref": "#/components/schemas/QuestionListItem"}
+    assert "body" not in schemas["QuestionListItem"]["properties"]
+    assert "body" in schemas["QuestionRead"]["properties"]
+    assert {"reviews", "reviewsCount"} <= set(schemas["BookReviewPage"]["properties"])
+    create = openapi["paths"]["/api/v1/questions"]["post"]
+    body = create["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/QuestionCreateEnvelope"}
+    vote = openapi["paths"]["/api/v1/questions/{slug}/vote"]["put"]["responses"]["200"]
+    answer = vote["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/QuestionEnvelope"}
+
+    code = main(["verify", str(out)])
+    report = json.loads((out / "backforge-report.json").read_text())
+    assert code == 0, report["status_block"]
+    assert report["status_block"].startswith("STATUS: COMPLETE"), report["status_block"]
+    tests = {c["name"]: c for c in report["checks"]}["tests"]["figures"]
+    assert tests["failed"] == 0 and tests["skipped"] == 0
+    assert tests["modules"]["tests/test_envelopes.py"]["passed"] >= 10
