@@ -38,11 +38,13 @@ def next_cursor(page: Response) -> str | None:
 
 
 async def listed(client: AsyncClient, path: str) -> list[dict[str, Any]]:
-    """Every record the client may list at `path`, page after page."""
+    """Every record the client may list at `path` (a collection under API, or its whole URL),
+    page after page."""
+    url = path if path.startswith("/") else f"{API}/{path}"
     found: list[dict[str, Any]] = []
     params: dict[str, Any] = {"limit": 200}
     while True:
-        page = await client.get(f"{API}/{path}", params=params)
+        page = await client.get(url, params=params)
         found += items(page)
         if not next_cursor(page):
             return found
