@@ -41,15 +41,15 @@ the event loop has already moved into its StreamReader, so a read could run befo
 reads a message that arrived before the request did. Hence the small RESP reader here
 (`RespReader`: the replies a subscription gets, nothing more).
 
-What this guarantees: Redis sends the message to every subscriber when it runs the write's
-MULTI, before the writer is answered, so the writer's process and every other process read the
-new generations once Redis's message has reached them: on one host, before the writer's client
-can have its answer (loopback delivers into the receiving socket as the sender writes); across
-hosts, microseconds after the writer's answer leaves Redis (the network's delay to that host),
-so a read arriving elsewhere within that delay may be answered from before the write. A process
-that stops hearing from Redis (a silent network) uses what it keeps for at most SILENT_SECONDS.
-A process's own writes are never missed by its own reads: a write forgets its tags locally once
-Redis has taken it.
+What this guarantees: Redis queues the message for every subscriber while it runs the write's
+MULTI, before the writer's answer, and writes both out in the same turn of its event loop; a
+process reads the new generations once that message has reached its socket. On one host that is
+in practice before the writer's client can hold its answer (loopback delivers into the receiving
+socket as Redis writes); across hosts it is microseconds after the writer's answer leaves Redis
+(the network's delay to that host), so a read arriving elsewhere within that delay may still be
+answered from before the write. A process that stops hearing from Redis (a silent network) uses
+what it keeps for at most SILENT_SECONDS. A process's own reads never miss its own writes: a
+write forgets its tags locally once Redis has taken it, and the next read asks Redis.
 """
 
 import asyncio
