@@ -100,6 +100,12 @@ CACHE_READS = Counter(
 CACHE_INVALIDATIONS = Counter(
     "cache_invalidations_total", "Tag generations bumped by writes (each tag counts one)."
 )
+CACHE_GENERATIONS = Counter(
+    "cache_generation_reads_total",
+    "Where reads found their tags' generations: kept (heard on the subscription) or asked (MGET).",
+    ["source"],
+)
+KEPT, ASKED = CACHE_GENERATIONS.labels("kept"), CACHE_GENERATIONS.labels("asked")
 CACHE_REDIS_ERRORS = Counter(
     "cache_redis_errors_total", "Redis errors and timeouts of the cache (answered from the DB)."
 )
@@ -527,6 +533,7 @@ class ReadCache:
         if subscriber is not None and subscriber.start():
             tokens = subscriber.lookup(tags)
             if tokens is not None:
+                KEPT.inc()
                 return tokens
             mark = subscriber.mark()
         try:
@@ -534,6 +541,7 @@ class ReadCache:
         except _redis_errors() as error:
             self._failed("read generations", error)
             return None
+        ASKED.inc()
         tokens = [_text(value) if value else "0" for value in values]
         if subscriber is not None:
             subscriber.learn(mark, tags, tokens)
