@@ -361,7 +361,7 @@ class Subscriber:
             if self.sock is None:
                 try:
                     await self._connect()
-                except (OSError, TimeoutError) as error:
+                except Exception as error:  # refused, unresolvable, timed out: later again
                     logger.debug("cache: cannot subscribe to Redis: %r", error)
                     await asyncio.sleep(wait)
                     wait = min(wait * 2, RECONNECT_SECONDS[1])
