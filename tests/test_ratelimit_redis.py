@@ -128,3 +128,50 @@ def test_two_processes_share_one_limit(tmp_path: Path, prefix: str) -> None:
     remaining = [int(a.headers["ratelimit-remaining"]) for a in answers[:20]]
     assert remaining == list(range(19, -1, -1))  # one budget, counted down by both processes
     assert redis_command("KEYS", f"*{prefix}*"), "the counters were not in Redis"
+
+
+PROBE = """
+import asyncio, sys
+from throttled.core.ratelimit import RateLimiter
+
+class Settings:
+    rate_limit_enabled = True
+    rate_limit_anonymous = rate_limit_authenticated = "3/minute"
+    rate_limit_prefix, redis_url = sys.argv[1], sys.argv[2]
+
+async def main():
+    limiter = RateLimiter(Settings())
+    sent = []
+    execute = limiter.redis.execute_command
+    async def counted(*args, **options):
+        sent.append(args[0])
+        return await execute(*args, **options)
+    limiter.redis.execute_command = counted
+    await limiter.count(limiter.anonymous, "ip:probe")  # loads the script the first time
+    sent.clear()
+    answers = [await limiter.count(limiter.anonymous, "ip:probe") for _ in range(4)]
+    await limiter.close()
+    print(answers, sent)
+
+asyncio.run(main())
+"""
+
+
+def test_a_request_costs_one_round_trip(tmp_path: Path, prefix: str) -> None:
+    """The moving window counts a hit and answers its headers' figures in one command."""
+    assert redis_up(), "no Redis on 127.0.0.1:6379 (.ci/run starts one)"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    root = generate(spec, tmp_path / "throttled").directory
+    env = ensure_env(root)
+    redis_url = f"redis://{REDIS[0]}:{REDIS[1]}/{REDIS_DB}"
+    probe = run(
+        [env.python, "-c", PROBE, prefix, redis_url], cwd=root, env=env.environ({}), timeout=60
+    )
+    assert probe.ok, probe.describe()
+    last = probe.output.strip().splitlines()[-1]
+    # the first hit counted 1 of 3: two more pass, then refused (not counted), one command each
+    assert last == (
+        "[(True, 1, 60), (True, 0, 60), (False, 0, 60), (False, 0, 60)] "
+        "['EVALSHA', 'EVALSHA', 'EVALSHA', 'EVALSHA']"
+    ), last
