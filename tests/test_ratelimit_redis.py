@@ -141,24 +141,25 @@ class Settings:
 
 async def main():
     limiter = RateLimiter(Settings())
-    sent = []
-    execute = limiter.redis.execute_command
-    async def counted(*args, **options):
-        sent.append(args[0])
-        return await execute(*args, **options)
-    limiter.redis.execute_command = counted
-    await limiter.count(limiter.anonymous, "ip:probe")  # loads the script the first time
-    sent.clear()
-    answers = [await limiter.count(limiter.anonymous, "ip:probe") for _ in range(4)]
+    batches = []  # hits per pipeline sent to Redis
+    evaluate = limiter._evaluate
+    async def counted(hits):
+        batches.append(len(hits))
+        return await evaluate(hits)
+    limiter._evaluate = counted
+    one = limiter.anonymous
+    alone = [await limiter.count(one, "ip:alone") for _ in range(4)]
+    together = await asyncio.gather(*(limiter.count(one, "ip:together") for _ in range(5)))
     await limiter.close()
-    print(answers, sent)
+    print(alone, sorted(together), batches)
 
 asyncio.run(main())
 """
 
 
 def test_a_request_costs_one_round_trip(tmp_path: Path, prefix: str) -> None:
-    """The moving window counts a hit and answers its headers' figures in one command."""
+    """The moving window counts a hit and answers its headers' figures in one command; the
+    hits of one turn of the event loop share one pipeline."""
     assert redis_up(), "no Redis on 127.0.0.1:6379 (.ci/run starts one)"
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC)
@@ -170,8 +171,10 @@ def test_a_request_costs_one_round_trip(tmp_path: Path, prefix: str) -> None:
     )
     assert probe.ok, probe.describe()
     last = probe.output.strip().splitlines()[-1]
-    # the first hit counted 1 of 3: two more pass, then refused (not counted), one command each
+    # 3 a minute: three pass, then refused (a refusal is not counted); a request alone is sent
+    # alone, the requests of one turn of the event loop together: a round trip each at most
     assert last == (
-        "[(True, 1, 60), (True, 0, 60), (False, 0, 60), (False, 0, 60)] "
-        "['EVALSHA', 'EVALSHA', 'EVALSHA', 'EVALSHA']"
+        "[(True, 2, 60), (True, 1, 60), (True, 0, 60), (False, 0, 60)] "
+        "[(False, 0, 60), (False, 0, 60), (True, 0, 60), (True, 1, 60), (True, 2, 60)] "
+        "[1, 1, 1, 1, 5]"
     ), last

@@ -17,7 +17,9 @@ In Redis a request costs one round trip: a small Lua script (`MOVING_WINDOW`, ru
 keeps each caller's window as a sorted set of hit times (Redis's own clock), drops the hits
 older than the window, counts, adds the hit when it is allowed, and answers the count and the
 oldest hit's time together. (limits' moving window needed two: the hit, then its window stats
-for the RateLimit-* headers.) A refused hit is not counted, as in limits.
+for the RateLimit-* headers.) A refused hit is not counted, as in limits. The hits that arrive
+in one turn of the event loop go in one pipeline (`_flush`): a round trip for all of them, and
+no request waits for more than the turn it arrived in.
 
 When Redis does not answer, requests are let through (fail open) and a warning is logged, at
 most once per RETRY_SECONDS, until it answers again: an outage of the counter store must not
@@ -32,6 +34,7 @@ in this process's memory instead (each process then allows the limit on its own)
         address trying many accounts).
 """
 
+import asyncio
 import itertools
 import logging
 import math
@@ -40,7 +43,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import cache
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI
 from limits import RateLimitItem, parse
@@ -105,6 +108,7 @@ class RateLimitSettings(Protocol):
 
 
 Identify = Callable[[Scope], Awaitable[str | None]]
+Pending = tuple[tuple[str, int, int, str], "asyncio.Future[list[int]]"]  # a hit and its answer
 
 
 class TooManyRequestsError(ProblemError):
@@ -167,11 +171,13 @@ class RateLimiter:
                 socket_connect_timeout=REDIS_TIMEOUT,
             )
             self.script = self.redis.register_script(MOVING_WINDOW)
+        self.pending: list[Pending] = []  # hits waiting for the next batch to Redis
         self.memory = None if settings.redis_url else MemoryWindows()
         self.fallback = MemoryWindows()  # counts `hit()` limits while Redis is down
         self.paused_until = 0.0
         self.hits = itertools.count()  # with `instance`: a member per hit, unique across processes
         self.instance = secrets.token_hex(6)
+        self.sending: set[asyncio.Task[None]] = set()
 
     async def count(
         self, item: RateLimitItem, key: str, local_fallback: bool = False
@@ -196,10 +202,12 @@ class RateLimiter:
         expiry = item.get_expiry()
         window = f"LIMITER/{self.prefix}/{key}/{item.amount}/{expiry}"
         member = f"{self.instance}:{next(self.hits)}"
+        answer: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        self.pending.append(((window, item.amount, expiry, member), answer))
+        if len(self.pending) == 1:  # the first of a batch: sent once the loop's turn is done
+            asyncio.get_running_loop().call_soon(self._flush)
         try:
-            allowed, remaining, reset = await self.script(
-                keys=[window], args=[item.amount, expiry, member]
-            )
+            allowed, remaining, reset = await answer
         except Exception as exc:  # the store is down: fail open, say so, retry later
             self.paused_until = time.monotonic() + RETRY_SECONDS
             logger.warning(
@@ -210,6 +218,43 @@ class RateLimiter:
             )
             return None
         return bool(allowed), max(0, int(remaining)), max(1, math.ceil(int(reset) / 1e6))
+
+    def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self.sending.add(task)
+        task.add_done_callback(self.sending.discard)
+
+    async def _send(self, batch: "list[Pending]") -> None:
+        """The hits of one turn of the event loop in one pipeline: one round trip for all."""
+        try:
+            answers = await self._evaluate([hit for hit, _ in batch])
+        except Exception as exc:
+            answers = [exc] * len(batch)
+        for answer, (_, future) in zip(answers, batch, strict=True):
+            if future.done():  # its request was cancelled
+                continue
+            if isinstance(answer, BaseException):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)
+
+    async def _evaluate(self, hits: list[tuple[str, int, int, str]]) -> list[Any]:
+        from redis.exceptions import NoScriptError
+
+        redis = self.redis
+        if redis is None:
+            raise RuntimeError("no Redis to count in")
+        for attempt in range(2):
+            async with redis.pipeline(transaction=False) as pipeline:
+                for window, amount, expiry, member in hits:
+                    pipeline.evalsha(self.script.sha, 1, window, amount, expiry, member)
+                answers = await pipeline.execute(raise_on_error=False)
+            if attempt == 0 and any(isinstance(a, NoScriptError) for a in answers):
+                await redis.script_load(MOVING_WINDOW)  # a Redis that restarted forgot it
+                continue
+            break
+        return answers
 
 
 _current: RateLimiter | None = None
