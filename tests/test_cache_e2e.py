@@ -200,6 +200,17 @@ class Harness:
                     self.figures["stale"] += 1
 
 
+def generation_reads(http: httpx.Client) -> Counter[str]:
+    """A process's `cache_generation_reads_total` by source: kept (no round trip) or asked."""
+    text = http.get(str(http.base_url.copy_with(path="/metrics"))).text
+    found: Counter[str] = Counter()
+    for line in text.splitlines():
+        if line.startswith("cache_generation_reads_total{"):
+            source = line.split('source="', 1)[1].split('"', 1)[0]
+            found[source] += int(float(line.rsplit(" ", 1)[1]))
+    return found
+
+
 def test_two_cached_processes_never_serve_a_stale_read(tmp_path: Path) -> None:
     redis = f"redis://{REDIS[0]}:{REDIS[1]}/0"
     with services(tmp_path, [redis, redis]) as (cached, oracle):
@@ -209,14 +220,17 @@ def test_two_cached_processes_never_serve_a_stale_read(tmp_path: Path) -> None:
             harness.write()
             harness.reads()
         seconds = time.monotonic() - started
+        sources = [generation_reads(http) for http in cached]
     figures = harness.figures
     print(
         f"cache harness: {figures['writes']} writes, {figures['reads']} reads "
         f"({figures['hit']} hits, {figures['miss']} misses, {figures['bypass']} bypassed), "
-        f"{figures['stale']} stale, in {seconds:.1f} s"
+        f"{figures['stale']} stale, in {seconds:.1f} s; generations kept/asked per process: "
+        + ", ".join(f"{s['kept']}/{s['asked']}" for s in sources)
     )
     assert harness.stale == [], harness.stale[:5]
     assert figures["hit"] > figures["reads"] // 4 and figures["miss"] > 0
+    assert all(s["kept"] > 0 for s in sources)  # reads without a round trip for generations
     assert seconds < BOUND_SECONDS
 
 

@@ -128,3 +128,53 @@ def test_two_processes_share_one_limit(tmp_path: Path, prefix: str) -> None:
     remaining = [int(a.headers["ratelimit-remaining"]) for a in answers[:20]]
     assert remaining == list(range(19, -1, -1))  # one budget, counted down by both processes
     assert redis_command("KEYS", f"*{prefix}*"), "the counters were not in Redis"
+
+
+PROBE = """
+import asyncio, sys
+from throttled.core.ratelimit import RateLimiter
+
+class Settings:
+    rate_limit_enabled = True
+    rate_limit_anonymous = rate_limit_authenticated = "3/minute"
+    rate_limit_prefix, redis_url = sys.argv[1], sys.argv[2]
+
+async def main():
+    limiter = RateLimiter(Settings())
+    batches = []  # hits per pipeline sent to Redis
+    evaluate = limiter._evaluate
+    async def counted(hits):
+        batches.append(len(hits))
+        return await evaluate(hits)
+    limiter._evaluate = counted
+    one = limiter.anonymous
+    alone = [await limiter.count(one, "ip:alone") for _ in range(4)]
+    together = await asyncio.gather(*(limiter.count(one, "ip:together") for _ in range(5)))
+    await limiter.close()
+    print(alone, sorted(together), batches)
+
+asyncio.run(main())
+"""
+
+
+def test_a_request_costs_one_round_trip(tmp_path: Path, prefix: str) -> None:
+    """The moving window counts a hit and answers its headers' figures in one command; the
+    hits of one turn of the event loop share one pipeline."""
+    assert redis_up(), "no Redis on 127.0.0.1:6379 (.ci/run starts one)"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    root = generate(spec, tmp_path / "throttled").directory
+    env = ensure_env(root)
+    redis_url = f"redis://{REDIS[0]}:{REDIS[1]}/{REDIS_DB}"
+    probe = run(
+        [env.python, "-c", PROBE, prefix, redis_url], cwd=root, env=env.environ({}), timeout=60
+    )
+    assert probe.ok, probe.describe()
+    last = probe.output.strip().splitlines()[-1]
+    # 3 a minute: three pass, then refused (a refusal is not counted); a request alone is sent
+    # alone, the requests of one turn of the event loop together: a round trip each at most
+    assert last == (
+        "[(True, 2, 60), (True, 1, 60), (True, 0, 60), (False, 0, 60)] "
+        "[(False, 0, 60), (False, 0, 60), (True, 0, 60), (True, 1, 60), (True, 2, 60)] "
+        "[1, 1, 1, 1, 5]"
+    ), last

@@ -22,18 +22,50 @@ take are done before this process reads from the cache again; a process that end
 Redis is back leaves entries at most their TTL stale.
 
 One loader per key per process: concurrent misses of a key wait for the first one's load.
+
+Generations without a round trip (`Subscriber`, REDIS_URL redis://host:port only; rediss:// and
+unix sockets always ask Redis): a write sets its tags' generations AND publishes them on the
+channel ``<CACHE_PREFIX>:cache:generations`` in one MULTI (one round trip, as before). Each
+process subscribes to that channel on a connection of its own and keeps the generations it has
+seen (at most CACHE_MEMORY_ITEMS tags, least recently read dropped first). A read uses them
+without asking Redis when it knows every tag, the subscription is confirmed, and Redis was heard
+from (a message or the answer to a PING sent every PING_SECONDS) within SILENT_SECONDS; else it
+asks Redis (MGET) as without a subscription, and keeps the answer only if no message arrived
+and the subscription did not change while it was asked. Any error of the subscription forgets
+every generation kept and reconnects with backoff; until it is confirmed again, reads ask Redis.
+
+Before it uses what it keeps, a read applies every message that has reached this process's
+socket: it reads the subscription's non-blocking socket itself, synchronously (one recv that
+usually answers EAGAIN). redis-py's asyncio PubSub cannot be used for that: it only sees what
+the event loop has already moved into its StreamReader, so a read could run before the loop
+reads a message that arrived before the request did. Hence the small RESP reader here
+(`RespReader`: the replies a subscription gets, nothing more).
+
+What this guarantees: Redis queues the message for every subscriber while it runs the write's
+MULTI, before the writer's answer, and writes both out in the same turn of its event loop; a
+process reads the new generations once that message has reached its socket. On one host that is
+in practice before the writer's client can hold its answer (loopback delivers into the receiving
+socket as Redis writes); across hosts it is microseconds after the writer's answer leaves Redis
+(the network's delay to that host), so a read arriving elsewhere within that delay may still be
+answered from before the write. A process that stops hearing from Redis (a silent network) uses
+what it keeps for at most SILENT_SECONDS. A process's own reads never miss its own writes: a
+write forgets its tags locally once Redis has taken it, and the next read asks Redis.
 """
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import secrets
+import socket
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
+from urllib.parse import unquote, urlsplit
 
 import pydantic_core
 from prometheus_client import Counter
@@ -55,6 +87,9 @@ REDIS_TIMEOUT = 0.5  # seconds for a Redis connection or answer
 CIRCUIT_SECONDS = 1.0  # after a Redis error, reads skip the cache this long
 GENERATION_SECONDS = 86400 + 60  # longer than the longest TTL a spec may give (a day)
 CACHE_HEADER = "X-Cache"  # hit or miss, outside production
+PING_SECONDS = 0.5  # the subscription is pinged this often
+SILENT_SECONDS = 2.0  # a subscription not heard from this long is not trusted (and is replaced)
+RECONNECT_SECONDS = (0.1, 5.0)  # first and longest wait before subscribing again
 
 CACHE_READS = Counter(
     "cache_reads_total",
@@ -64,6 +99,12 @@ CACHE_READS = Counter(
 CACHE_INVALIDATIONS = Counter(
     "cache_invalidations_total", "Tag generations bumped by writes (each tag counts one)."
 )
+CACHE_GENERATIONS = Counter(
+    "cache_generation_reads_total",
+    "Where reads found their tags' generations: kept (heard on the subscription) or asked (MGET).",
+    ["source"],
+)
+KEPT, ASKED = CACHE_GENERATIONS.labels("kept"), CACHE_GENERATIONS.labels("asked")
 CACHE_REDIS_ERRORS = Counter(
     "cache_redis_errors_total", "Redis errors and timeouts of the cache (answered from the DB)."
 )
@@ -98,6 +139,274 @@ class Entry:
     page: dict[str, Any] | None = None  # a bare array's page: what its headers say
 
 
+class RespError(Exception):
+    """An error reply of Redis, or a reply the subscription does not expect."""
+
+
+class RespReader:
+    """Replies of the Redis protocol (RESP2) parsed out of bytes as they arrive: simple strings,
+    errors, integers, bulk strings and arrays of them (what a subscription is sent)."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+
+    def replies(self) -> list[Any]:
+        """Every complete reply fed so far (an error reply comes back as a RespError)."""
+        done: list[Any] = []
+        position = 0
+        while True:
+            parsed = self._parse(position)
+            if parsed is None:
+                break
+            reply, position = parsed
+            done.append(reply)
+        del self.buffer[:position]
+        return done
+
+    def _parse(self, position: int) -> tuple[Any, int] | None:
+        buffer = self.buffer
+        end = buffer.find(b"\r\n", position)
+        if end < 0:
+            return None
+        kind, line, after = buffer[position : position + 1], buffer[position + 1 : end], end + 2
+        if kind == b"+":
+            return line.decode(), after
+        if kind == b"-":
+            return RespError(line.decode()), after
+        if kind == b":":
+            return int(line), after
+        if kind == b"$":
+            size = int(line)
+            if size < 0:
+                return None, after
+            if len(buffer) < after + size + 2:
+                return None
+            return bytes(buffer[after : after + size]), after + size + 2
+        if kind == b"*":
+            items: list[Any] = []
+            for _ in range(max(int(line), 0)):
+                parsed = self._parse(after)
+                if parsed is None:
+                    return None
+                item, after = parsed
+                items.append(item)
+            return items, after
+        raise RespError(f"unexpected reply from Redis: {bytes(buffer[position:end])!r}")
+
+
+def command(*parts: str | bytes) -> bytes:
+    """One command in the Redis protocol."""
+    out = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+class Subscriber:
+    """The tag generations this process has seen, kept fresh by a subscription to the channel
+    writes publish them on (see the module docstring)."""
+
+    def __init__(self, url: str, channel: str, size: int) -> None:
+        parts = urlsplit(url)
+        self.address = (parts.hostname or "localhost", parts.port or 6379)
+        self.login = [unquote(p) for p in (parts.username, parts.password) if p]
+        self.channel = channel
+        self.size = size
+        self.tokens: OrderedDict[str, str] = OrderedDict()  # tag: generation, last read last
+        self.epoch = 0  # +1 whenever the subscription starts or ends
+        self.heard = 0  # +1 per message applied and per write of this process
+        self.live = False  # subscribed, confirmed by Redis
+        self.heard_at = 0.0  # when Redis last sent anything on it (monotonic)
+        self.sock: socket.socket | None = None
+        self.reader = RespReader()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def supports(url: str) -> bool:
+        """Whether ``url`` is one this subscriber connects to (plain TCP)."""
+        return urlsplit(url).scheme == "redis"
+
+    def start(self) -> bool:
+        """Subscribe (in the background) on first use; whether it runs on the current loop."""
+        loop = asyncio.get_running_loop()
+        if self.task is None:
+            self.loop = loop
+            self.task = loop.create_task(self._run())
+        return loop is self.loop
+
+    def trusted(self) -> bool:
+        return self.live and time.monotonic() - self.heard_at < SILENT_SECONDS
+
+    def lookup(self, tags: list[str]) -> list[str] | None:
+        """The generations of ``tags`` if all are kept and the subscription is trusted."""
+        if not self.live:
+            return None
+        self.drain()
+        if not self.trusted():
+            return None
+        tokens, kept = [], self.tokens
+        for tag in tags:
+            token = kept.get(tag)
+            if token is None:
+                return None
+            kept.move_to_end(tag)
+            tokens.append(token)
+        return tokens
+
+    def mark(self) -> tuple[int, int] | None:
+        """Before asking Redis: what `learn` compares to (None: nothing will be kept)."""
+        if not self.live:
+            return None
+        self.drain()
+        return (self.epoch, self.heard) if self.live else None
+
+    def learn(self, mark: tuple[int, int] | None, tags: list[str], tokens: list[str]) -> None:
+        """Keep Redis's answer, unless a message arrived or the subscription changed since
+        ``mark`` (the answer may then be older than what the messages said)."""
+        if mark is None:
+            return
+        self.drain()
+        if not self.live or (self.epoch, self.heard) != mark:
+            return
+        for tag, token in zip(tags, tokens, strict=True):
+            self._keep(tag, token)
+
+    def wrote(self, tags: list[str]) -> None:
+        """This process's write changed ``tags`` in Redis: ask Redis for them next time."""
+        self.heard += 1
+        for tag in tags:
+            self.tokens.pop(tag, None)
+
+    def drain(self) -> None:
+        """Apply every message that has reached the socket (never waits)."""
+        sock = self.sock
+        if sock is None:
+            return
+        received = False
+        try:
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    raise ConnectionResetError("Redis closed the subscription")
+                self.reader.feed(data)
+                received = True
+                if len(data) < 65536:
+                    break
+        except BlockingIOError:
+            pass
+        except OSError as error:
+            self._drop(error)
+            return
+        if received:
+            self.heard_at = time.monotonic()
+            try:
+                for reply in self.reader.replies():
+                    self._apply(reply)
+            except (RespError, ValueError, UnicodeDecodeError) as error:
+                self._drop(error)
+
+    async def close(self) -> None:
+        task, self.task = self.task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+                await task
+        self._drop(None)
+
+    def _apply(self, reply: Any) -> None:
+        if isinstance(reply, RespError):
+            raise reply
+        if not isinstance(reply, list) or not reply:
+            return  # +OK of AUTH
+        kind = reply[0]
+        if kind == b"message" and len(reply) == 3:
+            for tag, token in json.loads(reply[2]).items():
+                self._keep(tag, token)
+            self.heard += 1
+        elif kind == b"subscribe":
+            self.live = True
+            self.epoch += 1
+
+    def _keep(self, tag: str, token: str) -> None:
+        kept = self.tokens
+        kept[tag] = token
+        kept.move_to_end(tag)
+        if len(kept) > self.size:
+            kept.popitem(last=False)
+
+    def _drop(self, error: BaseException | None) -> None:
+        """Forget the subscription and every generation it kept."""
+        sock, self.sock = self.sock, None
+        if self.live and error is not None:
+            logger.warning("cache: subscription to Redis lost, asking Redis: %r", error)
+        self.live = False
+        self.epoch += 1
+        self.tokens.clear()
+        self.reader = RespReader()
+        if sock is not None:
+            if self.loop is not None and not self.loop.is_closed():
+                self.loop.remove_reader(sock.fileno())
+            sock.close()
+
+    async def _run(self) -> None:
+        """Subscribe, ping, and subscribe again (with backoff) when it fails or falls silent."""
+        wait = RECONNECT_SECONDS[0]
+        while True:
+            if self.sock is None:
+                try:
+                    await self._connect()
+                except Exception as error:  # refused, unresolvable, timed out: later again
+                    logger.debug("cache: cannot subscribe to Redis: %r", error)
+                    await asyncio.sleep(wait)
+                    wait = min(wait * 2, RECONNECT_SECONDS[1])
+                    continue
+            await asyncio.sleep(PING_SECONDS)
+            self.drain()
+            if self.sock is None:
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, RECONNECT_SECONDS[1])
+            elif time.monotonic() - self.heard_at > SILENT_SECONDS:
+                self._drop(TimeoutError(f"Redis silent for {SILENT_SECONDS} s"))
+            else:
+                if self.live:
+                    wait = RECONNECT_SECONDS[0]
+                self._send(command("PING"))
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        host, port = self.address
+        family, kind, proto, _, address = (
+            await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setblocking(False)
+        try:
+            await asyncio.wait_for(loop.sock_connect(sock, address), REDIS_TIMEOUT)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock, self.heard_at = sock, time.monotonic()
+        loop.add_reader(sock.fileno(), self.drain)
+        login = command("AUTH", *self.login) if self.login else b""
+        self._send(login + command("SUBSCRIBE", self.channel))
+
+    def _send(self, data: bytes) -> None:
+        sock = self.sock
+        if sock is None:
+            return
+        try:
+            if sock.send(data) != len(data):
+                raise BlockingIOError("the subscription's socket is full")
+        except OSError as error:
+            self._drop(error)
+
+
 class ReadCache:
     """The L1 and L2 caches of one process, and the generations of the tags."""
 
@@ -111,6 +420,7 @@ class ReadCache:
         self.memory = self._memory()
         self.redis = None
         self.shared = None
+        self.subscriber: Subscriber | None = None  # generations without a round trip
         if settings.redis_url:
             from cashews import Cache
             from redis.asyncio import Redis
@@ -119,12 +429,17 @@ class ReadCache:
             self.redis = Redis.from_url(url, socket_timeout=wait, socket_connect_timeout=wait)
             self.shared = Cache()
             self.shared.setup(url, suppress=False, socket_timeout=wait, socket_connect_timeout=wait)
+            if Subscriber.supports(url):
+                channel = f"{self.prefix}generations"
+                self.subscriber = Subscriber(url, channel, settings.cache_memory_items)
         self.generations: dict[str, tuple[str, float]] = {}  # without Redis: token, when
         self.loading: dict[str, asyncio.Future[Entry | None]] = {}
         self.down_until = 0.0
         self.lost: set[str] = set()  # tags whose bump Redis did not take, done once it is back
 
     async def close(self) -> None:
+        if self.subscriber is not None:
+            await self.subscriber.close()
         await self.memory.close()
         if self.shared is not None:
             with warnings.catch_warnings():  # cashews 7.6 closes its client with close()
@@ -184,14 +499,19 @@ class ReadCache:
         redis = self.redis
         if redis is None:
             return False
-        try:
-            async with redis.pipeline(transaction=False) as pipeline:
-                for tag in tags:
-                    pipeline.set(self._generation(tag), secrets.token_hex(8), ex=GENERATION_SECONDS)
+        tokens = {tag: secrets.token_hex(8) for tag in tags}
+        try:  # one MULTI: the generations change and subscribers hear of it together
+            async with redis.pipeline(transaction=True) as pipeline:
+                for tag, token in tokens.items():
+                    pipeline.set(self._generation(tag), token, ex=GENERATION_SECONDS)
+                if self.subscriber is not None:
+                    pipeline.publish(self.subscriber.channel, json.dumps(tokens))
                 await pipeline.execute()
         except _redis_errors() as error:
             self._failed("invalidate", error)
             return False
+        if self.subscriber is not None:
+            self.subscriber.wrote(list(tokens))
         self.lost.clear()
         return True
 
@@ -208,12 +528,23 @@ class ReadCache:
             return None
         if self.lost and not await self._publish(list(self.lost)):
             return None  # a change this process made is not in Redis yet: no cached answer
+        subscriber, mark = self.subscriber, None
+        if subscriber is not None and subscriber.start():
+            tokens = subscriber.lookup(tags)
+            if tokens is not None:
+                KEPT.inc()
+                return tokens
+            mark = subscriber.mark()
         try:
             values = await self.redis.mget([self._generation(tag) for tag in tags])
         except _redis_errors() as error:
             self._failed("read generations", error)
             return None
-        return [_text(value) if value else "0" for value in values]
+        ASKED.inc()
+        tokens = [_text(value) if value else "0" for value in values]
+        if subscriber is not None:
+            subscriber.learn(mark, tags, tokens)
+        return tokens
 
     async def _lookup(self, key: str) -> Entry | None:
         entry = cast(Entry | None, await self.memory.get(key))

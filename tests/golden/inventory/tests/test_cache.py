@@ -4,6 +4,8 @@ deletes that reach other records, who may read what, Redis shared and Redis down
 
 import asyncio
 import logging
+import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -196,6 +198,173 @@ async def test_redis_shares_entries_and_invalidations_between_processes(settings
         replaced = await http.put(url, json=keep_key(path, await payload(http), created))
         after = await http.get(url)
         assert after.headers["x-cache"] == "miss" and after.json() == replaced.json()
+
+
+def shared_cache(settings: Settings, prefix: str, **changes: Any) -> cache.ReadCache:
+    """A cache on the shared Redis under `prefix`, as another process of the service has."""
+    update = {"redis_url": REDIS, "cache_prefix": prefix, **changes}
+    return cache.ReadCache(settings.model_copy(update=update))
+
+
+def count_asks(memory: cache.ReadCache) -> list[list[str]]:
+    """The generations `memory` asks Redis for (MGET), one list per round trip."""
+    assert memory.redis is not None
+    asks: list[list[str]] = []
+    mget = memory.redis.mget
+
+    async def counted(keys: list[str]) -> Any:
+        asks.append(keys)
+        return await mget(keys)
+
+    memory.redis.mget = counted  # type: ignore[method-assign]
+    return asks
+
+
+async def until(subscriber: cache.Subscriber, ready: Callable[[], bool]) -> None:
+    """Wait (5 s at most) until `ready()`, reading the subscription meanwhile."""
+    deadline = time.monotonic() + 5
+    while not ready():
+        assert time.monotonic() < deadline, "the subscription did not get there within 5 s"
+        subscriber.drain()
+        await asyncio.sleep(0.02)
+
+
+def loader() -> Callable[[], Awaitable[cache.Entry]]:
+    """A load whose body counts the loads."""
+    loads = 0
+
+    async def load() -> cache.Entry:
+        nonlocal loads
+        loads += 1
+        return cache.Entry(str(loads).encode(), 1, 1, None)
+
+    return load
+
+
+TAGS = ["T", "T:item:1"]
+
+
+async def warm(mine: cache.ReadCache, other: cache.ReadCache, load: Any) -> cache.Subscriber:
+    """`mine` subscribed and knowing the generations of TAGS (that `other` bumped)."""
+    await other.bump(TAGS)
+    await mine.read("k", TAGS, 60, load)
+    subscriber = mine.subscriber
+    assert subscriber is not None
+    await until(subscriber, lambda: subscriber.trusted())
+    await mine.read("k", TAGS, 60, load)  # asked Redis, and kept its answer
+    assert all(tag in subscriber.tokens for tag in TAGS)
+    return subscriber
+
+
+async def test_hits_need_no_round_trip_and_see_other_processes_writes(settings: Settings) -> None:
+    prefix = f"test-{uuid4().hex}"
+    mine, other = shared_cache(settings, prefix), shared_cache(settings, prefix)
+    asks, load = count_asks(mine), loader()
+    try:
+        subscriber = await warm(mine, other, load)
+        asked = len(asks)
+        for _ in range(5):
+            assert (await mine.read("k", TAGS, 60, load))[1] == "hit"
+        assert len(asks) == asked  # the generations kept: no MGET
+        await other.bump(["T:item:1"])  # another process's write: heard, then a miss
+        assert other.redis is not None
+        token = cache._text(await other.redis.get(other._generation("T:item:1")))
+        await until(subscriber, lambda: subscriber.tokens.get("T:item:1") == token)
+        entry, result = await mine.read("k", TAGS, 60, load)
+        assert result == "miss" and entry.body == b"2" and len(asks) == asked
+        await mine.bump(["T"])  # its own write: asks Redis for it next time
+        entry, result = await mine.read("k", TAGS, 60, load)
+        assert result == "miss" and entry.body == b"3" and len(asks) == asked + 1
+    finally:
+        await mine.close()
+        await other.close()
+
+
+async def test_a_silent_or_dropped_subscription_falls_back_to_redis(settings: Settings) -> None:
+    prefix = f"test-{uuid4().hex}"
+    mine, other = shared_cache(settings, prefix), shared_cache(settings, prefix)
+    asks, load = count_asks(mine), loader()
+    try:
+        subscriber = await warm(mine, other, load)
+        # Redis falls silent: its socket swapped for one nobody writes to
+        loop, real = asyncio.get_running_loop(), subscriber.sock
+        assert real is not None
+        loop.remove_reader(real.fileno())
+        real.close()
+        quiet, peer = socket.socketpair()
+        quiet.setblocking(False)
+        subscriber.sock = quiet
+        loop.add_reader(quiet.fileno(), subscriber.drain)
+        epoch, asked = subscriber.epoch, len(asks)
+        subscriber.heard_at -= cache.SILENT_SECONDS  # as SILENT_SECONDS later: not trusted
+        assert (await mine.read("k", TAGS, 60, load))[1] == "hit" and len(asks) == asked + 1
+        await until(subscriber, lambda: subscriber.trusted() and subscriber.epoch > epoch + 1)
+        peer.close()
+        quiet.close()  # closed when it was dropped: a no-op
+        assert not subscriber.tokens  # a new subscription starts knowing nothing
+        await mine.read("k", TAGS, 60, load)
+        assert all(tag in subscriber.tokens for tag in TAGS)
+        # Redis restarts: it drops the subscription and loses the generations
+        assert subscriber.sock is not None and other.redis is not None
+        host, port = subscriber.sock.getsockname()[:2]
+        epoch = subscriber.epoch
+        await other.redis.execute_command("CLIENT", "KILL", "ADDR", f"{host}:{port}")
+        await other.redis.delete(*[other._generation(tag) for tag in TAGS])
+        await until(subscriber, lambda: subscriber.epoch > epoch)
+        assert not subscriber.tokens
+        asked = len(asks)
+        entry, result = await mine.read("k", TAGS, 60, load)
+        assert result == "miss" and entry.body == b"2" and len(asks) == asked + 1
+        await until(subscriber, lambda: subscriber.trusted())  # subscribed again
+    finally:
+        await mine.close()
+        await other.close()
+
+
+async def test_the_generations_kept_are_bounded(settings: Settings) -> None:
+    prefix = f"test-{uuid4().hex}"
+    mine, other = (
+        shared_cache(settings, prefix, cache_memory_items=3),
+        shared_cache(settings, prefix),
+    )
+    load = loader()
+    try:
+        await mine.read("k", TAGS, 60, load)
+        subscriber = mine.subscriber
+        assert subscriber is not None
+        await until(subscriber, lambda: subscriber.trusted())
+        heard = subscriber.heard
+        tags = [f"T:item:{n}" for n in range(5)]
+        await other.bump(tags)
+        await until(subscriber, lambda: subscriber.heard > heard)
+        assert list(subscriber.tokens) == tags[2:]  # the three last heard of
+        assert subscriber.lookup(tags[:1]) is None  # one it forgot: Redis is asked
+    finally:
+        await mine.close()
+        await other.close()
+
+
+def test_the_subscription_reader_parses_replies_split_anywhere() -> None:
+    stream = (
+        b"*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n+OK\r\n"
+        b'*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$9\r\n{"a":"b"}\r\n'
+        b"*2\r\n$4\r\npong\r\n$0\r\n\r\n$-1\r\n-ERR wrong\r\n"
+    )
+    for size in (1, 2, 7, len(stream)):
+        reader, replies = cache.RespReader(), []
+        for start in range(0, len(stream), size):
+            reader.feed(stream[start : start + size])
+            replies += reader.replies()
+        assert replies[:5] == [
+            [b"subscribe", b"c", 1],
+            "OK",
+            [b"message", b"c", b'{"a":"b"}'],
+            [b"pong", b""],
+            None,
+        ]
+        assert isinstance(replies[5], cache.RespError) and len(replies) == 6
+        assert not reader.buffer
+    assert cache.command("PING") == b"*1\r\n$4\r\nPING\r\n"
 
 
 async def test_without_redis_reads_come_from_the_database(

@@ -13,6 +13,14 @@ RATE_LIMIT_ANONYMOUS. Responses carry `RateLimit-Limit`, `RateLimit-Remaining` a
 `Retry-After`. Counters live in Redis when REDIS_URL is set (shared by every process), else in
 this process's memory (`MemoryWindows`). RATE_LIMIT_ENABLED=false turns the limiter off.
 
+In Redis a request costs one round trip: a small Lua script (`MOVING_WINDOW`, run by EVALSHA)
+keeps each caller's window as a sorted set of hit times (Redis's own clock), drops the hits
+older than the window, counts, adds the hit when it is allowed, and answers the count and the
+oldest hit's time together. (limits' moving window needed two: the hit, then its window stats
+for the RateLimit-* headers.) A refused hit is not counted, as in limits. The hits that arrive
+in one turn of the event loop go in one pipeline (`_flush`): a round trip for all of them, and
+no request waits for more than the turn it arrived in.
+
 When Redis does not answer, requests are let through (fail open) and a warning is logged, at
 most once per RETRY_SECONDS, until it answers again: an outage of the counter store must not
 become an outage of the API. Limits are a brake on abuse, not what authorizes a request.
@@ -26,22 +34,26 @@ in this process's memory instead (each process then allows the limit on its own)
         address trying many accounts).
 """
 
+import asyncio
+import itertools
 import logging
 import math
+import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI
 from limits import RateLimitItem, parse
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import PROBLEM_JSON, ProblemError, problem_body
+
+if TYPE_CHECKING:  # imported when Redis is used: importing redis loads OpenTelemetry's SDK
+    from redis.asyncio import Redis
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +61,31 @@ EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/startupz", "/metrics"})
 RETRY_SECONDS = 5.0  # after a storage failure, requests pass unlimited this long before a retry
 REDIS_TIMEOUT = 0.5  # seconds for a Redis connection or answer
 SWEEP_SECONDS = 60.0  # how often the in-memory counters drop callers whose window has emptied
+
+# KEYS[1]: the caller's window (a sorted set: member per hit, score its time in microseconds);
+# ARGV: the limit's amount, its window in seconds, this hit's member. Answers {allowed (1/0),
+# remaining, microseconds until the oldest hit leaves the window}.
+MOVING_WINDOW = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local amount = tonumber(ARGV[1])
+local window = tonumber(ARGV[2]) * 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+local allowed = 0
+if count < amount then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 1000)
+  count = count + 1
+  allowed = 1
+end
+local reset = window
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if oldest[2] then
+  reset = tonumber(oldest[2]) + window - now
+end
+return {allowed, amount - count, reset}
+"""
 
 
 class RateLimitSettings(Protocol):
@@ -71,6 +108,7 @@ class RateLimitSettings(Protocol):
 
 
 Identify = Callable[[Scope], Awaitable[str | None]]
+Pending = tuple[tuple[str, int, int, str], "asyncio.Future[list[int]]"]  # a hit and its answer
 
 
 class TooManyRequestsError(ProblemError):
@@ -117,22 +155,29 @@ class MemoryWindows:
 class RateLimiter:
     """The counters of one application: where they are kept and how they are counted."""
 
+    redis: "Redis | None"  # the counters, with REDIS_URL
+
     def __init__(self, settings: RateLimitSettings) -> None:
         self.anonymous = parse(settings.rate_limit_anonymous)
         self.authenticated = parse(settings.rate_limit_authenticated)
         self.prefix = settings.rate_limit_prefix
+        self.redis = None
         if settings.redis_url:
-            uri = "async+" + settings.redis_url
-            self.storage = storage_from_string(
-                uri,
-                implementation="redispy",
+            from redis.asyncio import Redis
+
+            self.redis = Redis.from_url(
+                settings.redis_url,
                 socket_timeout=REDIS_TIMEOUT,
                 socket_connect_timeout=REDIS_TIMEOUT,
             )
-            self.strategy = MovingWindowRateLimiter(self.storage)
+            self.script = self.redis.register_script(MOVING_WINDOW)
+        self.pending: list[Pending] = []  # hits waiting for the next batch to Redis
         self.memory = None if settings.redis_url else MemoryWindows()
         self.fallback = MemoryWindows()  # counts `hit()` limits while Redis is down
         self.paused_until = 0.0
+        self.hits = itertools.count()  # with `instance`: a member per hit, unique across processes
+        self.instance = secrets.token_hex(6)
+        self.sending: set[asyncio.Task[None]] = set()
 
     async def count(
         self, item: RateLimitItem, key: str, local_fallback: bool = False
@@ -148,17 +193,21 @@ class RateLimiter:
 
     async def close(self) -> None:
         """Close the connections to Redis, if any were opened."""
-        bridge = getattr(getattr(self, "storage", None), "bridge", None)
-        client = getattr(bridge, "storage", None)
-        if client is not None:
-            await client.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
 
     async def _count_shared(self, item: RateLimitItem, key: str) -> tuple[bool, int, int] | None:
         if time.monotonic() < self.paused_until:
             return None
+        expiry = item.get_expiry()
+        window = f"LIMITER/{self.prefix}/{key}/{item.amount}/{expiry}"
+        member = f"{self.instance}:{next(self.hits)}"
+        answer: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        self.pending.append(((window, item.amount, expiry, member), answer))
+        if len(self.pending) == 1:  # the first of a batch: sent once the loop's turn is done
+            asyncio.get_running_loop().call_soon(self._flush)
         try:
-            allowed = await self.strategy.hit(item, self.prefix, key)
-            stats = await self.strategy.get_window_stats(item, self.prefix, key)
+            allowed, remaining, reset = await answer
         except Exception as exc:  # the store is down: fail open, say so, retry later
             self.paused_until = time.monotonic() + RETRY_SECONDS
             logger.warning(
@@ -168,8 +217,44 @@ class RateLimiter:
                 RETRY_SECONDS,
             )
             return None
-        reset = max(1, math.ceil(stats.reset_time - time.time()))
-        return allowed, max(0, stats.remaining), reset
+        return bool(allowed), max(0, int(remaining)), max(1, math.ceil(int(reset) / 1e6))
+
+    def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self.sending.add(task)
+        task.add_done_callback(self.sending.discard)
+
+    async def _send(self, batch: "list[Pending]") -> None:
+        """The hits of one turn of the event loop in one pipeline: one round trip for all."""
+        try:
+            answers = await self._evaluate([hit for hit, _ in batch])
+        except Exception as exc:
+            answers = [exc] * len(batch)
+        for answer, (_, future) in zip(answers, batch, strict=True):
+            if future.done():  # its request was cancelled
+                continue
+            if isinstance(answer, BaseException):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)
+
+    async def _evaluate(self, hits: list[tuple[str, int, int, str]]) -> list[Any]:
+        from redis.exceptions import NoScriptError
+
+        redis = self.redis
+        if redis is None:
+            raise RuntimeError("no Redis to count in")
+        for attempt in range(2):
+            async with redis.pipeline(transaction=False) as pipeline:
+                for window, amount, expiry, member in hits:
+                    pipeline.evalsha(self.script.sha, 1, window, amount, expiry, member)
+                answers = await pipeline.execute(raise_on_error=False)
+            if attempt == 0 and any(isinstance(a, NoScriptError) for a in answers):
+                await redis.script_load(MOVING_WINDOW)  # a Redis that restarted forgot it
+                continue
+            break
+        return answers
 
 
 _current: RateLimiter | None = None
