@@ -130,9 +130,18 @@ class FieldIR:
     ref_id_type: str = ""  # "int": the target's key is 32-bit (ref and many)
     ref_id_column: str = ""  # the target's key column, when not ``id``
     segment: bool = False  # names records in URLs (``lookup``): one path segment
+    by: str = ""  # ref and many: the target's unique field that names targets on the wire
+    create_missing: bool = False  # many with `by`: unknown values create their targets
+    embed: bool = False  # ref: responses carry the target's record
 
     def __post_init__(self) -> None:
         self.base = self.base or self.kind
+
+    @property
+    def target_key(self) -> FieldIR | None:
+        """The target's field that a ref or many with `by` names targets by (set by
+        build_ir; not part of the IR's JSON)."""
+        return self.__dict__.get("_target_key")
 
     @property
     def db_column(self) -> str:
@@ -241,7 +250,14 @@ class FieldIR:
     @property
     def field_doc(self) -> str:
         doc = self.description
-        if self.kind == "ref":
+        if self.kind == "ref" and self.by:
+            doc = (doc + " " if doc else "") + f"The {self.by} of the {self.ref}."
+        elif self.kind == "many" and self.by:
+            linked = f"The {self.by} values of linked {self.ref} records, sorted"
+            if self.create_missing:
+                linked += " (a new value creates its record)"
+            doc = (doc + " " if doc else "") + linked + "."
+        elif self.kind == "ref":
             doc = (doc + " " if doc else "") + f"Id of the {self.ref}."
         elif self.kind == "many":
             doc = (doc + " " if doc else "") + f"Ids of linked {self.ref} records."
@@ -551,6 +567,36 @@ class ResourceIR:
         """Sort keys whose column has another name (a ref `author` sorts by `author_id`)."""
         columns = {f.name: f.column for f in self.columns}
         return {k: columns[k] for k in self.sort_keys if columns.get(k, k) != k}
+
+    @property
+    def related(self) -> bool:
+        """Whether it names targets by a field (`by`) or embeds them (core/relations.py)."""
+        return any(f.by or f.embed for f in self.fields)
+
+    @property
+    def relation_reads(self) -> int:
+        """The queries a page of it runs beyond its rows and links: one per ref with `by`,
+        one per embedded target and that target's own."""
+        count = 0
+        for f in self.refs:
+            if f.embed:
+                target = f.__dict__.get("_target")
+                count += 1 + (target.relation_reads_flat if target is not None else 0)
+            elif f.by:
+                count += 1
+        return count
+
+    @property
+    def relation_reads_flat(self) -> int:
+        """`relation_reads` of it embedded in another resource (its own targets not embedded),
+        with its links."""
+        return len(self.many) + sum(1 for f in self.refs if f.by)
+
+    @property
+    def related_filters(self) -> list[tuple[FilterParam, FieldIR]]:
+        """Its filters by a related record's value (ref and many fields with `by`)."""
+        by_name = {f.name: f for f in self.fields if f.by}
+        return [(p, by_name[p.field]) for p in self.filters if p.field in by_name]
 
     def ref_named(self, name: str) -> FieldIR | None:
         return next((f for f in self.refs if f.name == name), None)
@@ -977,6 +1023,35 @@ class ServiceIR:
         return next(r for r in self.resources if r.name == name)
 
     @property
+    def related(self) -> bool:
+        """Whether a resource names targets by a field (`by`) or embeds them (core/relations.py)."""
+        return any(r.related for r in self.resources)
+
+    @property
+    def refusing_links(self) -> list[tuple[ResourceIR, FieldIR]]:
+        """Resources with a many field an unknown target fails (not `create_missing`): the
+        first such field of each."""
+        found = []
+        for r in self.resources:
+            f = next((f for f in r.many if not f.create_missing), None)
+            if f is not None:
+                found.append((r, f))
+        return found
+
+    def carried(self, f: FieldIR, record: str) -> str:
+        """The Python expression of a ref's value in the response ``record`` as a request
+        would send it: an embedded target's id or `by` value, else the value itself."""
+        value = f'{record}["{self.wire(f.name)}"]'
+        if f.embed:
+            return f'{value}["{self.wire(f.by) if f.by else "id"}"]'
+        return value
+
+    def names_target(self, f: FieldIR, record: str) -> str:
+        """The Python expression of what a ref or many field sends for the target ``record``
+        (a response's dict): its id, or its value of the `by` field."""
+        return f'{record}["{self.wire(f.by) if f.by else "id"}"]'
+
+    @property
     def redacted_fields(self) -> list[str]:
         """Fields never returned (write-only or hidden): log lines redact their values too
         (under their names and their names on the wire)."""
@@ -1033,7 +1108,15 @@ _NEW_RESOURCE_KEYS = {
     "cache_ttl": None,
     "cache_dependents": [],
 }
-_NEW_FIELD_KEYS = {"column_name": "", "ref_id_type": "", "ref_id_column": "", "segment": False}
+_NEW_FIELD_KEYS = {
+    "column_name": "",
+    "ref_id_type": "",
+    "ref_id_column": "",
+    "segment": False,
+    "by": "",
+    "create_missing": False,
+    "embed": False,
+}
 
 
 def _drop_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> None:
@@ -1103,6 +1186,15 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
             if f.kind == "ref" and not f.is_owner:
                 target = next(r for r in resources if r.name == f.ref)
                 target.referenced_by.append(f"{resource.name}.{f.name}")
+    for resource in resources:
+        for f in resource.fields:
+            if f.embed:
+                f.__dict__["_target"] = next(r for r in resources if r.name == f.ref)
+            if f.by:
+                target = next(r for r in resources if r.name == f.ref)
+                key = next(t for t in target.fields if t.name == f.by)
+                f.__dict__["_target_key"] = key
+                f.example = [key.example] if f.kind == "many" else key.example
     _cache_dependents(resources)
     for name, fname in table_order(resources)[1]:
         deferred = next(f for r in resources if r.name == name for f in r.fields if f.name == fname)
@@ -1470,6 +1562,9 @@ def _field(
         default=ftype.coerce_default(spec.default, options) if has_default else None,
         pattern=spec.pattern or ftype.pattern,
         column_name=spec.column if spec.column and spec.column != column else "",
+        by=spec.by or "",
+        create_missing=spec.create_missing,
+        embed=spec.embed,
     )
     if spec.pattern or (ftype.pattern and ftype.base in ("string", "text")):
         result.samples = samples(

@@ -171,6 +171,7 @@ OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
     "cache.py": lambda ir: ir.cached,
     "feed.py": lambda ir: ir.feed,
     "marks.py": lambda ir: ir.marked,
+    "relations.py": lambda ir: ir.related,
     "webhooks.py": lambda ir: ir.webhooks is not None,
     "delivery.py": lambda ir: ir.webhooks is not None,
     "subscribers.py": lambda ir: ir.webhooks is not None,

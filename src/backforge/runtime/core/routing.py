@@ -148,7 +148,7 @@ class DirectRoute(AppRoute):
             return {}, sorted(errors, key=lambda error: error["loc"][0] != "path")
 
 
-def location(request: Request, name: str, **params: Any) -> str:
+def location(request: Request, name: str, /, **params: Any) -> str:
     """The URL of a named route, for a Location header: under PUBLIC_URL when it is set, else a
     relative path (RFC 9110 §10.2.2 allows it). Never built from the request's Host header,
     which the client chooses. Parameter values are percent-encoded (a key may hold spaces)."""
