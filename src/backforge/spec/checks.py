@@ -257,7 +257,7 @@ def _check_by(
     if field.type not in LOOKUP_TYPES:
         report(
             path,
-            f"a {field.type} field cannot name {spec.to} records (by: {by})",
+            f"{_a(field.type)} field cannot name {spec.to} records (by: {by})",
             f"use a field of type {', '.join(LOOKUP_TYPES)}",
         )
     missing = [flag for flag in ("unique", "required") if not getattr(field, flag)]
