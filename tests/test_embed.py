@@ -89,7 +89,8 @@ CASES = [
     (
         "create_missing of an owned target",
         "Post:\n  fields:\n    topics: {type: many, to: Topic, by: name, create_missing: true}\n"
-        "Topic:\n  owned: true\n  fields:\n    name: {type: string, required: true, unique: true}\n",
+        "Topic:\n  owned: true\n  fields:\n"
+        "    name: {type: string, required: true, unique: true}\n",
         9,
         "resources.Post.fields.topics.create_missing",
         "Topic is owned",
