@@ -618,7 +618,7 @@ class ResourceIR:
     def takes_text(self) -> bool:
         """Whether a create body has a field that carries text on the wire (a string of any
         format, a decimal, or free-form JSON): the poison tests put NUL and surrogates there."""
-        return any(f.writable and f.base not in WIRE_NON_TEXT for f in self.fields)
+        return any(f.writable and _wire_base(f) not in WIRE_NON_TEXT for f in self.fields)
 
     @property
     def varied_payload(self) -> bool:
@@ -1117,6 +1117,12 @@ _NEW_FIELD_KEYS = {
     "create_missing": False,
     "embed": False,
 }
+
+
+def _wire_base(f: FieldIR) -> str:
+    """The value family a field carries on the wire: a ref with `by` its target field's."""
+    key = f.target_key
+    return key.base if key is not None and f.kind == "ref" else f.base
 
 
 def _drop_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> None:
