@@ -1028,6 +1028,29 @@ class ServiceIR:
         return any(r.related for r in self.resources)
 
     @property
+    def embedded_in_events(self) -> dict[str, dict[str, Any]]:
+        """Per resource with events, the JSON Schema of each embedded ref as events carry it:
+        the target's id or `by` value (nullable unless required), not its record."""
+        found: dict[str, dict[str, Any]] = {}
+        for r in self.resources:
+            for f in r.refs:
+                if not (r.events and f.embed):
+                    continue
+                key = f.target_key
+                base = key.base if key is not None else "int"
+                schema: dict[str, Any] = {
+                    "type": "integer" if base in ("int", "bigint") else "string"
+                }
+                if base == "uuid":
+                    schema["format"] = "uuid"
+                if base == "enum" and key is not None:
+                    schema["enum"] = list(key.values)
+                if not f.required:
+                    schema = {"anyOf": [schema, {"type": "null"}]}
+                found.setdefault(r.name, {})[f.name] = schema
+        return found
+
+    @property
     def refusing_links(self) -> list[tuple[ResourceIR, FieldIR]]:
         """Resources with a many field an unknown target fails (not `create_missing`): the
         first such field of each."""
