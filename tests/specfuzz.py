@@ -681,7 +681,12 @@ def _relation_options(draw: st.DrawFn, spec: dict[str, Any]) -> None:
                     for f, b in fields.items()
                     if f != key and b.get("required") and b.get("default") is None
                 ]
+                target_cache = target.get("cache")
+                target_cached = isinstance(target_cache, dict) or (
+                    cached_default and target_cache is not False
+                )
                 creatable = field["type"] == "many" and not needs and not target.get("owned")
+                creatable = creatable and not target_cached
                 if creatable and draw(st.booleans()):
                     field["create_missing"] = True
             readers = target.get("permissions", {}).get("read")

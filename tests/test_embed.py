@@ -97,6 +97,16 @@ CASES = [
         "remove create_missing",
     ),
     (
+        "create_missing of a cached target",
+        "Post:\n  fields:\n    topics: {type: many, to: Topic, by: name, create_missing: true}\n"
+        "Topic:\n  cache: {ttl: 60s}\n  fields:\n"
+        "    name: {type: string, required: true, unique: true}\n",
+        9,
+        "resources.Post.fields.topics.create_missing",
+        "Topic is cached",
+        "cache: false",
+    ),
+    (
         "embed on a many",
         "Post:\n  fields:\n    tags: {type: many, to: Tag, embed: true}\n",
         9,

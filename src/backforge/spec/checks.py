@@ -191,6 +191,17 @@ def _check_relation_options(
                     )
                 elif target_fields is not None and isinstance(target, dict):
                     _check_create_missing(spec, target, target_fields, path, report)
+                    target_cache = target.get("cache", None)
+                    if isinstance(target_cache, dict) or (
+                        cached_by_default and target_cache is not False
+                    ):
+                        report(
+                            (*path, "create_missing"),
+                            f"{spec.to} is cached, and the records create_missing adds would "
+                            "not show in its cached lists",
+                            f"turn the cache off for {spec.to} (`cache: false`), or remove "
+                            "create_missing",
+                        )
             if spec.embed and isinstance(target, dict) and target_fields is not None:
                 _check_embedded(spec, target, target_fields, (*path, "embed"), report)
             readable = isinstance(target, dict) and isinstance(body, dict)
