@@ -960,9 +960,10 @@ def _bad_resource_name(spec: dict[str, Any]) -> str:
 
 
 def _duplicate_table(spec: dict[str, Any]) -> str:
+    drawn = "HTTPLog" in spec["resources"]  # then HttpLog comes second: the clash is its
     spec["resources"]["HttpLog"] = {"fields": {"label": "string"}}
     spec["resources"]["HTTPLog"] = {"fields": {"label": "string"}}
-    return "resources.HTTPLog"
+    return "resources.HttpLog" if drawn else "resources.HTTPLog"
 
 
 def _filter_unknown(spec: dict[str, Any]) -> str:

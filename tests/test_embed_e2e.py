@@ -1,8 +1,9 @@
 """Relations by natural key end to end (tests/specs/embed.yaml): questions tagged by tag name
 (tags created on first use), written by a writer named by handle and embedded in the answer,
 filtered by tag and by writer, with votes, events (naming the writer by handle) and camelCase on
-the wire, and seed rows naming their targets by handle. Generated and verified in full (lint, the generated tests with their coverage
-gate, migrations, the contract fuzzed by schemathesis, load): COMPLETE."""
+the wire, and seed rows naming their targets by handle. Generated and verified in full (lint,
+the generated tests with their coverage gate, migrations, the contract fuzzed by schemathesis,
+load): COMPLETE."""
 
 from __future__ import annotations
 
