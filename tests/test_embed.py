@@ -265,3 +265,23 @@ def test_a_spec_without_relations_ships_no_relations_module(tmp_path: Path) -> N
     out = tmp_path / "shop"
     assert main(["generate", str(path), "-o", str(out)]) == 0
     assert not (out / "shop" / "core" / "relations.py").exists()
+
+
+def test_embedding_the_parent_of_an_owned_through_record_is_allowed() -> None:
+    """Its owner is the parent's owner: embedding the parent shows nobody anything new."""
+    text = spec(
+        """\
+        Question:
+          owned: true
+          fields:
+            code: {type: string, max_length: 40, required: true, unique: true}
+          permissions: {list: owner, read: owner, create: authenticated, update: owner}
+        Answer:
+          owned: {through: question}
+          fields:
+            question: {type: ref, to: Question, required: true, by: code, embed: true}
+          permissions: {list: owner, read: owner, create: authenticated, update: owner}
+        """
+    )
+    answer = ir_of(text).resource("Answer")
+    assert answer.through == "question" and answer.ref_named("question").embed  # type: ignore[union-attr]

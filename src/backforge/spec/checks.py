@@ -205,7 +205,8 @@ def _check_relation_options(
             if spec.embed and isinstance(target, dict) and target_fields is not None:
                 _check_embedded(spec, target, target_fields, (*path, "embed"), report)
             readable = isinstance(target, dict) and isinstance(body, dict)
-            if spec.embed and has_auth and readable and not _reads_cover(target, body):
+            parent = _through(body) == field_name  # its owner is the target's owner
+            if spec.embed and has_auth and readable and not _reads_cover(target, body, parent):
                 report(
                     (*path, "embed"),
                     f"embedding {spec.to} would show its records to callers who may not "
@@ -333,8 +334,10 @@ def _readers(body: dict[str, Any], actions: tuple[str, ...]) -> set[str]:
     return found
 
 
-def _reads_cover(target: dict[str, Any], body: dict[str, Any]) -> bool:
-    """Whether every caller who may read or list ``body``'s records may read ``target``'s."""
+def _reads_cover(target: dict[str, Any], body: dict[str, Any], parent: bool = False) -> bool:
+    """Whether every caller who may read or list ``body``'s records may read ``target``'s
+    (``parent``: the target is the record ``body``'s records are owned through, so their owner
+    is its owner)."""
     readers = _readers(target, ("read",))
     if "anyone" in readers:
         return True
@@ -342,6 +345,8 @@ def _reads_cover(target: dict[str, Any], body: dict[str, Any]) -> bool:
         if entry == "anyone":
             return False
         if "authenticated" in readers:
+            continue
+        if entry == "owner" and parent and "owner" in readers:
             continue
         if entry in ("authenticated", "owner") or entry not in readers:
             return False
