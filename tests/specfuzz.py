@@ -648,6 +648,57 @@ def _seed_value(body: dict[str, Any], index: int) -> Any | None:
     return None
 
 
+LOOKUP_KINDS = ("string", "slug", "uuid", "int", "bigint", "enum")
+
+
+def _relation_options(draw: st.DrawFn, spec: dict[str, Any]) -> None:
+    """`by`, `create_missing` and `embed` on some relations, where the checks allow them: `by`
+    the target's natural key (so seed rows keep naming targets by it), `create_missing` when the
+    target needs nothing else, `embed` one level deep into a target everybody may read, never on
+    a cached resource."""
+    resources = spec["resources"]
+    cached_default = isinstance(spec.get("api", {}).get("cache"), dict)
+    embedders: set[str] = set()
+    embedded: set[str] = set()
+    for name, body in resources.items():
+        cache = body.get("cache")
+        if isinstance(cache, dict) or (cached_default and cache is not False):
+            continue
+        for field in body["fields"].values():
+            if not isinstance(field, dict) or field["type"] not in ("ref", "many"):
+                continue
+            target = resources[field["to"]]
+            fields = {
+                f: b if isinstance(b, dict) else {"type": b} for f, b in target["fields"].items()
+            }
+            key = _natural_key(fields)
+            by = fields.get(key or "", {})
+            usable = by.get("required") and by["type"] in LOOKUP_KINDS and not by.get("write_only")
+            if usable and draw(st.booleans()):
+                field["by"] = key
+                needs = [
+                    f
+                    for f, b in fields.items()
+                    if f != key and b.get("required") and b.get("default") is None
+                ]
+                target_cache = target.get("cache")
+                target_cached = isinstance(target_cache, dict) or (
+                    cached_default and target_cache is not False
+                )
+                creatable = field["type"] == "many" and not needs and not target.get("owned")
+                creatable = creatable and not target_cached
+                if creatable and draw(st.booleans()):
+                    field["create_missing"] = True
+            readers = target.get("permissions", {}).get("read")
+            everybody = "auth" not in spec or readers == "anyone" or "anyone" in (readers or [])
+            free = field["to"] not in embedders and name not in embedded and field["to"] != name
+            embeddable = field["type"] == "ref" and everybody and free and not target.get("marks")
+            if embeddable and draw(st.integers(0, 2)) == 0:
+                field["embed"] = True
+                embedders.add(name)
+                embedded.add(field["to"])
+
+
 def _natural_key(fields: dict[str, dict[str, Any]]) -> str | None:
     for name, body in fields.items():
         settable = not (body.get("read_only") or body.get("hidden"))
@@ -792,6 +843,7 @@ def _valid_spec(draw: st.DrawFn, max_resources: int) -> dict[str, Any]:
     if "cache" in spec.get("api", {}) and draw(st.booleans()):
         resources[draw(st.sampled_from(names))]["cache"] = False  # opted out
     spec["resources"] = resources
+    _relation_options(draw, spec)
     if draw(st.booleans()):
         seed = draw(_seed(resources))
         _clean_seed_refs(resources, seed)
@@ -908,9 +960,10 @@ def _bad_resource_name(spec: dict[str, Any]) -> str:
 
 
 def _duplicate_table(spec: dict[str, Any]) -> str:
+    drawn = "HTTPLog" in spec["resources"]  # then HttpLog comes second: the clash is its
     spec["resources"]["HttpLog"] = {"fields": {"label": "string"}}
     spec["resources"]["HTTPLog"] = {"fields": {"label": "string"}}
-    return "resources.HTTPLog"
+    return "resources.HttpLog" if drawn else "resources.HTTPLog"
 
 
 def _filter_unknown(spec: dict[str, Any]) -> str:

@@ -255,13 +255,13 @@ FIELD_TYPES: dict[str, FieldType] = {
         ),
         _Enum("enum", "enum", frozenset({"values"})),
         FieldType("json", "json", sortable=False, filterable=False, indexable=False),
-        _Relation("ref", "ref", frozenset({"to", "on_delete"}), example=1),
+        _Relation("ref", "ref", frozenset({"to", "on_delete", "by", "embed"}), example=1),
         _Relation(
             "many",
             "many",
-            frozenset({"to", "link"}),
+            frozenset({"to", "link", "by", "create_missing"}),
             sortable=False,
-            filterable=False,
+            filterable=False,  # but with `by` (spec/checks.py)
             indexable=False,
         ),
     ]

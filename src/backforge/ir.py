@@ -136,9 +136,18 @@ class FieldIR:
     derived_from: str = ""  # a slug made from this field's value (``from:``)
     on_change: str = ""  # a derived slug when its source changes: keep or update
     in_list: bool = True  # shown in the items of list pages (``in_list: false``: detail only)
+    by: str = ""  # ref and many: the target's unique field that names targets on the wire
+    create_missing: bool = False  # many with `by`: unknown values create their targets
+    embed: bool = False  # ref: responses carry the target's record
 
     def __post_init__(self) -> None:
         self.base = self.base or self.kind
+
+    @property
+    def target_key(self) -> FieldIR | None:
+        """The target's field that a ref or many with `by` names targets by (set by
+        build_ir; not part of the IR's JSON)."""
+        return self.__dict__.get("_target_key")
 
     @property
     def db_column(self) -> str:
@@ -263,7 +272,14 @@ class FieldIR:
     @property
     def field_doc(self) -> str:
         doc = self.description
-        if self.kind == "ref":
+        if self.kind == "ref" and self.by:
+            doc = (doc + " " if doc else "") + f"The {self.by} of the {self.ref}."
+        elif self.kind == "many" and self.by:
+            linked = f"The {self.by} values of linked {self.ref} records, sorted"
+            if self.create_missing:
+                linked += " (a new value creates its record)"
+            doc = (doc + " " if doc else "") + linked + "."
+        elif self.kind == "ref":
             doc = (doc + " " if doc else "") + f"Id of the {self.ref}."
         elif self.kind == "many":
             doc = (doc + " " if doc else "") + f"Ids of linked {self.ref} records."
@@ -655,6 +671,36 @@ class ResourceIR:
         columns = {f.name: f.column for f in self.columns}
         return {k: columns[k] for k in self.sort_keys if columns.get(k, k) != k}
 
+    @property
+    def related(self) -> bool:
+        """Whether it names targets by a field (`by`) or embeds them (core/relations.py)."""
+        return any(f.by or f.embed for f in self.fields)
+
+    @property
+    def relation_reads(self) -> int:
+        """The queries a page of it runs beyond its rows and links: one per ref with `by`,
+        one per embedded target and that target's own."""
+        count = 0
+        for f in self.refs:
+            if f.embed:
+                target = f.__dict__.get("_target")
+                count += 1 + (target.relation_reads_flat if target is not None else 0)
+            elif f.by:
+                count += 1
+        return count
+
+    @property
+    def relation_reads_flat(self) -> int:
+        """`relation_reads` of it embedded in another resource (its own targets not embedded),
+        with its links."""
+        return len(self.many) + sum(1 for f in self.refs if f.by)
+
+    @property
+    def related_filters(self) -> list[tuple[FilterParam, FieldIR]]:
+        """Its filters by a related record's value (ref and many fields with `by`)."""
+        by_name = {f.name: f for f in self.fields if f.by}
+        return [(p, by_name[p.field]) for p in self.filters if p.field in by_name]
+
     def ref_named(self, name: str) -> FieldIR | None:
         return next((f for f in self.refs if f.name == name), None)
 
@@ -675,7 +721,7 @@ class ResourceIR:
     def takes_text(self) -> bool:
         """Whether a create body has a field that carries text on the wire (a string of any
         format, a decimal, or free-form JSON): the poison tests put NUL and surrogates there."""
-        return any(f.writable and f.base not in WIRE_NON_TEXT for f in self.fields)
+        return any(f.writable and _wire_base(f) not in WIRE_NON_TEXT for f in self.fields)
 
     @property
     def varied_payload(self) -> bool:
@@ -1145,6 +1191,58 @@ class ServiceIR:
         return any(r.parent for r in self.resources)
 
     @property
+    def related(self) -> bool:
+        """Whether a resource names targets by a field (`by`) or embeds them (core/relations.py)."""
+        return any(r.related for r in self.resources)
+
+    @property
+    def embedded_in_events(self) -> dict[str, dict[str, Any]]:
+        """Per resource with events, the JSON Schema of each embedded ref as events carry it:
+        the target's id or `by` value (nullable unless required), not its record."""
+        found: dict[str, dict[str, Any]] = {}
+        for r in self.resources:
+            for f in r.refs:
+                if not (r.events and f.embed):
+                    continue
+                key = f.target_key
+                base = key.base if key is not None else "int"
+                schema: dict[str, Any] = {
+                    "type": "integer" if base in ("int", "bigint") else "string"
+                }
+                if base == "uuid":
+                    schema["format"] = "uuid"
+                if base == "enum" and key is not None:
+                    schema["enum"] = list(key.values)
+                if not f.required:
+                    schema = {"anyOf": [schema, {"type": "null"}]}
+                found.setdefault(r.name, {})[f.name] = schema
+        return found
+
+    @property
+    def refusing_links(self) -> list[tuple[ResourceIR, FieldIR]]:
+        """Resources with a many field an unknown target fails (not `create_missing`): the
+        first such field of each."""
+        found = []
+        for r in self.resources:
+            f = next((f for f in r.many if not f.create_missing), None)
+            if f is not None:
+                found.append((r, f))
+        return found
+
+    def carried(self, f: FieldIR, record: str) -> str:
+        """The Python expression of a ref's value in the response ``record`` as a request
+        would send it: an embedded target's id or `by` value, else the value itself."""
+        value = f'{record}["{self.wire(f.name)}"]'
+        if f.embed:
+            return f'{value}["{self.wire(f.by) if f.by else "id"}"]'
+        return value
+
+    def names_target(self, f: FieldIR, record: str) -> str:
+        """The Python expression of what a ref or many field sends for the target ``record``
+        (a response's dict): its id, or its value of the `by` field."""
+        return f'{record}["{self.wire(f.by) if f.by else "id"}"]'
+
+    @property
     def redacted_fields(self) -> list[str]:
         """Fields never returned (write-only or hidden): log lines redact their values too
         (under their names and their names on the wire)."""
@@ -1237,6 +1335,9 @@ _NEW_FIELD_KEYS = {
     "derived_from": "",
     "on_change": "",
     "in_list": True,
+    "by": "",
+    "create_missing": False,
+    "embed": False,
 }
 _NEW_AUTH_KEYS = {
     "token_schemes": ["Bearer"],
@@ -1246,6 +1347,10 @@ _NEW_AUTH_KEYS = {
     "follow_count": None,
     "follow_mine": None,
 }
+def _wire_base(f: FieldIR) -> str:
+    """The value family a field carries on the wire: a ref with `by` its target field's."""
+    key = f.target_key
+    return key.base if key is not None and f.kind == "ref" else f.base
 
 
 def _drop_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> None:
@@ -1315,6 +1420,15 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
             if f.kind == "ref" and not f.is_owner:
                 target = next(r for r in resources if r.name == f.ref)
                 target.referenced_by.append(f"{resource.name}.{f.name}")
+    for resource in resources:
+        for f in resource.fields:
+            if f.embed:
+                f.__dict__["_target"] = next(r for r in resources if r.name == f.ref)
+            if f.by:
+                target = next(r for r in resources if r.name == f.ref)
+                key = next(t for t in target.fields if t.name == f.by)
+                f.__dict__["_target_key"] = key
+                f.example = [key.example] if f.kind == "many" else key.example
     _cache_dependents(resources)
     for name, fname in table_order(resources)[1]:
         deferred = next(f for r in resources if r.name == name for f in r.fields if f.name == fname)
@@ -1742,6 +1856,9 @@ def _field(
         default=ftype.coerce_default(spec.default, options) if has_default else None,
         pattern=spec.pattern or ftype.pattern,
         column_name=spec.column if spec.column and spec.column != column else "",
+        by=spec.by or "",
+        create_missing=spec.create_missing,
+        embed=spec.embed,
     )
     if spec.type == "slug" and spec.from_:
         # made by the service from another field: never written by a client, always present

@@ -178,6 +178,7 @@ OPTIONAL_RUNTIME: dict[str, Callable[[ServiceIR], bool]] = {
     "marks.py": lambda ir: ir.marked,
     "slugs.py": lambda ir: ir.slugged,
     "envelopes.py": lambda ir: ir.envelope and ir.pagination == "cursor",
+    "relations.py": lambda ir: ir.related,
     "webhooks.py": lambda ir: ir.webhooks is not None,
     "delivery.py": lambda ir: ir.webhooks is not None,
     "subscribers.py": lambda ir: ir.webhooks is not None,

@@ -363,8 +363,28 @@ def _field_changes(
         add(resource, name, f"slug {was} -> {now}", True)
     if old.on_delete != new.on_delete and old.kind == new.kind == "ref":
         add(resource, name, f"on delete {old.on_delete} -> {new.on_delete}".lower(), False)
+    if old.kind == new.kind and new.is_relation:
+        _relation_changes(resource, old, new, add)
     if (old.kind == new.kind or wider) and new.writable:
         _constraint_changes(resource, old, new, add)
+
+
+def _relation_changes(resource: str, old: FieldIR, new: FieldIR, add: Any) -> None:
+    """`by`, `embed` and `create_missing`: the columns keep the ids (no migration), but what
+    the wire carries changes."""
+    name = new.name
+    if old.by != new.by:
+        was = f"their {old.by}" if old.by else "their ids"
+        now = f"their {new.by}" if new.by else "their ids"
+        add(resource, name, f"names its {new.ref} records by {now} instead of {was}", True)
+    if old.embed != new.embed:
+        shape = "the whole record" if new.embed else "the id (or `by` value)"
+        add(resource, name, f"responses now carry {shape} of its {new.ref}", True)
+    if old.create_missing != new.create_missing:
+        if new.create_missing:
+            add(resource, name, f"values naming no {new.ref} now create it", False)
+        else:
+            add(resource, name, f"values naming no {new.ref} are refused again (409)", True)
 
 
 # Kinds whose every value is a value of the other, on the wire and in the column.

@@ -74,6 +74,7 @@ def check_semantics(data: dict[str, Any], source: YamlSource) -> list[Problem]:
         if isinstance(body, dict) and ("author" in body or "views" in body):
             _check_author_and_views(data, name, body, fields_by_resource.get(name, {}), report)
     _check_envelopes(data, resources, report)
+    _check_relation_options(data, resources, fields_by_resource, report)
     _check_webhooks(data, resources, roles, report)
     _check_consumes(data, resources, report)
     check_seed(data, fields_by_resource, report, value_problems)
@@ -252,6 +253,200 @@ def _check_cache(data: dict[str, Any], resources: dict[str, Any], report: Any) -
                 "use at most 1d (e.g. 60s, 5m, 1h): a cache bounds how stale an answer can be "
                 "after a write it could not see",
             )
+
+
+def _check_relation_options(
+    data: dict[str, Any],
+    resources: dict[str, Any],
+    all_fields: dict[str, dict[str, FieldSpec | None]],
+    report: Any,
+) -> None:
+    """`by`, `create_missing` and `embed` of ref and many fields: a `by` field names exactly
+    one target, `create_missing` can create a target from that value alone, and an embedded
+    target is one every reader of this resource may read."""
+    api = data.get("api")
+    cached_by_default = isinstance(api, dict) and isinstance(api.get("cache"), dict)
+    has_auth = isinstance(data.get("auth"), dict)
+    for name, fields in all_fields.items():
+        body = resources.get(name)
+        for field_name, spec in fields.items():
+            if spec is None or spec.type not in ("ref", "many"):
+                continue
+            path = ("resources", name, "fields", field_name)
+            target = resources.get(spec.to or "")
+            target_fields = all_fields.get(spec.to or "")
+            if spec.by is not None and target_fields is not None:
+                _check_by(spec, target_fields, (*path, "by"), report)
+            if spec.create_missing:
+                if spec.by is None:
+                    report(
+                        (*path, "create_missing"),
+                        "create_missing creates targets from the values of `by`, and this "
+                        "field has no `by`",
+                        "add `by: <unique field of the target>`, or remove create_missing",
+                    )
+                elif target_fields is not None and isinstance(target, dict):
+                    _check_create_missing(spec, target, target_fields, path, report)
+                    target_cache = target.get("cache", None)
+                    if isinstance(target_cache, dict) or (
+                        cached_by_default and target_cache is not False
+                    ):
+                        report(
+                            (*path, "create_missing"),
+                            f"{spec.to} is cached, and the records create_missing adds would "
+                            "not show in its cached lists",
+                            f"turn the cache off for {spec.to} (`cache: false`), or remove "
+                            "create_missing",
+                        )
+            if spec.embed and isinstance(target, dict) and target_fields is not None:
+                _check_embedded(spec, target, target_fields, (*path, "embed"), report)
+            readable = isinstance(target, dict) and isinstance(body, dict)
+            parent = _through(body) == field_name  # its owner is the target's owner
+            if spec.embed and has_auth and readable and not _reads_cover(target, body, parent):
+                report(
+                    (*path, "embed"),
+                    f"embedding {spec.to} would show its records to callers who may not "
+                    f"read them: {name} is readable more widely than {spec.to}",
+                    f"give {spec.to} a `read` permission at least as wide as {name}'s "
+                    "`read` and `list`, or remove `embed`",
+                )
+            if (spec.by is not None or spec.embed) and isinstance(body, dict):
+                cache = body.get("cache", None)
+                if isinstance(cache, dict) or (cached_by_default and cache is not False):
+                    report(
+                        (*path, "embed" if spec.embed else "by"),
+                        f"a cached {name} would keep answering with the old "
+                        f"{'record' if spec.embed else 'value'} of a changed {spec.to}",
+                        f"turn the cache off for {name} (`cache: false`), or remove "
+                        f"`{'embed' if spec.embed else 'by'}`",
+                    )
+
+
+def _check_embedded(
+    spec: FieldSpec,
+    target: dict[str, Any],
+    target_fields: dict[str, FieldSpec | None],
+    path: tuple[Any, ...],
+    report: Any,
+) -> None:
+    """An embedded target is shown one level deep: it embeds nothing itself, and has no marks
+    (whose counts and the caller's own marks are read with its own records only)."""
+    embeds = [f for f, t in target_fields.items() if t is not None and t.embed]
+    if embeds:
+        report(
+            path,
+            f"{spec.to} embeds {', '.join(embeds)} itself: embedding goes one level deep",
+            f"remove `embed` here or from {spec.to}.{embeds[0]}",
+        )
+    if isinstance(target.get("marks"), dict) and target["marks"]:
+        report(
+            path,
+            f"{spec.to} has marks, which an embedded record does not carry",
+            f"remove `embed` (send the {spec.to}'s id or `by` value)",
+        )
+
+
+def _check_by(
+    spec: FieldSpec, target: dict[str, FieldSpec | None], path: tuple[Any, ...], report: Any
+) -> None:
+    by = spec.by or ""
+    if by not in target:
+        usable = [
+            f
+            for f, t in target.items()
+            if t is not None and t.type in LOOKUP_TYPES and t.unique and t.required
+        ]
+        fix = _choose(by, usable) if usable else f"give {spec.to} a unique, required field"
+        report(path, f"`by: {by}` is not a field of {spec.to}", fix)
+        return
+    field = target[by]
+    if field is None:
+        return
+    if field.type not in LOOKUP_TYPES:
+        report(
+            path,
+            f"{_a(field.type)} field cannot name {spec.to} records (by: {by})",
+            f"use a field of type {', '.join(LOOKUP_TYPES)}",
+        )
+    missing = [flag for flag in ("unique", "required") if not getattr(field, flag)]
+    if missing:
+        report(
+            path,
+            f"{spec.to}.{by} is not {' and '.join(missing)}: a value must name exactly one "
+            f"{spec.to}",
+            f"add {', '.join(f'`{flag}: true`' for flag in missing)} to {spec.to}.{by}",
+        )
+    hiding = [flag for flag in ("write_only", "hidden") if getattr(field, flag)]
+    if hiding:
+        report(
+            path,
+            f"{spec.to}.{by} is {hiding[0]}: clients must read the values that name records",
+            f"remove `{hiding[0]}: true` from {spec.to}.{by}, or remove `by`",
+        )
+
+
+def _check_create_missing(
+    spec: FieldSpec,
+    target: dict[str, Any],
+    target_fields: dict[str, FieldSpec | None],
+    path: tuple[Any, ...],
+    report: Any,
+) -> None:
+    where = (*path, "create_missing")
+    if spec.type != "many":
+        return  # `create_missing` does not apply to a ref (reported with the options)
+    if target.get("owned"):
+        report(
+            where,
+            f"{spec.to} is owned: a record created from a value alone would belong to "
+            "whoever named it first",
+            f"remove create_missing (create {spec.to} records first), or make {spec.to} not owned",
+        )
+    needs = [
+        f
+        for f, t in target_fields.items()
+        if t is not None
+        and f != spec.by
+        and t.required
+        and not ("default" in t.given() and t.default is not None)
+    ]
+    if needs:
+        report(
+            where,
+            f"a {spec.to} needs {', '.join(needs)} besides {spec.by}: it cannot be created "
+            f"from a {spec.by} alone",
+            f"give {', '.join(needs)} a default, or remove create_missing",
+        )
+
+
+# Who may read a resource's records, widest first: a reader of the first kind is one of the
+# second, and so on (the admin role reads everything).
+def _readers(body: dict[str, Any], actions: tuple[str, ...]) -> set[str]:
+    permissions = body.get("permissions")
+    found: set[str] = set()
+    for action in actions:
+        who = permissions.get(action) if isinstance(permissions, dict) else None
+        found |= set(who if isinstance(who, list) else [who] if isinstance(who, str) else [])
+    return found
+
+
+def _reads_cover(target: dict[str, Any], body: dict[str, Any], parent: bool = False) -> bool:
+    """Whether every caller who may read or list ``body``'s records may read ``target``'s
+    (``parent``: the target is the record ``body``'s records are owned through, so their owner
+    is its owner)."""
+    readers = _readers(target, ("read",))
+    if "anyone" in readers:
+        return True
+    for entry in _readers(body, ("read", "list")):
+        if entry == "anyone":
+            return False
+        if "authenticated" in readers:
+            continue
+        if entry == "owner" and parent and "owner" in readers:
+            continue
+        if entry in ("authenticated", "owner") or entry not in readers:
+            return False
+    return True
 
 
 MAX_SUBSCRIPTION = 40  # `<package>.<subscription>` names a queue and a durable consumer
@@ -1477,6 +1672,8 @@ def _check_query_fields(
 def _queryable(option: str, spec: FieldSpec) -> bool:
     ftype = FIELD_TYPES[spec.type]
     ok = ftype.filterable if option == "filter" else ftype.sortable
+    if option == "filter" and spec.type == "many" and spec.by:
+        ok = True  # ?tags=dragons: the records linked to that target
     return ok and not spec.hidden and not spec.write_only
 
 

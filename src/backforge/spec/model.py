@@ -375,6 +375,22 @@ class FieldSpec(Strict):
     on_delete: OnDelete | None = Field(
         None, description="What deleting the target does to a ref (default restrict)."
     )
+    by: FieldName | None = Field(
+        None,
+        description="A ref or many names its targets on the wire by this field of the target "
+        '(unique, required, of a lookup type) instead of their ids: `"author": "ada"`, '
+        '`"tags": ["dragons"]`. The columns keep the ids.',
+    )
+    create_missing: bool = Field(
+        False,
+        description="A many with `by`: values that name no target create it, in the same "
+        "transaction (the target must need nothing but that field, and not be owned).",
+    )
+    embed: bool = Field(
+        False,
+        description="A ref: responses carry the target's record (one level) instead of its id "
+        "or `by` value; requests still name the target by id (or `by` value).",
+    )
     renamed_from: FieldName | None = Field(
         None,
         description="The field's previous name: regenerating an existing project renames the "

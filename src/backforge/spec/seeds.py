@@ -206,6 +206,12 @@ def _check_reference(
         report(where, "a many field takes a list of keys", f"write [key, ...] of {target} records")
         return
     available = keys[target][:index] if target == name else keys[target]
+    if spec.by:  # named by the target's `by` field (values no target has: created)
+        if spec.create_missing:
+            return
+        rows = seed.get(target) if isinstance(seed.get(target), list) else []
+        available = [row.get(spec.by) for row in rows if isinstance(row, dict)]
+        available = available[:index] if target == name else available
     for item in values:
         if isinstance(item, dict | list) or item not in available:
             known = ", ".join(map(repr, keys[target][:8])) or "none"
@@ -242,8 +248,9 @@ def seed_blocks(
             {
                 "resource": name,
                 "key": key,
-                "refs": {f: s.to for f, s in body.fields.items() if s.type == "ref"},
-                "many": {f: s.to for f, s in body.fields.items() if s.type == "many"},
+                # relations named by a natural key (`by` ones carry their values as they are)
+                "refs": {f: s.to for f, s in body.fields.items() if s.type == "ref" and not s.by},
+                "many": {f: s.to for f, s in body.fields.items() if s.type == "many" and not s.by},
                 "rows": [{f: _json(body.fields[f], v) for f, v in row.items()} for row in rows],
             }
         )

@@ -14,6 +14,7 @@ from backforge.targets import factories, fastapi, sqlalchemy
 FILTERS: dict[str, Any] = {
     "alias": fastapi.alias,
     "alias_def": fastapi.alias_def,
+    "alias_class": fastapi.class_part,
     "schema_type": fastapi.schema_type,
     "query_type": fastapi.query_type,
     "read_type": fastapi.read_type,

@@ -87,14 +87,25 @@ def constraints(f: FieldIR) -> str:
     return ", ".join(args)
 
 
+def class_part(f: FieldIR) -> str:
+    """The field's name as part of a class name: published_at is PublishedAt."""
+    return "".join(part.title() for part in f.name.split("_"))
+
+
 def alias(f: FieldIR) -> str | None:
     """Name of the module-level type alias in schemas.py, when the type has constraints."""
+    if f.target_key is not None:  # `by`: the type of the target's field
+        if alias(f.target_key) is None:
+            return None
+        return class_part(f) + "Type"
     if f.is_relation or (not constraints(f) and f.base != "enum"):
         return None
     return "".join(part.title() for part in f.name.split("_")) + "Type"
 
 
 def alias_def(f: FieldIR) -> str:
+    if f.target_key is not None:
+        return alias_def(f.target_key)
     given = constraints(f)
     if not given:
         return annotation(f)
@@ -129,6 +140,9 @@ def pattern_constant(f: FieldIR) -> str:
 
 def schema_type(f: FieldIR) -> str:
     """The annotation a schema uses for this field (alias or plain)."""
+    if f.target_key is not None:  # `by`: the target's value (alias of its type)
+        value = alias(f) or annotation(f.target_key)
+        return f"list[{value}]" if f.kind == "many" else value
     if f.kind == "ref":
         return "RefId"
     if f.kind == "many":
@@ -159,6 +173,17 @@ def filter_decimal_pattern(f: FieldIR) -> str:
 
 def query_type(f: FieldIR) -> str:
     """The annotation in query strings: the same constraints, without strict typing."""
+    key = f.target_key
+    if (
+        key is not None
+        and key.base in ("string", "text")
+        and key.pattern in (None, SEGMENT_PATTERN)
+    ):
+        # any text: a value no target has matches nothing (a URL key's own rules need not hold)
+        return f"Annotated[str, Field(max_length={key.longest}, pattern={NO_NUL!r})]"
+    if key is not None:
+        given = query_type(key)
+        return alias(f) or given if given == alias(key) else given
     if f.kind == "ref":
         return "IdValue"
     if f.base == "decimal":
@@ -187,6 +212,11 @@ def mapped_type(f: FieldIR) -> str:
 
 def read_type(f: FieldIR) -> str:
     """The annotation in response schemas (values come from the database, already valid)."""
+    if f.embed:
+        return f"{f.ref}Read"
+    if f.target_key is not None:
+        value = read_type(f.target_key)
+        return f"list[{value}]" if f.kind == "many" else value
     if f.base == "enum":
         return annotation(f)
     if f.base == "time":
