@@ -1347,6 +1347,8 @@ _NEW_AUTH_KEYS = {
     "follow_count": None,
     "follow_mine": None,
 }
+
+
 def _wire_base(f: FieldIR) -> str:
     """The value family a field carries on the wire: a ref with `by` its target field's."""
     key = f.target_key
