@@ -1157,6 +1157,21 @@ class ServiceIR:
         field = r.ref_named(r.parent) if r.parent else None
         return self.resource(field.ref) if field and field.ref else None
 
+    def read_statements(self, r: ResourceIR) -> int:
+        """At most how many statements reading one record of ``r`` runs: the record (and its
+        owner, when owned through a parent), its links, related reads and author's profile."""
+        return (2 if r.through else 1) + len(r.many) + r.relation_reads + (1 if r.author else 0)
+
+    def page_statements(self, r: ResourceIR) -> int:
+        """At most how many statements a page of ``r``'s list runs, whatever its size: the page
+        with the caller's account, its links and related reads, its authors' profiles, its
+        count (envelopes with cursors), and the read of the parent it is listed under."""
+        count = 3 + len(r.many) + r.relation_reads + (1 if r.author else 0)
+        if self.envelope and self.pagination == "cursor":
+            count += 1
+        parent = self.parent_of(r)
+        return count + (self.read_statements(parent) if parent else 0)
+
     def hidden_parent_role(self, r: ResourceIR) -> str | None:
         """A role that may list and create ``r`` but may not read another account's parent of
         it (so that a list or create under such a parent is a 404); None if there is none."""
