@@ -33,6 +33,9 @@ def spec_json_schema() -> dict[str, Any]:
         "pattern": SUBSCRIPTION_NAME.pattern,
         "maxLength": MAX_SUBSCRIPTION,
     }
+    profile = schema["$defs"]["ProfileSpec"]["properties"]["fields"]
+    profile["additionalProperties"] = _field_or_shorthand()
+    profile["propertyNames"] = {"pattern": FIELD_NAME.pattern, "maxLength": MAX_FIELD_NAME}
     action = schema["$defs"]["ActionSpec"]["properties"]
     for group in ("input", "output"):
         action[group]["additionalProperties"] = _field_or_shorthand()
