@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support import verified_complete
 
 from backforge.cli import main
 
@@ -56,12 +57,7 @@ def test_conditional_actions_generate_and_verify_complete(tmp_path: Path) -> Non
     actions = out / "tickets" / "ticket" / "actions.py"
     assert "async def close_overdue(self, values" in actions.read_text()
     actions.write_text(HANDLER)
-    code = main(["verify", str(out)])
-    report = json.loads((out / "backforge-report.json").read_text())
-    assert code == 0, report["status_block"]
-    assert report["status_block"].startswith("STATUS: COMPLETE"), report["status_block"]
-    figures = {c["name"]: c for c in report["checks"]}["tests"]["figures"]
-    assert figures["skipped"] == 0
+    figures = verified_complete(out)
     actions = figures["modules"]["tests/test_ticket_actions.py"]
     assert actions["failed"] == 0 and actions["passed"] > 20, actions
     accept = figures["modules"]["tests/test_answer_actions.py"]

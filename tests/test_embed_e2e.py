@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support import verified_complete
 
 from backforge.cli import main
 
@@ -33,10 +34,5 @@ def test_embed_generate_and_verify_complete(tmp_path: Path) -> None:
     listing = openapi["paths"]["/api/v1/questions"]["get"]["parameters"]
     assert {"tags", "tags__in", "writer", "writer__in"} <= {p["name"] for p in listing}
 
-    code = main(["verify", str(out)])
-    report = json.loads((out / "backforge-report.json").read_text())
-    assert code == 0, report["status_block"]
-    assert report["status_block"].startswith("STATUS: COMPLETE"), report["status_block"]
-    tests = {c["name"]: c for c in report["checks"]}["tests"]["figures"]
-    assert tests["failed"] == 0 and tests["skipped"] == 0
+    tests = verified_complete(out)
     assert tests["modules"]["tests/test_question.py"]["passed"] >= 30

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support import verified_complete
 
 from backforge.cli import main
 
@@ -40,10 +41,5 @@ def test_envelopes_generate_and_verify_complete(tmp_path: Path) -> None:
     answer = vote["content"]["application/json"]["schema"]
     assert answer == {"$ref": "#/components/schemas/QuestionEnvelope"}
 
-    code = main(["verify", str(out)])
-    report = json.loads((out / "backforge-report.json").read_text())
-    assert code == 0, report["status_block"]
-    assert report["status_block"].startswith("STATUS: COMPLETE"), report["status_block"]
-    tests = {c["name"]: c for c in report["checks"]}["tests"]["figures"]
-    assert tests["failed"] == 0 and tests["skipped"] == 0
+    tests = verified_complete(out)
     assert tests["modules"]["tests/test_envelopes.py"]["passed"] >= 10

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support import verified_complete
 
 from backforge.cli import main
 
@@ -40,12 +41,7 @@ def test_nested_generate_and_verify_complete(tmp_path: Path) -> None:
     created = openapi["components"]["schemas"]["AnswerCreate"]["properties"]
     assert "question" not in created and "body" in created  # the parent comes from the path
 
-    code = main(["verify", str(out)])
-    report = json.loads((out / "backforge-report.json").read_text())
-    assert code == 0, report["status_block"]
-    assert report["status_block"].startswith("STATUS: COMPLETE"), report["status_block"]
-    tests = {c["name"]: c for c in report["checks"]}["tests"]["figures"]
-    assert tests["failed"] == 0 and tests["skipped"] == 0
+    tests = verified_complete(out)
     modules = tests["modules"]
     for resource in ("answer", "comment", "note"):
         assert modules[f"tests/test_{resource}_nested.py"]["passed"] >= 7

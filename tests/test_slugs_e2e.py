@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support import verified_complete
 
 from backforge.cli import main
 
@@ -20,12 +21,7 @@ def test_derived_slugs_generate_and_verify_complete(tmp_path: Path) -> None:
     out = tmp_path / "wiki"
     assert main(["generate", str(SPEC), "-o", str(out)]) == 0
     assert (out / "wiki" / "core" / "slugs.py").exists()
-    code = main(["verify", str(out)])
-    report = json.loads((out / "backforge-report.json").read_text())
-    assert code == 0, report["status_block"]
-    assert report["status_block"].startswith("STATUS: COMPLETE"), report["status_block"]
-    figures = {c["name"]: c for c in report["checks"]}["tests"]["figures"]
-    assert figures["skipped"] == 0
+    figures = verified_complete(out)
     for module in ("tests/test_page_slugs.py", "tests/test_tag_slugs.py"):
         slugs = figures["modules"][module]
         assert slugs["failed"] == 0 and slugs["passed"] >= 5, (module, slugs)

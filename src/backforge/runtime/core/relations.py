@@ -207,23 +207,9 @@ class RelatedService(CrudService):
             raise NotFoundError(f"{self.resource} {_shown(key)} is not linked to {name} {target}.")
         await super().unlink(key, name, values[name][0])
 
-    async def _record(self, action: str, before: dict[str, Any] | None, result: Any) -> None:
-        """Audited (and published) as CrudService does, with embedded targets named by their
-        id or `by` value."""
-        if self.audit is None:
-            return
-        id = result if before is None else before["id"]
-        after = None if action == "delete" else await self.repository.get(id)
-        await self.audit(
-            self.session,
-            self.principal,
-            action,
-            resource=self.resource,
-            resource_id=id,
-            before=self.repository.unembed(before),
-            after=self.repository.unembed(after),
-            secret=self.secret,
-        )
+    def _as_audited(self, record: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Embedded targets named by their id or `by` value, in the audit log and the events."""
+        return self.repository.unembed(record)
 
 
 def _among(query: sa.Select[Any], table: sa.Table, count: int) -> sa.Select[Any]:

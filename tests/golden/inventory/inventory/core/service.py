@@ -312,10 +312,14 @@ class CrudService:
             action,
             resource=self.resource,
             resource_id=id,
-            before=before,
-            after=after,
+            before=self._as_audited(before),
+            after=self._as_audited(after),
             secret=self.secret,
         )
+
+    def _as_audited(self, record: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``record`` as the audit log and the events carry it."""
+        return record
 
     async def _write(
         self,
