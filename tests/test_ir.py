@@ -265,3 +265,43 @@ def test_a_delete_invalidates_the_cached_resources_it_reaches() -> None:
 def test_an_uncached_spec_keeps_its_ir_json(ir) -> None:  # type: ignore[no-untyped-def]
     assert not ir.cached
     assert "cache" not in ir.to_json()
+
+
+def test_a_string_lookup_reserves_its_collections_own_paths() -> None:
+    text = """
+service: {name: s}
+resources:
+  Page:
+    lookup: name
+    events: [created]
+    fields:
+      name: {type: string, max_length: 40, required: true, unique: true}
+      title: {type: string, min_length: 12}
+      slug: {type: slug, from: title, unique: true}
+    actions:
+      archive_all: {on: collection, handler: true}
+      pin: {handler: true}
+"""
+    page = build_ir(load_spec_text(text), text).resource("Page")
+    key = page.key_field
+    assert key is not None and key.reserved == ["archive-all", "events"]
+    slug = next(f for f in page.fields if f.name == "slug")
+    assert slug.reserved == []  # not the lookup: no URL names a page by it
+    assert '"reserved": [' in build_ir(load_spec_text(text), text).to_json()
+
+
+def test_a_derived_lookup_slug_gets_a_source_that_would_make_a_reserved_path() -> None:
+    text = """
+service: {name: s}
+resources:
+  Page:
+    lookup: slug
+    events: [created]
+    fields:
+      title: {type: string, min_length: 12, required: true}
+      slug: {type: slug, from: title, unique: true}
+"""
+    page = build_ir(load_spec_text(text), text).resource("Page")
+    slug = next(f for f in page.fields if f.name == "slug")
+    assert slug.reserved == ["events"]
+    assert page.reserved_source(slug) == "events!!!!!!"  # min_length 12: slugified, `events`

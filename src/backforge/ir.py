@@ -133,6 +133,9 @@ class FieldIR:
     ref_id_type: str = ""  # "int": the target's key is 32-bit (ref and many)
     ref_id_column: str = ""  # the target's key column, when not ``id``
     segment: bool = False  # names records in URLs (``lookup``): one path segment
+    # a segment key's values that name no record: the collection's own paths (views,
+    # collection actions, the change feed) answer there
+    reserved: list[str] = field(default_factory=list)
     derived_from: str = ""  # a slug made from this field's value (``from:``)
     on_change: str = ""  # a derived slug when its source changes: keep or update
     in_list: bool = True  # shown in the items of list pages (``in_list: false``: detail only)
@@ -504,6 +507,16 @@ class ResourceIR:
     def slug_source(self, f: FieldIR) -> FieldIR:
         """The field a derived slug is made from."""
         return next(s for s in self.fields if s.name == f.derived_from)
+
+    def reserved_source(self, f: FieldIR) -> str | None:
+        """A value of a derived slug's source that would make the first of the slug's reserved
+        segments (None: the source cannot hold one, or nothing is reserved)."""
+        source = self.slug_source(f)
+        if not f.reserved or not source.writable or source.base not in ("string", "text"):
+            return None
+        word = f.reserved[0]
+        text = word + "!" * max(0, (source.min_length or 0) - len(word))
+        return text if source.fits(text) else None
 
     @property
     def handler_actions(self) -> list[ActionIR]:
@@ -1311,7 +1324,7 @@ class ServiceIR:
             for action in resource.get("actions", []):
                 _drop_defaults(action, {"collection": False})
                 for entry in action["inputs"] + action["outputs"]:
-                    _drop_defaults(entry, {"derived_from": "", "on_change": ""})
+                    _drop_defaults(entry, {"derived_from": "", "on_change": "", "reserved": []})
         return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
 
 
@@ -1347,6 +1360,7 @@ _NEW_FIELD_KEYS = {
     "ref_id_type": "",
     "ref_id_column": "",
     "segment": False,
+    "reserved": [],
     "derived_from": "",
     "on_change": "",
     "in_list": True,
@@ -1679,6 +1693,7 @@ def _resource(
         if f.name == body.lookup and f.base == "string":
             f.segment = True  # its values travel as URL path segments
             f.pattern = f.pattern or SEGMENT_PATTERN
+            f.reserved = _collection_segments(body)
     return ResourceIR(
         name=name,
         module=modules[name],
@@ -1717,6 +1732,15 @@ def _resource(
         ],
         **_envelope(name, body, spec),
     )
+
+
+def _collection_segments(body: ResourceSpec) -> list[str]:
+    """The path segments under a collection that its own routes answer (no record's key)."""
+    segments = {view.replace("_", "-") for view in body.views}
+    segments |= {kebab(a) for a, action in body.actions.items() if action.on == "collection"}
+    if body.events and body.feed is not False:
+        segments.add("events")
+    return sorted(segments)
 
 
 def _envelope(name: str, body: ResourceSpec, spec: ServiceSpec) -> dict[str, str]:

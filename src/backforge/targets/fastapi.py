@@ -139,7 +139,15 @@ def pattern_constant(f: FieldIR) -> str:
 
 
 def schema_type(f: FieldIR) -> str:
-    """The annotation a schema uses for this field (alias or plain)."""
+    """The annotation a schema uses for this field (alias or plain); a URL key that would be
+    shadowed by its collection's own paths refuses them in bodies."""
+    given = _schema_type(f)
+    if f.reserved:
+        return f"Annotated[{given}, NotReserved({', '.join(repr(v) for v in f.reserved)})]"
+    return given
+
+
+def _schema_type(f: FieldIR) -> str:
     if f.target_key is not None:  # `by`: the target's value (alias of its type)
         value = alias(f) or annotation(f.target_key)
         return f"list[{value}]" if f.kind == "many" else value
@@ -192,7 +200,7 @@ def query_type(f: FieldIR) -> str:
     if f.base in ("int", "bigint"):
         return f"Annotated[int, Field({given})]"
     if "strict=True" not in given:
-        return schema_type(f)
+        return _schema_type(f)
     rest = ", ".join(c for c in given.split(", ") if c != "strict=True")
     return f"Annotated[{annotation(f)}, Field({rest})]" if rest else annotation(f)
 

@@ -31,6 +31,7 @@ class Derived:
     source: str  # the field it is made from
     max_length: int  # the column's length
     update: bool = False  # made anew when the source changes (`on_change: update`)
+    reserved: tuple[str, ...] = ()  # segments its collection's own routes answer (a lookup)
 
 
 def slugify(text: str | None, max_length: int, fallback: str) -> str:
@@ -51,14 +52,15 @@ def suffixed(base: str, n: int, max_length: int) -> str:
 async def free_slug(
     service: CrudService, derived: Derived, base: str, own_id: int | None = None
 ) -> str:
-    """``base``, or ``base-<n>`` with the smallest n no other record has: one query."""
+    """``base``, or ``base-<n>`` with the smallest n no other record has (nor a path of the
+    collection's own, for a lookup): one query."""
     table = service.repository.table
     column = table.c[derived.field]
     prefix = base[: max(1, derived.max_length - 12)]
     query = sa.select(column).where(column.like(f"{prefix}%"))
     if own_id is not None:
         query = query.where(table.c.id != own_id)
-    taken = set((await service.session.execute(query)).scalars())
+    taken = set((await service.session.execute(query)).scalars()) | set(derived.reserved)
     slug, n = base, 1
     while slug in taken:
         n += 1

@@ -8,8 +8,18 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+)
 from pydantic import JsonValue as _JsonValue
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 # The largest integer every JSON client reads exactly (JavaScript's Number.MAX_SAFE_INTEGER).
 JSON_INT_MAX = 2**53 - 1
@@ -75,6 +85,36 @@ def whole_match(pattern: str) -> AfterValidator:
         return value
 
     return AfterValidator(check)
+
+
+class NotReserved:
+    """A URL key that may not be one of ``values``: the segments under its collection that
+    the collection's own routes answer (views, collection actions, the change feed), where a
+    record named so could never be reached. The JSON Schema says so (``not: {enum: …}``)."""
+
+    def __init__(self, *values: str) -> None:
+        self.values = values
+
+    def check(self, value: str) -> str:
+        if value in self.values:
+            taken = ", ".join(self.values)
+            raise ValueError(
+                f"{value!r} is a path of the collection itself ({taken}) and cannot name a "
+                "record; choose another value"
+            )
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        found = handler(schema)
+        found["not"] = {"enum": list(self.values)}
+        return found
 
 
 def _as_utc(value: datetime) -> datetime:
