@@ -14,7 +14,7 @@ import pytest
 from verify_miniproject import FILES, edit, write_openapi, write_project
 
 from backforge.report import BLOCKED, COMPLETE, Report
-from backforge.verify import CHECKS, scratchdb, verify_project
+from backforge.verify import CHECKS, LOAD_REQUESTS, scratchdb, verify_project
 from backforge.verify import server as server_check
 from backforge.verify.environment import ProjectEnv, ensure_env
 
@@ -95,9 +95,9 @@ def test_a_sound_project_passes_every_check(make: Make) -> None:
     load = checks["load"]["figures"]
     # the list, and the notes it answers by their ids (the contract check left some)
     assert load["endpoints"] == ["/api/v1/notes", "/api/v1/notes/{note_id}"]
-    assert load["requests"] == 300 and load["statuses"] == {"200": 300}
+    assert load["requests"] == LOAD_REQUESTS and load["statuses"] == {"200": LOAD_REQUESTS}
     per_endpoint = load["per_endpoint"]
-    assert sum(figures["requests"] for figures in per_endpoint.values()) == 300
+    assert sum(figures["requests"] for figures in per_endpoint.values()) == LOAD_REQUESTS
     assert all(0 < figures["p95_ms"] <= load["max_ms"] for figures in per_endpoint.values())
     assert 0 < load["p50_ms"] <= load["p95_ms"] <= load["p99_ms"] <= load["max_ms"]
 

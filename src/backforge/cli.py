@@ -18,6 +18,7 @@ from typing import Any
 
 from backforge import __version__
 from backforge.errors import BackforgeError, ProjectError, SpecError
+from backforge.verify import LOAD_REQUESTS
 
 EXIT_OK, EXIT_NOT_VERIFIED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -142,7 +143,9 @@ def _verify_options(parser: argparse.ArgumentParser, *, json_flag: bool = True) 
     parser.add_argument(
         "--fuzz-examples", type=int, default=30, help="examples per operation when fuzzing"
     )
-    parser.add_argument("--load-requests", type=int, default=300, help="requests in the smoke load")
+    parser.add_argument(
+        "--load-requests", type=int, default=LOAD_REQUESTS, help="requests in the smoke load"
+    )
     parser.add_argument(
         "--quick",
         action="store_true",

@@ -27,6 +27,7 @@ from backforge import __version__
 from backforge.agent import shapes, tools
 from backforge.agent.workspace import Workspace
 from backforge.errors import BackforgeError, ProjectError, SpecError
+from backforge.verify import LOAD_REQUESTS
 
 ROOT = Path(__file__).resolve().parents[3]  # the source checkout: docs/ and examples/
 INSTRUCTIONS = (
@@ -177,7 +178,7 @@ def build_server(root: Path, *, log: CallLog | None = None) -> MCPServer:
         ] = 30,
         load_requests: Annotated[
             int, Field(ge=1, le=100000, description="requests in the smoke load")
-        ] = 300,
+        ] = LOAD_REQUESTS,
         seed: Annotated[int, Field(description="contract-fuzzing seed")] = 20261122,
         contract: Annotated[
             str | None,

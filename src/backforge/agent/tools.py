@@ -13,6 +13,7 @@ from backforge.agent import shapes
 from backforge.agent.workspace import Workspace
 from backforge.errors import BackforgeError, Problem, SpecError
 from backforge.report import REPORT_FILE
+from backforge.verify import LOAD_REQUESTS
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -131,7 +132,7 @@ def verify(
     database_url: str | None = None,
     seed: int = 20261122,
     fuzz_examples: int = 30,
-    load_requests: int = 300,
+    load_requests: int = LOAD_REQUESTS,
     contract: str | None = None,
 ) -> shapes.Verification:
     from backforge.verify import verify_project

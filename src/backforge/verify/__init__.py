@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from backforge.verify.runner import CHECKS, Check, Progress, verify_project
     from backforge.verify.scratchdb import DatabaseUrlError
 
+LOAD_REQUESTS = 1000  # GETs of the smoke load (`--load-requests`), 16 at a time
+
 _EXPORTS = {
     "CHECKS": "backforge.verify.runner",
     "Check": "backforge.verify.runner",
@@ -36,6 +38,7 @@ _EXPORTS = {
 
 __all__ = [
     "CHECKS",
+    "LOAD_REQUESTS",
     "Check",
     "CheckResult",
     "DatabaseUrlError",

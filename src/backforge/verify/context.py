@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backforge.contractfile import UserContract
+from backforge.verify import LOAD_REQUESTS
 from backforge.verify.proc import tail
 from backforge.verify.project import Project
 from backforge.verify.projectenv import ProjectEnv
@@ -24,7 +25,7 @@ class VerifyContext:
     database_url: str | None = None
     seed: int = 20261122
     fuzz_examples: int = 30
-    load_requests: int = 300
+    load_requests: int = LOAD_REQUESTS
     contract: UserContract | None = None  # verify --contract FILE: the conformance check's
     results: dict[str, CheckResult] = field(default_factory=dict)
     env: ProjectEnv | None = None

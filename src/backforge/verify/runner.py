@@ -26,6 +26,7 @@ from backforge.contractfile import load_contract
 from backforge.errors import ProjectError
 from backforge.report import Report, build_report, write_report
 from backforge.verify import (
+    LOAD_REQUESTS,
     conformance,
     contract,
     environment,
@@ -95,7 +96,7 @@ def verify_project(
     progress: Progress | None = None,
     seed: int = 20261122,
     fuzz_examples: int = 30,
-    load_requests: int = 300,
+    load_requests: int = LOAD_REQUESTS,
     checks: tuple[Check, ...] = CHECKS,
     quick: bool = False,
     jobs: int | None = None,
