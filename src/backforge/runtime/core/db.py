@@ -38,6 +38,9 @@ class DatabaseSettings(Protocol):
     def fast_reads(self) -> bool: ...
 
     @property
+    def fast_writes(self) -> bool: ...
+
+    @property
     def db_pool_timeout(self) -> float: ...
 
     @property
@@ -204,6 +207,11 @@ class Database:
         self.fast_reads = (
             settings.fast_reads and not traced and self.engine.dialect.name not in MYSQL
         )
+        # With FAST_WRITES, on PostgreSQL, the hot writes of plain resources run on the read
+        # pool's connections too (core/writes.py), except when traced.
+        self.fast_writes = (
+            settings.fast_writes and not traced and self.engine.dialect.name == "postgresql"
+        )
         if self.engine.dialect.name == "postgresql":
             self.reads: ReadPool = PostgresReadPool(
                 self.engine,
@@ -255,6 +263,7 @@ class ReadSession:
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+DIRECT_WRITES = "direct_writes"  # Session.info key: the pool direct writes borrow (core/writes.py)
 SESSIONS = f"{PACKAGE}.sessions"  # scope key: the sessions a request has opened
 
 
@@ -273,6 +282,8 @@ async def get_session(request: Request) -> AsyncSession:
         session: AsyncSession = ReadSession(database)  # type: ignore[assignment]
     else:
         session = database.sessions()
+        if database.fast_writes:
+            session.info[DIRECT_WRITES] = database.reads
     opened.append(session)
     return session
 
