@@ -263,8 +263,39 @@ class ReadSession:
             await self._session.close()
 
 
-SAFE_METHODS = frozenset({"GET", "HEAD"})
 DIRECT_WRITES = "direct_writes"  # Session.info key: the pool direct writes borrow (core/writes.py)
+
+
+class WriteSession:
+    """The session of a request of any other method, opened only when something needs one:
+    a direct write (core/writes.py) needs none. Once opened, every attribute of this object
+    is the AsyncSession's; what its transaction does not commit is rolled back at close."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.info: dict[str, Any] = {}
+        if database.fast_writes:
+            self.info[DIRECT_WRITES] = database.reads
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self.database.sessions()
+        return self._session
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.session, name)
+
+    def in_transaction(self) -> bool:
+        return self._session is not None and self._session.in_transaction()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 SESSIONS = f"{PACKAGE}.sessions"  # scope key: the sessions a request has opened
 
 
@@ -282,9 +313,7 @@ async def get_session(request: Request) -> AsyncSession:
     if request.method in SAFE_METHODS:
         session: AsyncSession = ReadSession(database)  # type: ignore[assignment]
     else:
-        session = database.sessions()
-        if database.fast_writes:
-            session.info[DIRECT_WRITES] = database.reads
+        session = WriteSession(database)  # type: ignore[assignment]
     opened.append(session)
     return session
 
