@@ -17,12 +17,10 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from httpx import AsyncClient, Response
 
-from bookclub.author.models import Author
-from bookclub.book.models import Book
 from bookclub.core.settings import Settings
+from bookclub.core.writes import WriteRoute
 from bookclub.main import create_app
-from bookclub.review.models import Review
-from bookclub.tag.models import Tag
+from bookclub.models import Base
 from tests.conftest import http_client
 from tests.factories import (
     API,
@@ -37,7 +35,7 @@ pytestmark = pytest.mark.anyio
 MISSING_ID = 2**53 - 1  # the largest valid id, never reached here
 VOLATILE = {"created_at", "updated_at"}
 HEADERS = ("content-type", "location", "etag", "idempotent-replayed", "allow")
-Answer = tuple[int, Any, dict[str, str | None]]
+Compared = tuple[int, Any, dict[str, str | None]]
 
 
 async def new_record(client: AsyncClient, path: str) -> tuple[str, dict[str, Any]]:
@@ -64,10 +62,10 @@ def sent(path: str, record: Any) -> Any:
 
 
 TABLES = {
-    "authors": Author.__table__,
-    "books": Book.__table__,
-    "reviews": Review.__table__,
-    "tags": Tag.__table__,
+    "authors": Base.metadata.tables["author"],
+    "books": Base.metadata.tables["book"],
+    "reviews": Base.metadata.tables["review"],
+    "tags": Base.metadata.tables["tag"],
 }
 PATHS = list(TABLES)
 # Each resource's reference fields a client writes by id (not its parent, which the URL names).
@@ -83,7 +81,7 @@ REFS = {
 }
 
 
-def answer(response: Response) -> Answer:
+def compared(response: Response) -> Compared:
     """What is compared of a response: its status, its body without timestamps and the
     headers that carry meaning."""
 
@@ -144,7 +142,7 @@ async def both(
     if created:
         await forget(app, path, created)
     again = await send(general)
-    assert [answer(response) for response in direct] == [answer(response) for response in again]
+    assert [compared(response) for response in direct] == [compared(response) for response in again]
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -216,3 +214,31 @@ async def test_an_update_answers_the_same_on_both_paths(
         ]
 
     await both(app, client, general, path, send)
+
+
+@pytest.fixture(params=[True, False], ids=["fast", "general"])
+def fast_writes(request: pytest.FixtureRequest, settings: Settings) -> bool:
+    """FAST_WRITES for the application the test's other fixtures make."""
+    settings.fast_writes = request.param
+    return bool(request.param)
+
+
+async def test_fast_writes_chooses_the_write_path(
+    fast_writes: bool, app: FastAPI, client: AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FAST_WRITES on: WriteRoutes read the request themselves, and on PostgreSQL the
+    database writes directly; off: FastAPI answers and SQLAlchemy writes."""
+    read: list[bytes] = []
+    direct_read = WriteRoute.read
+
+    async def counted(self: WriteRoute, given: dict[str, Any], body: bytes) -> Any:
+        read.append(body)
+        return await direct_read(self, given, body)
+
+    monkeypatch.setattr(WriteRoute, "read", counted)
+    url, record = await new_record(client, PATHS[0])
+    response = await client.post(url, json=sent(PATHS[0], record))
+    assert response.status_code == 201, response.text
+    assert bool(read) is (fast_writes and not app.dependency_overrides)
+    postgresql = app.state.database.engine.dialect.name == "postgresql"
+    assert app.state.database.fast_writes is (fast_writes and postgresql)

@@ -8,16 +8,18 @@ body that parses and validates, valid path parameters, none of the headers only 
 dependencies read (Idempotency-Key); anything else goes to FastAPI with the body it read, so
 errors are FastAPI's own. The endpoint then runs as usual.
 
-`direct_create` and `direct_update` run the write of a plain resource in one transaction on a
-driver connection of the read pool: `INSERT … RETURNING` (or `UPDATE … RETURNING`) and the
-links, compiled once per shape by SQLAlchemy (its bind and result processing, its Python-side
-defaults), and the answer built from what the statements returned, with no read back. A
-resource is plain when nothing else must happen in the write's transaction: no accounts or
-events (no access checks, no audit row, no outbox row), no hooks that run before the write, no
-repository of its own (related, embedded or marked records). For any other, and when a
-statement fails on a constraint, a value or a serialization conflict (after the rollback),
-the general path writes and explains (409, 412, 422, 404 as ever); nothing of the attempt
-remains. Only with the FAST_WRITES setting on, on PostgreSQL, and not while traced.
+`direct_create` and `direct_update` run the write of a plain resource as one statement on a
+driver connection of the read pool: `INSERT … RETURNING` (or `UPDATE … RETURNING`) and its
+links in data-modifying WITH queries, built and compiled once per shape by SQLAlchemy (its
+bind and result processing, its Python-side defaults computed as it would), which commits or
+fails as a whole without BEGIN and COMMIT round trips. The answer is what the statement
+returned, with no read back. A resource is plain when nothing else must happen in the write's
+transaction: no accounts or events (no access checks, no audit row, no outbox row), no hooks
+that run before the write, no repository of its own (related, embedded or marked records).
+For any other, and when the statement fails on a constraint, a value or a serialization
+conflict (it wrote nothing), or finds no record at the version asked for, the general path
+writes and explains (409, 412, 422, 404 as ever). Only with the FAST_WRITES setting on, on
+PostgreSQL, and not while traced.
 """
 
 import json
@@ -40,7 +42,7 @@ from .reads import MAX_SHAPES, Borrowed, Compiled, ReadPool, Row
 from .repository import Repository
 from .routing import AppRoute, _model_field, _solve
 
-# What makes a write fall back to the general path, after the rollback.
+# What makes a write fall back to the general path (the statement wrote nothing).
 _EXPLAINED = (
     asyncpg.IntegrityConstraintViolationError,  # unique, foreign key, check, not null
     asyncpg.DataError,  # a value the column does not take
@@ -48,17 +50,16 @@ _EXPLAINED = (
 )
 
 
-class Fallback(Exception):
-    """The direct write rolled back: the general path writes and explains."""
+Defaults = list[tuple[str, Any]]  # (bind name, the column's default or onupdate)
 
 
-class Returning(Compiled):
-    """An INSERT or UPDATE … RETURNING every column, compiled once for the columns it sets:
-    SQLAlchemy's SQL, bind order and processing, and the Python-side defaults (timestamps,
-    version) it would compute itself."""
+class Statement(Compiled):
+    """One write as a single statement (its row, its links and what it answers with),
+    compiled once per shape: SQLAlchemy's SQL, bind order and processing, and the Python-side
+    defaults it would compute itself (timestamps, the first version), computed the same way."""
 
-    def __init__(self, statement: sa.Insert | sa.Update, dialect: sa.Dialect, keys: list[str]):
-        compiled: Any = statement.compile(dialect=dialect, column_keys=keys)
+    def __init__(self, statement: sa.Select[Any], dialect: sa.Dialect, defaults: Defaults):
+        compiled: Any = statement.compile(dialect=dialect)
         self.dialect = dialect
         self.sql = compiled.string
         self.order = list(compiled.positiontup or ())
@@ -66,74 +67,120 @@ class Returning(Compiled):
             name: bind.type._cached_bind_processor(dialect) for name, bind in compiled.binds.items()
         }
         self.fixed = {name: bind.value for name, bind in compiled.binds.items()}
-        self.columns = list(statement.exported_columns)
+        self.columns = list(statement.selected_columns)
         self.keys = [column.key for column in self.columns]
         self.processors = None
         self.named = False
         self.postgres = True
-        self.defaults = [(column.key, column.default) for column in compiled.insert_prefetch] + [
-            (column.key, column.onupdate) for column in compiled.update_prefetch
-        ]
+        self.defaults = defaults
 
     async def run(self, borrowed: Borrowed, values: dict[str, Any]) -> list[Row]:
-        values = dict(values)
         for key, default in self.defaults:
             values[key] = default.arg(None) if default.is_callable else default.arg
         return await self.rows(borrowed, values)
 
 
 class Table:
-    """The statements of one resource's table and its links, on PostgreSQL."""
+    """The single-statement writes of one resource's table and its links, on PostgreSQL:
+    data-modifying WITH queries, which commit or fail as one statement (no BEGIN, no COMMIT)."""
 
     def __init__(self, repository: type[Repository], dialect: sa.Dialect) -> None:
         self.repository = repository
+        self.table = repository.table
         self.dialect = dialect
-        self.shapes: dict[Hashable, Returning] = {}
-        self.links: dict[str, tuple[str, str, str]] = {}
-        for name, link in repository.links.items():
-            own, target = link.table.c[link.own], link.table.c[link.target]
-            given = sa.bindparam("own", type_=own.type)
-            targets = sa.bindparam("targets", type_=postgresql.ARRAY(target.type))
-            statements = (
-                sa.insert(link.table).from_select(
-                    [own, target], sa.select(given, sa.func.unnest(targets))
-                ),
-                sa.delete(link.table).where(own == given),
-                sa.select(target).where(own == given).order_by(target),
-            )
-            # $1 the record's id, $2 the targets' ids
-            insert, delete, select = (str(s.compile(dialect=dialect)) for s in statements)
-            self.links[name] = (insert, delete, select)
+        self.shapes: dict[Hashable, Statement | None] = {}
 
-    def insert(self, keys: list[str]) -> Returning:
-        shape = ("insert", *keys)
-        found = self.shapes.get(shape)
-        if found is None:
-            table = self.repository.table
-            statement = sa.insert(table).returning(*table.c)
-            found = self._keep(shape, Returning(statement, self.dialect, keys))
-        return found
+    def create(self, keys: tuple[str, ...], linked: tuple[str, ...]) -> Statement | None:
+        """INSERT … RETURNING the row, and an INSERT of each of ``linked``'s links (their
+        targets bound as ``_bf_<name>``); None when a column's default is SQL of its own."""
+        shape = ("create", keys, linked)
+        if shape not in self.shapes:
+            table = self.table
+            given, defaults = self._binds(keys, "default")
+            if given is None:
+                return self._keep(shape, None)
+            created = sa.insert(table).values(given).returning(*table.c).cte("created")
+            query = sa.select(*created.c)
+            for number, name in enumerate(linked):
+                link = self.repository.links[name]
+                own, target = link.table.c[link.own], link.table.c[link.target]
+                targets = sa.bindparam(f"_bf_{name}", type_=postgresql.ARRAY(target.type))
+                adding = sa.insert(link.table).from_select(
+                    [own, target], sa.select(created.c.id, sa.func.unnest(targets))
+                )
+                query = query.add_cte(adding.cte(f"linked_{number}"))
+            self._keep(shape, Statement(query, self.dialect, defaults))
+        return self.shapes[shape]
 
-    def update(self, keys: list[str], column: str, versioned: bool) -> Returning:
-        shape = ("update", column, versioned, *keys)
-        found = self.shapes.get(shape)
-        if found is None:
-            table = self.repository.table
+    def update(
+        self, keys: tuple[str, ...], linked: tuple[str, ...], column: str, versioned: bool
+    ) -> Statement | None:
+        """UPDATE … RETURNING the row named by ``_bf_key`` (at version ``_bf_version``), its
+        links in ``linked`` set to ``_bf_<name>``, the others read; None as for `create`."""
+        shape = ("update", keys, linked, column, versioned)
+        if shape not in self.shapes:
+            table = self.table
+            given, defaults = self._binds(keys, "onupdate")
+            if given is None:
+                return self._keep(shape, None)
             key = table.c[column]
             conditions = [key == sa.bindparam("_bf_key", type_=key.type)]
             if versioned:
                 version = table.c.version
                 conditions.append(version == sa.bindparam("_bf_version", type_=version.type))
-            statement = (
+            changed = (
                 sa.update(table)
                 .where(*conditions)
-                .values(version=table.c.version + 1)
+                .values({**given, "version": table.c.version + 1})
                 .returning(*table.c)
+                .cte("changed")
             )
-            found = self._keep(shape, Returning(statement, self.dialect, keys))
-        return found
+            selected: list[Any] = list(changed.c)
+            ctes = []
+            for number, (name, link) in enumerate(self.repository.links.items()):
+                own, target = link.table.c[link.own], link.table.c[link.target]
+                if name not in linked:  # unchanged: as they were
+                    now = sa.select(target).where(own == changed.c.id).order_by(target)
+                    array = sa.func.array(now.scalar_subquery())
+                    selected.append(
+                        sa.type_coerce(array, postgresql.ARRAY(target.type)).label(f"_bf_{name}")
+                    )
+                    continue
+                # only the links that go and those that come: no row is deleted and inserted
+                targets = sa.bindparam(f"_bf_{name}", type_=postgresql.ARRAY(target.type))
+                ours = own.in_(sa.select(changed.c.id).scalar_subquery())
+                going = sa.delete(link.table).where(ours, target != sa.all_(targets))
+                coming = (
+                    postgresql.insert(link.table)
+                    .from_select([own, target], sa.select(changed.c.id, sa.func.unnest(targets)))
+                    .on_conflict_do_nothing()
+                )
+                ctes += [going.cte(f"unlinked_{number}"), coming.cte(f"linked_{number}")]
+            query = sa.select(*selected)
+            for cte in ctes:
+                query = query.add_cte(cte)
+            self._keep(shape, Statement(query, self.dialect, defaults))
+        return self.shapes[shape]
 
-    def _keep(self, shape: Hashable, statement: Returning) -> Returning:
+    def _binds(self, keys: tuple[str, ...], kind: str) -> tuple[dict[str, Any] | None, Defaults]:
+        """A bind parameter per column of ``keys`` and per column whose Python-side ``kind``
+        (default, onupdate) SQLAlchemy would compute; None when one is SQL of its own."""
+        given: dict[str, Any] = {}
+        defaults: Defaults = []
+        for column in self.table.c:
+            if column.key in keys:
+                given[column.key] = sa.bindparam(column.key, type_=column.type)
+                continue
+            default = getattr(column, kind)
+            if default is None:
+                continue
+            if not (default.is_callable or default.is_scalar):
+                return None, []
+            given[column.key] = sa.bindparam(column.key, type_=column.type)
+            defaults.append((column.key, default))
+        return given, defaults
+
+    def _keep(self, shape: Hashable, statement: Statement | None) -> Statement | None:
         if len(self.shapes) >= MAX_SHAPES:
             self.shapes.pop(next(iter(self.shapes)))
         self.shapes[shape] = statement
@@ -185,37 +232,45 @@ def _pool(service: Any) -> ReadPool | None:
     return pool
 
 
+def _split(
+    repository: Repository, values: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """``values`` as columns, and the links they set (each target once)."""
+    links = {
+        name: list(dict.fromkeys(values[name] or [])) for name in repository.links if name in values
+    }
+    columns = repository.to_columns(
+        {name: value for name, value in values.items() if name not in links}
+    )
+    return columns, links
+
+
 async def direct_create(
     service: Any,
     values: dict[str, Any],
     before_commit: Callable[[dict[str, Any]], Awaitable[None]] | None,
 ) -> dict[str, Any] | None:
-    """The record ``values`` created on the direct path, or None: the general path writes it."""
+    """The record ``values`` created on the direct path, or None: the general path creates it.
+    The statement has committed when ``before_commit`` sees the record: it must not write
+    (`Idempotency` without a key only builds its reply; with one, the session holds the key
+    in a transaction, and the general path runs)."""
     pool = _pool(service)
     if pool is None:
         return None
     repository = service.repository
-    links = {name: values[name] for name in repository.links if name in values}
-    columns = repository.to_columns(
-        {name: value for name, value in values.items() if name not in links}
-    )
-    table = _table(type(repository), pool.dialect)
-    statement = table.insert(list(columns))
-
-    async def write(borrowed: Borrowed) -> dict[str, Any]:
-        row = (await statement.run(borrowed, columns))[0]
-        linked = {}
-        for name, ids in links.items():
-            targets = list(dict.fromkeys(ids or []))
-            if targets:
-                await _execute(borrowed, table.links[name][0], row["id"], targets)
-            linked[name] = sorted(targets)
-        created = _as_wire(repository, row, linked)
-        if before_commit is not None:
-            await before_commit(created)
-        return created
-
-    return await _transaction(pool, write)
+    columns, links = _split(repository, values)
+    linked = tuple(name for name, ids in links.items() if ids)
+    statement = _table(type(repository), pool.dialect).create(tuple(columns), linked)
+    if statement is None:
+        return None
+    bound = {**columns, **{f"_bf_{name}": links[name] for name in linked}}
+    rows = await _run(pool, statement, bound)
+    if not rows:
+        return None
+    created = _as_wire(repository, rows[0], links)
+    if before_commit is not None:
+        await before_commit(created)
+    return created
 
 
 async def direct_update(
@@ -229,77 +284,46 @@ async def direct_update(
     if pool is None:
         return None
     repository = service.repository
-    links = {name: values[name] for name in repository.links if name in values}
-    columns = repository.to_columns(
-        {name: value for name, value in values.items() if name not in links}
-    )
+    columns, links = _split(repository, values)
     table = _table(type(repository), pool.dialect)
-    statement = table.update(list(columns), repository.key, versions is not None)
-    bound = {**columns, "_bf_key": key}
+    statement = table.update(tuple(columns), tuple(links), repository.key, versions is not None)
+    if statement is None:
+        return None
+    bound = {**columns, "_bf_key": key, **{f"_bf_{name}": ids for name, ids in links.items()}}
     if versions is not None:
         bound["_bf_version"] = next(iter(versions))
-
-    async def write(borrowed: Borrowed) -> dict[str, Any]:
-        rows = await statement.run(borrowed, bound)
-        if not rows:
-            raise Fallback  # none, or not at that version: the general path says which
-        row = rows[0]
-        linked = {}
-        for name, (insert, delete, select) in table.links.items():
-            if name in links:
-                targets = list(dict.fromkeys(links[name] or []))
-                await _execute(borrowed, delete, row["id"])
-                if targets:
-                    await _execute(borrowed, insert, row["id"], targets)
-                linked[name] = sorted(targets)
-            else:
-                found = await _fetch(borrowed, select, row["id"])
-                linked[name] = [found_row[0] for found_row in found]
-        return _as_wire(repository, row, linked)
-
-    return await _transaction(pool, write)
+    rows = await _run(pool, statement, bound)
+    if not rows:
+        return None  # none, or not at that version: the general path says which
+    row = rows[0]
+    for name in repository.links:
+        if name not in links:
+            links[name] = list(row.pop(f"_bf_{name}") or [])
+    return _as_wire(repository, row, links)
 
 
-def _as_wire(repository: Repository, row: Row, linked: dict[str, list[Any]]) -> dict[str, Any]:
+def _as_wire(repository: Repository, row: Row, links: dict[str, list[Any]]) -> dict[str, Any]:
     """A returned row as `Repository.to_wire` makes a read one: refs by their API names, then
-    the links (every one of them, in the order of `links`)."""
+    every link's targets, in order."""
     for name, (column, _target) in repository.refs.items():
         row[name] = row.pop(column)
     for name in repository.links:
-        row[name] = linked.get(name, [])
+        row[name] = sorted(links.get(name, []))
     return row
 
 
-async def _transaction(
-    pool: ReadPool, write: Callable[[Borrowed], Awaitable[dict[str, Any]]]
-) -> dict[str, Any] | None:
+async def _run(pool: ReadPool, statement: Statement, values: dict[str, Any]) -> list[Row]:
+    """The rows of one write statement, on a connection of the pool; none when it failed on
+    a constraint, a value or a serialization conflict (it wrote nothing then)."""
     borrowed = await pool.acquire()
     try:
-        connection = borrowed.driver
-        try:
-            async with connection.transaction():
-                return await write(borrowed)
-        except Fallback:
-            return None
-        except sa.exc.DBAPIError as error:  # translated by `Compiled.rows`
-            if isinstance(error.orig, _EXPLAINED):
-                return None
-            raise
-        except _EXPLAINED:
-            return None
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            raise borrowed.translate(error, "", []) from error
+        return await statement.run(borrowed, values)
+    except sa.exc.DBAPIError as error:  # as `Compiled.rows` translates driver errors
+        if isinstance(error.orig, _EXPLAINED):
+            return []
+        raise
     finally:
         await pool.release(borrowed)
-
-
-async def _execute(borrowed: Borrowed, sql: str, *arguments: Any) -> None:
-    await borrowed.driver.execute(sql, *arguments)
-
-
-async def _fetch(borrowed: Borrowed, sql: str, *arguments: Any) -> list[Any]:
-    rows: list[Any] = await borrowed.driver.fetch(sql, *arguments)
-    return rows
 
 
 # The route.
