@@ -372,9 +372,9 @@ class WriteRoute(AppRoute):
         given: dict[str, Any] = dict(scope["path_params"])
         if self.renamed:
             given = {self.renamed.get(key, key): value for key, value in given.items()}
-        json_body = False
+        json_body: bool | None = None  # the first Content-Type counts, as for FastAPI
         for key, value in scope["headers"]:
-            if key == b"content-type":
+            if key == b"content-type" and json_body is None:
                 media_type = value.decode("latin-1").split(";")[0].strip().lower()
                 json_body = media_type == "application/json" or media_type.endswith("+json")
             elif key in self.general_headers:
