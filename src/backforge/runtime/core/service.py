@@ -130,7 +130,8 @@ class CrudService:
         before_commit: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     ) -> dict[str, Any]:
         """Insert a record; ``before_commit`` sees it inside the transaction (idempotency).
-        The record is read back once, inside the transaction: what it commits."""
+        The record is read back once, inside the transaction: what it commits. A plain resource
+        on PostgreSQL writes it in one statement instead (core/writes.py)."""
         self.access.scope("create")
         if self.owned:
             values["owner"] = self.access.user_id
@@ -166,7 +167,9 @@ class CrudService:
         self, key: Any, values: dict[str, Any], versions: set[int] | None = None
     ) -> dict[str, Any]:
         """Change a record; with ``versions`` (from If-Match), only while it is at one of them.
-        The record is read back inside the transaction, before it commits."""
+        The record is read back inside the transaction, before it commits. A plain resource on
+        PostgreSQL tries one statement first (core/writes.py); when it finds no record at that
+        version, the general path explains (404, 412)."""
         if self._direct():
             direct = await direct_update(self, key, values, versions)
             if direct is not None:
