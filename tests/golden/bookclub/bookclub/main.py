@@ -82,23 +82,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_cors(app, settings)
     app.add_middleware(SessionScopeMiddleware)
     app.add_middleware(MetricsMiddleware)
-    # The routes go on the app's own router as they are, the hot reads first: included
+    # The routes go on the app's own router as they are, the hot reads and writes first: included
     # routers would cost every request a second round of matching (core/routing.py).
     routers = [
         author_reads,
+        author_writes,  # POST /authors, PATCH /authors/{key} (core/writes.py)
         book_reads,
+        book_writes,  # POST /books, PATCH /books/{key} (core/writes.py)
         review_reads,
+        review_writes,  # POST /reviews, PATCH /reviews/{key} (core/writes.py)
         tag_reads,
+        tag_writes,  # POST /tags, PATCH /tags/{key} (core/writes.py)
         health.router,
         metrics.router,
         auth_router,
-        author_writes,  # POST /authors, PATCH /authors/{key} (core/writes.py)
         author_router,
-        book_writes,  # POST /books, PATCH /books/{key} (core/writes.py)
         book_router,
-        review_writes,  # POST /reviews, PATCH /reviews/{key} (core/writes.py)
         review_router,
-        tag_writes,  # POST /tags, PATCH /tags/{key} (core/writes.py)
         tag_router,
     ]
     for router in routers:

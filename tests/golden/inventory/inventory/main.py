@@ -78,22 +78,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_cors(app, settings)
     app.add_middleware(SessionScopeMiddleware)
     app.add_middleware(MetricsMiddleware)
-    # The routes go on the app's own router as they are, the hot reads first: included
+    # The routes go on the app's own router as they are, the hot reads and writes first: included
     # routers would cost every request a second round of matching (core/routing.py).
     routers = [
         category_reads,
+        category_writes,  # POST /categories, PATCH /categories/{key} (core/writes.py)
         item_reads,
+        item_writes,  # POST /items, PATCH /items/{key} (core/writes.py)
         stock_reads,
+        stock_writes,  # POST /stock, PATCH /stock/{key} (core/writes.py)
         warehouse_reads,
+        warehouse_writes,  # POST /warehouses, PATCH /warehouses/{key} (core/writes.py)
         health.router,
         metrics.router,
-        category_writes,  # POST /categories, PATCH /categories/{key} (core/writes.py)
         category_router,
-        item_writes,  # POST /items, PATCH /items/{key} (core/writes.py)
         item_router,
-        stock_writes,  # POST /stock, PATCH /stock/{key} (core/writes.py)
         stock_router,
-        warehouse_writes,  # POST /warehouses, PATCH /warehouses/{key} (core/writes.py)
         warehouse_router,
     ]
     for router in routers:
