@@ -13,7 +13,7 @@ links in data-modifying WITH queries, built and compiled once per shape by SQLAl
 bind and result processing, its Python-side defaults computed as it would), which commits or
 fails as a whole without BEGIN and COMMIT round trips. The answer is what the statement
 returned, with no read back. A resource is plain when nothing else must happen in the write's
-transaction: no accounts or events (no access checks, no audit row, no outbox row), no hooks
+transaction: no accounts or events (no access checks, no audit or event rows), no hooks
 that run before the write, no repository of its own (related, embedded or marked records).
 For any other, and when the statement fails on a constraint, a value or a serialization
 conflict (it wrote nothing), or finds no record at the version asked for, the general path
