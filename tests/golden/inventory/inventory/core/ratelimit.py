@@ -21,7 +21,7 @@ for the RateLimit-* headers.) A refused hit is not counted, as in limits. The hi
 in one turn of the event loop go to Redis together, in one script call (`_flush`): a round trip
 for all of them.
 
-Most requests do not wait for that round trip (`Ahead`): with a limit of FAST_MINIMUM hits or
+Most requests do not wait for that round trip (`Known`): with a limit of FAST_MINIMUM hits or
 more per window, a request is answered at once, and its hit counted in Redis in the background
 (in the next batch, at most FLUSH_SECONDS later), while the caller is far from its limit as
 this process last heard from Redis: more than `share` hits left (LOCAL_SHARE of the limit,
@@ -139,24 +139,51 @@ Identify = Callable[[Scope], Awaitable[str | None]]
 Hit = tuple[str, int, int, str]  # window key, amount, seconds, member
 
 
-class Ahead:
-    """What this process knows of one caller's window in Redis: the remaining hits of the last
-    answer, when its oldest hit leaves, and its hits sent or to be sent but not answered yet
-    (`pending`; `ahead` of them already answered to their requests)."""
-
-    __slots__ = ("ahead", "pending", "remaining", "reset_at", "seen")
-
-    def __init__(self, remaining: int, reset_at: float, now: float) -> None:
-        self.remaining = remaining
-        self.reset_at = reset_at
-        self.pending = 0
-        self.ahead = 0
-        self.seen = now
-
-
 # A hit on its way to Redis: what it counts, the future its request awaits (None when the
-# request was answered ahead) and its caller's Ahead (None for limits counted before each answer)
-Pending = tuple[Hit, "asyncio.Future[list[int]] | None", Ahead | None]
+# request was answered ahead of Redis) and whether its caller's window is known (`Known`)
+Pending = tuple[Hit, "asyncio.Future[list[int]] | None", bool]
+
+
+class Known:
+    """What this process knows of its callers' windows in Redis (limits of FAST_MINIMUM hits or
+    more), by window key: the remaining hits of Redis's last answer and when that window's
+    oldest hit leaves; the hits sent or to be sent but not answered yet (`pending`), `ahead` of
+    them already answered to their requests; when to forget the caller. Dictionaries of strings
+    and numbers only, which the garbage collector never scans: a process knows of every caller
+    of the last window, tens of thousands behind a load balancer."""
+
+    def __init__(self) -> None:
+        self.remaining: dict[str, int] = {}
+        self.reset_at: dict[str, float] = {}
+        self.pending: dict[str, int] = {}
+        self.ahead: dict[str, int] = {}
+        self.forget_at: dict[str, float] = {}
+        self.swept = time.monotonic()
+
+    def answered(self, window: str, ahead: bool, answer: list[int] | None, now: float) -> None:
+        """Redis answered (or failed, None) a hit of `window`."""
+        self._less(self.pending, window)
+        if ahead:
+            self._less(self.ahead, window)
+        if answer is not None:
+            self.remaining[window] = max(0, int(answer[1]))
+            self.reset_at[window] = now + int(answer[2]) / 1e6
+
+    @staticmethod
+    def _less(counts: dict[str, int], window: str) -> None:
+        count = counts.get(window, 0) - 1
+        if count > 0:
+            counts[window] = count
+        else:
+            counts.pop(window, None)
+
+    def sweep(self, now: float) -> None:
+        """Forget the callers not seen for a whole window (Redis has forgotten their hits)."""
+        self.swept = now
+        idle = [w for w, at in self.forget_at.items() if at < now and w not in self.pending]
+        for window in idle:
+            for values in (self.remaining, self.reset_at, self.forget_at):
+                values.pop(window, None)
 
 
 class TooManyRequestsError(ProblemError):
@@ -222,8 +249,7 @@ class RateLimiter:
         self.pending: list[Pending] = []  # hits waiting for the next batch to Redis
         self.flushing: asyncio.Handle | None = None  # the next batch's send, once scheduled
         self.soon = False  # whether it goes at the end of this turn of the event loop
-        self.known: dict[tuple[int, int, str], Ahead] = {}  # callers of FAST_MINIMUM+ limits
-        self.swept = time.monotonic()
+        self.known = Known()
         self.memory = None if settings.redis_url else MemoryWindows()
         self.fallback = MemoryWindows()  # counts `hit()` limits while Redis is down
         self.paused_until = 0.0
@@ -255,25 +281,25 @@ class RateLimiter:
         amount, expiry = item.amount, item.get_expiry()
         window = f"LIMITER/{self.prefix}/{key}/{amount}/{expiry}"
         hit = (window, amount, expiry, f"{self.instance}:{next(self.hits)}")
-        known = None
-        if amount >= FAST_MINIMUM:
-            slot = (amount, expiry, key)
-            known = self.known.get(slot)
-            if known is None:  # nothing heard of this caller: as one with a fresh window
-                known = self.known[slot] = Ahead(amount, now + expiry, now)
-            known.seen = now
-            if now - self.swept > SWEEP_SECONDS:
-                self._sweep(now)
+        known = self.known
+        tracked = amount >= FAST_MINIMUM
+        if tracked:
+            known.forget_at[window] = now + expiry
+            if now - known.swept > SWEEP_SECONDS:
+                known.sweep(now)
             share = amount // LOCAL_SHARE
-            left = known.remaining - known.pending
-            if known.ahead < share and left > share:
-                known.pending += 1
-                known.ahead += 1
-                self._queue((hit, None, known), soon=False)
-                return True, left - 1, max(1, math.ceil(known.reset_at - now))
-            known.pending += 1
+            pending = known.pending.get(window, 0)
+            # nothing heard of this caller yet: as one with a fresh window
+            left = known.remaining.get(window, amount) - pending
+            known.pending[window] = pending + 1
+            ahead = known.ahead.get(window, 0)
+            if ahead < share and left > share:
+                known.ahead[window] = ahead + 1
+                self._queue((hit, None, True), soon=False)
+                reset_at = known.reset_at.get(window, now + expiry)
+                return True, left - 1, max(1, math.ceil(reset_at - now))
         answer: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        self._queue((hit, answer, known), soon=True)
+        self._queue((hit, answer, tracked), soon=True)
         try:
             allowed, remaining, reset = await answer
         except Exception as exc:  # the store is down: fail open, say so, retry later
@@ -291,13 +317,6 @@ class RateLimiter:
             exc,
             RETRY_SECONDS,
         )
-
-    def _sweep(self, now: float) -> None:
-        """Forget the callers not seen for a whole window (Redis has forgotten their hits)."""
-        self.swept = now
-        idle = [s for s, k in self.known.items() if not k.pending and k.seen < now - s[1]]
-        for slot in idle:
-            del self.known[slot]
 
     def _queue(self, pending: Pending, soon: bool) -> None:
         """Add a hit to the next batch: sent at the end of this turn of the event loop when a
@@ -331,14 +350,10 @@ class RateLimiter:
             answers = [exc] * len(batch)
         now = time.monotonic()
         failed = None
-        for answer, (_, future, known) in zip(answers, batch, strict=True):
-            if known is not None:
-                known.pending -= 1
-                if future is None:
-                    known.ahead -= 1
-                if not isinstance(answer, BaseException):
-                    known.remaining = max(0, int(answer[1]))
-                    known.reset_at = now + int(answer[2]) / 1e6
+        for answer, (hit, future, tracked) in zip(answers, batch, strict=True):
+            if tracked:
+                counted = None if isinstance(answer, BaseException) else answer
+                self.known.answered(hit[0], future is None, counted, now)
             if future is None:  # its request was answered already
                 if isinstance(answer, BaseException):
                     failed = answer
