@@ -26,13 +26,13 @@ more per window, a request is answered at once, and its hit counted in Redis in 
 (in the next batch, at most FLUSH_SECONDS later), while the caller is far from its limit as
 this process last heard from Redis: more than `share` hits left (LOCAL_SHARE of the limit,
 6 of 120), of which at most `share` are this process's hits Redis has not answered yet. Nearer
-the limit, after a refusal, and for smaller limits (sign-in's, and every `hit()`), each request
-waits for Redis's answer, as before. The bound: a hit that Redis refuses after the request
-was answered is one beyond the limit; each process has at most `share` of them in flight per
-caller, and only while its last answer for that caller said more than `share` were left, so
-with P processes a caller gets at most P * share requests beyond its limit in a window (less
-than LOCAL_SHARE * P of the limit), and a single process none, since its own hits are all it
-subtracts. RateLimit-Remaining of a request answered at once is this process's estimate.
+the limit, after a refusal, for smaller limits and for every `hit()` (sign-in's among them),
+each request waits for Redis's answer, as before. The bound: a hit that Redis refuses after
+the request was answered is one beyond the limit; each process has at most `share` of them in
+flight per caller, and only while its last answer for that caller said more than `share` were
+left, so with P processes a caller gets at most P * share requests beyond its limit in a
+window (P / LOCAL_SHARE of the limit), and with a single process none, since its own hits are
+all it subtracts. RateLimit-Remaining of a request answered at once is this estimate.
 
 When Redis does not answer, requests are let through (fail open) and a warning is logged, at
 most once per RETRY_SECONDS, until it answers again: an outage of the counter store must not
@@ -258,13 +258,14 @@ class RateLimiter:
         self.sending: set[asyncio.Task[None]] = set()
 
     async def count(
-        self, item: RateLimitItem, key: str, local_fallback: bool = False
+        self, item: RateLimitItem, key: str, local_fallback: bool = False, ahead: bool = False
     ) -> tuple[bool, int, int] | None:
         """Count one hit: (allowed, remaining, seconds to reset). When the store failed: None,
-        or with `local_fallback`, the count in this process's memory."""
+        or with `local_fallback`, the count in this process's memory. With `ahead` (requests'
+        limits), the answer may come before Redis has counted the hit (the module docstring)."""
         if self.memory is not None:
             return self.memory.hit(item, key)
-        counted = await self._count_shared(item, key)
+        counted = await self._count_shared(item, key, ahead)
         if counted is None and local_fallback:
             return self.fallback.hit(item, key)
         return counted
@@ -274,7 +275,9 @@ class RateLimiter:
         if self.redis is not None:
             await self.redis.aclose()
 
-    async def _count_shared(self, item: RateLimitItem, key: str) -> tuple[bool, int, int] | None:
+    async def _count_shared(
+        self, item: RateLimitItem, key: str, ahead: bool = False
+    ) -> tuple[bool, int, int] | None:
         now = time.monotonic()
         if now < self.paused_until:
             return None
@@ -282,7 +285,7 @@ class RateLimiter:
         window = f"LIMITER/{self.prefix}/{key}/{amount}/{expiry}"
         hit = (window, amount, expiry, f"{self.instance}:{next(self.hits)}")
         known = self.known
-        tracked = amount >= FAST_MINIMUM
+        tracked = ahead and amount >= FAST_MINIMUM
         if tracked:
             known.forget_at[window] = now + expiry
             if now - known.swept > SWEEP_SECONDS:
@@ -292,9 +295,9 @@ class RateLimiter:
             # nothing heard of this caller yet: as one with a fresh window
             left = known.remaining.get(window, amount) - pending
             known.pending[window] = pending + 1
-            ahead = known.ahead.get(window, 0)
-            if ahead < share and left > share:
-                known.ahead[window] = ahead + 1
+            answered = known.ahead.get(window, 0)
+            if answered < share and left > share:
+                known.ahead[window] = answered + 1
                 self._queue((hit, None, True), soon=False)
                 reset_at = known.reset_at.get(window, now + expiry)
                 return True, left - 1, max(1, math.ceil(reset_at - now))
@@ -448,7 +451,7 @@ class RateLimitMiddleware:
             item, key = self.limiter.anonymous, f"ip:{client_address(scope)}"
         else:
             item, key = self.limiter.authenticated, f"id:{identity}"
-        counted = await self.limiter.count(item, key)
+        counted = await self.limiter.count(item, key, ahead=True)
         if counted is None:  # failing open
             await self.app(scope, receive, send)
             return
