@@ -159,7 +159,7 @@ asyncio.run(main())
 
 def test_a_request_costs_one_round_trip(tmp_path: Path, prefix: str) -> None:
     """The moving window counts a hit and answers its headers' figures in one command; the
-    hits of one turn of the event loop share one pipeline."""
+    hits of one turn of the event loop share one script call."""
     assert redis_up(), "no Redis on 127.0.0.1:6379 (.ci/run starts one)"
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC)
@@ -178,3 +178,65 @@ def test_a_request_costs_one_round_trip(tmp_path: Path, prefix: str) -> None:
         "[(False, 0, 60), (False, 0, 60), (True, 0, 60), (True, 1, 60), (True, 2, 60)] "
         "[1, 1, 1, 1, 5]"
     ), last
+
+
+AHEAD = """
+import asyncio, sys
+from throttled.core.ratelimit import RateLimiter
+
+class Settings:
+    rate_limit_enabled = True
+    rate_limit_anonymous = rate_limit_authenticated = "200/minute"
+    rate_limit_prefix, redis_url = sys.argv[1], sys.argv[2]
+
+async def main():
+    one, two = RateLimiter(Settings()), RateLimiter(Settings())
+    item = one.anonymous
+
+    def hit(limiter, key):  # as the middleware counts a request
+        return limiter.count(item, key, ahead=True)
+
+    # hit() limits (and sign-in's) are never answered ahead of Redis
+    await one.count(item, "ip:hit", local_fallback=True)
+    assert not one.known.pending and not one.known.remaining
+    alone = [await hit(one, "ip:alone") for _ in range(230)]
+    # two processes, one caller: their hits interleaved, many in flight at once
+    shared = await asyncio.gather(
+        *(hit(limiter, "ip:shared") for _ in range(150) for limiter in (one, two))
+    )
+    # one of them last heard of the caller before the other's hits were counted: it answers
+    # a few ahead that Redis then refuses (the overshoot), then learns
+    more = [await hit(limiter, "ip:shared") for limiter in (one, two) for _ in range(15)]
+    await asyncio.sleep(0.1)  # the hits answered ahead reach Redis, and their answers come back
+    last = [await hit(limiter, "ip:shared") for limiter in (one, two) for _ in range(5)]
+    for limiter in (one, two):
+        await limiter.close()
+    print(sum(a for a, _, _ in alone), [r for _, r, _ in alone[:201]] == [*range(199, -1, -1), 0])
+    print(*(sum(a for a, _, _ in hits) for hits in (shared, more, last)))
+
+asyncio.run(main())
+"""
+
+
+def test_hits_answered_ahead_of_redis_stay_within_the_documented_bound(
+    tmp_path: Path, prefix: str
+) -> None:
+    """200 a minute (at least FAST_MINIMUM): most hits are answered before Redis counts them.
+    One process alone is exact (200 allowed, Remaining counted down by one); two sharing a
+    caller allow at most 1/20 of the limit each beyond it, and refuse once Redis says so."""
+    assert redis_up(), "no Redis on 127.0.0.1:6379 (.ci/run starts one)"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    root = generate(spec, tmp_path / "throttled").directory
+    env = ensure_env(root)
+    redis_url = f"redis://{REDIS[0]}:{REDIS[1]}/{REDIS_DB}"
+    probe = run(
+        [env.python, "-c", AHEAD, prefix, redis_url], cwd=root, env=env.environ({}), timeout=60
+    )
+    assert probe.ok, probe.describe()
+    alone, shared = probe.output.strip().splitlines()[-2:]
+    assert alone == "200 True"
+    allowed, more, last = map(int, shared.split())
+    assert allowed == 200  # every hit of the first burst waited for Redis but 2 * 10
+    assert allowed + more <= 200 + 2 * (200 // 20), more
+    assert last == 0

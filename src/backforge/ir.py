@@ -810,6 +810,7 @@ class ServiceIR:
     # service), max_attempts; handled once each through the inbox (core/inbox.py)
     consumers: list[dict[str, Any]] = field(default_factory=list)
     envelope: bool = False  # records and pages wrapped in named members (``api.envelope``)
+    server: str = "uvicorn"  # what serve.py runs: "uvicorn" or "granian" (``service.server``)
 
     @property
     def events(self) -> bool:
@@ -1336,6 +1337,7 @@ _NEW_SERVICE_KEYS = {
     "webhooks": None,
     "consumers": [],
     "envelope": False,
+    "server": "uvicorn",
 }
 _NEW_RESOURCE_KEYS = {
     "author": None,
@@ -1508,6 +1510,7 @@ def build_ir(spec: ServiceSpec, spec_text: str) -> ServiceIR:
             for name, body in sorted(spec.consumes.items())
         ],
         existing_database=info.existing_database,
+        server=info.server,
         seeds=seed_blocks(spec.seed, spec.resources, [r.name for r in _in_order(resources)]),
     )
 

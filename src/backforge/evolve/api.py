@@ -74,6 +74,9 @@ def api_changes(
     if getattr(old, "envelope", False) != new.envelope:
         now = "wrapped in" if new.envelope else "no longer wrapped in"
         add("", "", f"records and list pages are now {now} envelopes (api.envelope)", True)
+    if getattr(old, "server", "uvicorn") != new.server:
+        was = getattr(old, "server", "uvicorn")
+        add("", "", f"served by {new.server} instead of {was} (service.server)", False)
     before_if_match = getattr(old, "require_if_match", False)
     after_if_match = getattr(new, "require_if_match", False)
     if after_if_match and not before_if_match:

@@ -64,6 +64,13 @@ class ServiceInfo(Strict):
         "second adds what backforge needs beyond them (the automatic fields a resource `lacks`, "
         "its own tables, backforge's names for constraints and indexes).",
     )
+    server: Literal["uvicorn", "granian"] = Field(
+        "uvicorn",
+        description="The HTTP server `python -m <service>.serve` runs: uvicorn (uvloop and "
+        "httptools, one process) or granian (Granian's Rust HTTP I/O on uvloop, WEB_CONCURRENCY "
+        "worker processes, one by default). Both trust FORWARDED_ALLOW_IPS' X-Forwarded-* "
+        "headers and drain in-flight requests for GRACEFUL_TIMEOUT seconds on SIGTERM.",
+    )
 
 
 class Pagination(Strict):

@@ -44,6 +44,11 @@ __all__ = ["ProjectEnv", "check", "ensure_env"]
 MARKER = ".backforge-env.json"
 PREFERRED = ("python3.14", "python3.13", "python3.12")
 TOOLS = ("pytest", "coverage", "ruff", "schemathesis", "uvicorn", "alembic")
+# Pins a project adds by choice (`service.server: granian`) without a venv of its own: they are
+# left out of the key, so the project shares the venv of the same pins without them, and
+# `ensure_env` installs them into that venv when it lacks them (harmless to the projects that do
+# not import them). A venv built from such a project has them from the start.
+ADDED_PINS = b"granian=="
 
 
 def env_root() -> Path:
@@ -117,12 +122,26 @@ def _candidates(name: str) -> list[str]:
     return found
 
 
+def _shared_lines(text: bytes) -> bytes:
+    """A requirement file without the pins that `ADDED_PINS` leaves out of the key."""
+    lines = text.splitlines(keepends=True)
+    return b"".join(line for line in lines if not line.startswith(ADDED_PINS))
+
+
+def added_pins(project_root: Path) -> list[str]:
+    """The project's pins of packages installed into a shared venv on demand (`granian==…`)."""
+    text = (project_root / "requirements.txt").read_text("utf-8")
+    return [line.strip() for line in text.splitlines() if line.startswith(ADDED_PINS.decode())]
+
+
 def env_key(project_root: Path, python: Interpreter | None = None) -> str:
-    """sha256 of the requirement files' contents and the Python minor version, 16 hex digits."""
+    """sha256 of the requirement files' contents (but `ADDED_PINS`) and the Python minor
+    version, 16 hex digits."""
     major, minor = (python or interpreter(project_root)).version
     digest = hashlib.sha256()
     for name in REQUIREMENTS:
-        digest.update(name.encode() + b"\0" + (project_root / name).read_bytes() + b"\0")
+        text = _shared_lines((project_root / name).read_bytes())
+        digest.update(name.encode() + b"\0" + text + b"\0")
     digest.update(f"python{major}.{minor}".encode())
     return digest.hexdigest()[:16]
 
@@ -151,6 +170,7 @@ def ensure_env(project_root: Path, *, root: Path | None = None, timeout: float =
     final = base / key
     with _locked(base / f"{key}.lock"):
         if _complete(final):
+            _add_pins(final, project_root, timeout)
             return ProjectEnv(final, key, True, time.monotonic() - started)
         _remove_leftovers(base, key)
         build = Path(tempfile.mkdtemp(prefix=f"{key}.env-", dir=base))
@@ -166,6 +186,30 @@ def ensure_env(project_root: Path, *, root: Path | None = None, timeout: float =
         link.symlink_to(build.name)
         os.replace(link, final)
     return ProjectEnv(final, key, False, time.monotonic() - started)
+
+
+def _add_pins(venv: Path, project_root: Path, timeout: float) -> None:
+    """Under the lock: install the project's `ADDED_PINS` the shared venv lacks."""
+    pins = added_pins(project_root)
+    if not pins:
+        return
+    env = {k: v for k, v in os.environ.items() if k not in DROPPED_VARIABLES}
+    python = str(venv / "bin" / "python")
+    done = run([python, "-m", "pip", "freeze"], cwd=project_root, env=env, timeout=120)
+    frozen = {line.strip().lower() for line in done.output.splitlines()} if done.ok else set()
+    missing = [pin for pin in pins if pin.lower() not in frozen]
+    if not missing:
+        return
+    argv = [
+        python,
+        *("-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"),
+        *missing,
+    ]
+    installed = run(argv, cwd=project_root.resolve(), env=env, timeout=timeout)
+    if not installed.ok:
+        raise CheckError(
+            f"could not add {', '.join(missing)} to the project environment\n{installed.describe()}"
+        )
 
 
 def _remove_leftovers(base: Path, key: str) -> None:

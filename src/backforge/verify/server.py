@@ -1,4 +1,5 @@
-"""server: the real uvicorn process on a migrated scratch database, up until verify ends.
+"""server: the real server process (uvicorn, or Granian with `service.server: granian`: whatever
+the project's serve.py runs) on a migrated scratch database, up until verify ends.
 
 It must answer GET /healthz and GET /readyz with 200 within STARTUP_LIMIT seconds. The contract and
 load checks use it; it is stopped with SIGTERM (SIGKILL after STOP_LIMIT seconds) at the end of the
@@ -89,6 +90,7 @@ def check(ctx: VerifyContext) -> Outcome:
     )
     figures: dict[str, Any] = {
         "database": engine_of(ctx.database_url),
+        "http_server": http_server(root),
         "rate_limits": RATE_LIMITS_NOTE,
     }
     migrate = run(
@@ -121,6 +123,16 @@ def check(ctx: VerifyContext) -> Outcome:
             return Outcome(False, figures, "admin cannot sign in", f"{exc}\n{server.log_tail()}")
         figures["signed_in_as"] = signin.ADMIN_EMAIL
     return Outcome(True, figures, f"ready in {figures['startup_seconds']} s")
+
+
+def http_server(root: Path) -> str:
+    """What the project's serve.py runs: "granian" when it pins Granian, else "uvicorn"."""
+    try:
+        text = (root / "requirements.txt").read_text("utf-8")
+    except OSError:
+        return "uvicorn"
+    pinned = any(line.startswith("granian==") for line in text.splitlines())
+    return "granian" if pinned else "uvicorn"
 
 
 def launch(ctx: VerifyContext, environ: dict[str, str], label: str) -> RunningServer:

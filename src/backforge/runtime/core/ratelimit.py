@@ -12,13 +12,26 @@ RATE_LIMIT_ANONYMOUS. Responses carry `RateLimit-Limit`, `RateLimit-Remaining` a
 `Retry-After`. Counters live in Redis when REDIS_URL is set (shared by every process), else in
 this process's memory (`MemoryWindows`). RATE_LIMIT_ENABLED=false turns the limiter off.
 
-In Redis a request costs one round trip: a small Lua script (`MOVING_WINDOW`, run by EVALSHA)
-keeps each caller's window as a sorted set of hit times (Redis's own clock), drops the hits
-older than the window, counts, adds the hit when it is allowed, and answers the count and the
-oldest hit's time together. (limits' moving window needed two: the hit, then its window stats
+In Redis every hit is counted by a small Lua script (`MOVING_WINDOW`, run by EVALSHA): it keeps
+each caller's window as a sorted set of hit times (Redis's own clock), drops the hits older than
+the window, counts, adds the hit when it is allowed, and answers the count and the oldest hit's
+time together. (limits' moving window needed two round trips: the hit, then its window stats
 for the RateLimit-* headers.) A refused hit is not counted, as in limits. The hits that arrive
-in one turn of the event loop go in one pipeline (`_flush`): a round trip for all of them, and
-no request waits for more than the turn it arrived in.
+in one turn of the event loop go to Redis together, in one script call (`_flush`): a round trip
+for all of them.
+
+Most requests do not wait for that round trip (`Known`): with a limit of FAST_MINIMUM hits or
+more per window, a request is answered at once, and its hit counted in Redis in the background
+(in the next batch, at most FLUSH_SECONDS later), while the caller is far from its limit as
+this process last heard from Redis: more than `share` hits left (LOCAL_SHARE of the limit,
+6 of 120), of which at most `share` are this process's hits Redis has not answered yet. Nearer
+the limit, after a refusal, for smaller limits and for every `hit()` (sign-in's among them),
+each request waits for Redis's answer, as before. The bound: a hit that Redis refuses after
+the request was answered is one beyond the limit; each process has at most `share` of them in
+flight per caller, and only while its last answer for that caller said more than `share` were
+left, so with P processes a caller gets at most P * share requests beyond its limit in a
+window (P / LOCAL_SHARE of the limit), and with a single process none, since its own hits are
+all it subtracts. RateLimit-Remaining of a request answered at once is this estimate.
 
 When Redis does not answer, requests are let through (fail open) and a warning is logged, at
 most once per RETRY_SECONDS, until it answers again: an outage of the counter store must not
@@ -60,30 +73,45 @@ EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/startupz", "/metrics"})
 RETRY_SECONDS = 5.0  # after a storage failure, requests pass unlimited this long before a retry
 REDIS_TIMEOUT = 0.5  # seconds for a Redis connection or answer
 SWEEP_SECONDS = 60.0  # how often the in-memory counters drop callers whose window has emptied
+FAST_MINIMUM = 100  # limits of fewer hits per window are counted before each answer
+LOCAL_SHARE = 20  # 1/20 of a limit: the hits a process may admit ahead of Redis's answer
+FLUSH_SECONDS = 0.002  # hits admitted ahead wait at most this long to be sent to Redis
+BATCH = 512  # hits in one script call, at most
 
-# KEYS[1]: the caller's window (a sorted set: member per hit, score its time in microseconds);
-# ARGV: the limit's amount, its window in seconds, this hit's member. Answers {allowed (1/0),
-# remaining, microseconds until the oldest hit leaves the window}.
+# KEYS[i]: a hit's caller window (a sorted set: member per hit, score its time in microseconds);
+# ARGV[1]: per hit, its limit's amount, the window in seconds and the hit's member, separated by
+# spaces. Answers, per hit in order, allowed (1/0), remaining and microseconds until the oldest
+# hit leaves the window, separated by spaces: one string each way, which costs the client far
+# less to encode and to read than a list of values.
 MOVING_WINDOW = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-local amount = tonumber(ARGV[1])
-local window = tonumber(ARGV[2]) * 1000000
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local count = redis.call('ZCARD', KEYS[1])
-local allowed = 0
-if count < amount then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 1000)
-  count = count + 1
-  allowed = 1
+local values = {}
+for value in string.gmatch(ARGV[1], '%S+') do
+  values[#values + 1] = value
 end
-local reset = window
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if oldest[2] then
-  reset = tonumber(oldest[2]) + window - now
+local answers = {}
+for i, key in ipairs(KEYS) do
+  local amount = tonumber(values[3 * i - 2])
+  local seconds = tonumber(values[3 * i - 1])
+  local window = seconds * 1000000
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local count = redis.call('ZCARD', key)
+  local allowed = 0
+  if count < amount then
+    redis.call('ZADD', key, now, values[3 * i])
+    redis.call('PEXPIRE', key, seconds * 1000)
+    count = count + 1
+    allowed = 1
+  end
+  local reset = window
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if oldest[2] then
+    reset = tonumber(oldest[2]) + window - now
+  end
+  answers[#answers + 1] = string.format('%d %d %d', allowed, amount - count, reset)
 end
-return {allowed, amount - count, reset}
+return table.concat(answers, ' ')
 """
 
 
@@ -107,7 +135,54 @@ class RateLimitSettings(Protocol):
 
 
 Identify = Callable[[Scope], Awaitable[str | None]]
-Pending = tuple[tuple[str, int, int, str], "asyncio.Future[list[int]]"]  # a hit and its answer
+Hit = tuple[str, int, int, str]  # window key, amount, seconds, member
+
+
+# A hit on its way to Redis: what it counts, the future its request awaits (None when the
+# request was answered ahead of Redis) and whether its caller's window is known (`Known`)
+Pending = tuple[Hit, "asyncio.Future[list[int]] | None", bool]
+
+
+class Known:
+    """What this process knows of its callers' windows in Redis (limits of FAST_MINIMUM hits or
+    more), by window key: the remaining hits of Redis's last answer and when that window's
+    oldest hit leaves; the hits sent or to be sent but not answered yet (`pending`), `ahead` of
+    them already answered to their requests; when to forget the caller. Dictionaries of strings
+    and numbers only, which the garbage collector never scans: a process knows of every caller
+    of the last window, tens of thousands behind a load balancer."""
+
+    def __init__(self) -> None:
+        self.remaining: dict[str, int] = {}
+        self.reset_at: dict[str, float] = {}
+        self.pending: dict[str, int] = {}
+        self.ahead: dict[str, int] = {}
+        self.forget_at: dict[str, float] = {}
+        self.swept = time.monotonic()
+
+    def answered(self, window: str, ahead: bool, answer: list[int] | None, now: float) -> None:
+        """Redis answered (or failed, None) a hit of `window`."""
+        self._less(self.pending, window)
+        if ahead:
+            self._less(self.ahead, window)
+        if answer is not None:
+            self.remaining[window] = max(0, int(answer[1]))
+            self.reset_at[window] = now + int(answer[2]) / 1e6
+
+    @staticmethod
+    def _less(counts: dict[str, int], window: str) -> None:
+        count = counts.get(window, 0) - 1
+        if count > 0:
+            counts[window] = count
+        else:
+            counts.pop(window, None)
+
+    def sweep(self, now: float) -> None:
+        """Forget the callers not seen for a whole window (Redis has forgotten their hits)."""
+        self.swept = now
+        idle = [w for w, at in self.forget_at.items() if at < now and w not in self.pending]
+        for window in idle:
+            for values in (self.remaining, self.reset_at, self.forget_at):
+                values.pop(window, None)
 
 
 class TooManyRequestsError(ProblemError):
@@ -171,6 +246,9 @@ class RateLimiter:
             )
             self.script = self.redis.register_script(MOVING_WINDOW)
         self.pending: list[Pending] = []  # hits waiting for the next batch to Redis
+        self.flushing: asyncio.Handle | None = None  # the next batch's send, once scheduled
+        self.soon = False  # whether it goes at the end of this turn of the event loop
+        self.known = Known()
         self.memory = None if settings.redis_url else MemoryWindows()
         self.fallback = MemoryWindows()  # counts `hit()` limits while Redis is down
         self.paused_until = 0.0
@@ -179,13 +257,14 @@ class RateLimiter:
         self.sending: set[asyncio.Task[None]] = set()
 
     async def count(
-        self, item: RateLimitItem, key: str, local_fallback: bool = False
+        self, item: RateLimitItem, key: str, local_fallback: bool = False, ahead: bool = False
     ) -> tuple[bool, int, int] | None:
         """Count one hit: (allowed, remaining, seconds to reset). When the store failed: None,
-        or with `local_fallback`, the count in this process's memory."""
+        or with `local_fallback`, the count in this process's memory. With `ahead` (requests'
+        limits), the answer may come before Redis has counted the hit (the module docstring)."""
         if self.memory is not None:
             return self.memory.hit(item, key)
-        counted = await self._count_shared(item, key)
+        counted = await self._count_shared(item, key, ahead)
         if counted is None and local_fallback:
             return self.fallback.hit(item, key)
         return counted
@@ -195,65 +274,110 @@ class RateLimiter:
         if self.redis is not None:
             await self.redis.aclose()
 
-    async def _count_shared(self, item: RateLimitItem, key: str) -> tuple[bool, int, int] | None:
-        if time.monotonic() < self.paused_until:
+    async def _count_shared(
+        self, item: RateLimitItem, key: str, ahead: bool = False
+    ) -> tuple[bool, int, int] | None:
+        now = time.monotonic()
+        if now < self.paused_until:
             return None
-        expiry = item.get_expiry()
-        window = f"LIMITER/{self.prefix}/{key}/{item.amount}/{expiry}"
-        member = f"{self.instance}:{next(self.hits)}"
+        amount, expiry = item.amount, item.get_expiry()
+        window = f"LIMITER/{self.prefix}/{key}/{amount}/{expiry}"
+        hit = (window, amount, expiry, f"{self.instance}:{next(self.hits)}")
+        known = self.known
+        tracked = ahead and amount >= FAST_MINIMUM
+        if tracked:
+            known.forget_at[window] = now + expiry
+            if now - known.swept > SWEEP_SECONDS:
+                known.sweep(now)
+            share = amount // LOCAL_SHARE
+            pending = known.pending.get(window, 0)
+            # nothing heard of this caller yet: as one with a fresh window
+            left = known.remaining.get(window, amount) - pending
+            known.pending[window] = pending + 1
+            answered = known.ahead.get(window, 0)
+            if answered < share and left > share:
+                known.ahead[window] = answered + 1
+                self._queue((hit, None, True), soon=False)
+                reset_at = known.reset_at.get(window, now + expiry)
+                return True, left - 1, max(1, math.ceil(reset_at - now))
         answer: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        self.pending.append(((window, item.amount, expiry, member), answer))
-        if len(self.pending) == 1:  # the first of a batch: sent once the loop's turn is done
-            asyncio.get_running_loop().call_soon(self._flush)
+        self._queue((hit, answer, tracked), soon=True)
         try:
             allowed, remaining, reset = await answer
         except Exception as exc:  # the store is down: fail open, say so, retry later
-            self.paused_until = time.monotonic() + RETRY_SECONDS
-            logger.warning(
-                "rate limit store unavailable (%s: %s); requests pass unlimited for %.0f s",
-                type(exc).__name__,
-                exc,
-                RETRY_SECONDS,
-            )
+            self._pause(exc)
             return None
         return bool(allowed), max(0, int(remaining)), max(1, math.ceil(int(reset) / 1e6))
 
+    def _pause(self, exc: BaseException) -> None:
+        if time.monotonic() < self.paused_until:
+            return
+        self.paused_until = time.monotonic() + RETRY_SECONDS
+        logger.warning(
+            "rate limit store unavailable (%s: %s); requests pass unlimited for %.0f s",
+            type(exc).__name__,
+            exc,
+            RETRY_SECONDS,
+        )
+
+    def _queue(self, pending: Pending, soon: bool) -> None:
+        """Add a hit to the next batch: sent at the end of this turn of the event loop when a
+        request awaits its answer, else at most FLUSH_SECONDS later."""
+        self.pending.append(pending)
+        loop = asyncio.get_running_loop()
+        if self.flushing is None:
+            self.soon = soon
+            self.flushing = (
+                loop.call_soon(self._flush) if soon else loop.call_later(FLUSH_SECONDS, self._flush)
+            )
+        elif soon and not self.soon:
+            self.flushing.cancel()
+            self.soon = True
+            self.flushing = loop.call_soon(self._flush)
+
     def _flush(self) -> None:
+        self.flushing = None
         batch, self.pending = self.pending, []
-        task = asyncio.get_running_loop().create_task(self._send(batch))
-        self.sending.add(task)
-        task.add_done_callback(self.sending.discard)
+        loop = asyncio.get_running_loop()
+        for start in range(0, len(batch), BATCH):
+            task = loop.create_task(self._send(batch[start : start + BATCH]))
+            self.sending.add(task)
+            task.add_done_callback(self.sending.discard)
 
     async def _send(self, batch: "list[Pending]") -> None:
-        """The hits of one turn of the event loop in one pipeline: one round trip for all."""
+        """The hits of one turn of the event loop in one script call: one round trip for all."""
         try:
-            answers = await self._evaluate([hit for hit, _ in batch])
+            answers: list[Any] = await self._evaluate([hit for hit, _, _ in batch])
         except Exception as exc:
             answers = [exc] * len(batch)
-        for answer, (_, future) in zip(answers, batch, strict=True):
+        now = time.monotonic()
+        failed = None
+        for answer, (hit, future, tracked) in zip(answers, batch, strict=True):
+            if tracked:
+                counted = None if isinstance(answer, BaseException) else answer
+                self.known.answered(hit[0], future is None, counted, now)
+            if future is None:  # its request was answered already
+                if isinstance(answer, BaseException):
+                    failed = answer
+                continue
             if future.done():  # its request was cancelled
                 continue
             if isinstance(answer, BaseException):
                 future.set_exception(answer)
             else:
                 future.set_result(answer)
+        if failed is not None:
+            self._pause(failed)
 
-    async def _evaluate(self, hits: list[tuple[str, int, int, str]]) -> list[Any]:
-        from redis.exceptions import NoScriptError
-
-        redis = self.redis
-        if redis is None:
+    async def _evaluate(self, hits: list[Hit]) -> list[list[int]]:
+        """Count `hits` in Redis, in one script call: [allowed, remaining, reset µs] per hit.
+        (EVALSHA; the script is loaded again when Redis answers that it does not know it.)"""
+        if self.redis is None:
             raise RuntimeError("no Redis to count in")
-        for attempt in range(2):
-            async with redis.pipeline(transaction=False) as pipeline:
-                for window, amount, expiry, member in hits:
-                    pipeline.evalsha(self.script.sha, 1, window, amount, expiry, member)
-                answers = await pipeline.execute(raise_on_error=False)
-            if attempt == 0 and any(isinstance(a, NoScriptError) for a in answers):
-                await redis.script_load(MOVING_WINDOW)  # a Redis that restarted forgot it
-                continue
-            break
-        return answers
+        keys = [window for window, _, _, _ in hits]
+        args = " ".join(f"{amount} {expiry} {member}" for _, amount, expiry, member in hits)
+        flat = [int(value) for value in (await self.script(keys=keys, args=[args])).split()]
+        return [flat[index : index + 3] for index in range(0, len(flat), 3)]
 
 
 _current: RateLimiter | None = None
@@ -326,7 +450,7 @@ class RateLimitMiddleware:
             item, key = self.limiter.anonymous, f"ip:{client_address(scope)}"
         else:
             item, key = self.limiter.authenticated, f"id:{identity}"
-        counted = await self.limiter.count(item, key)
+        counted = await self.limiter.count(item, key, ahead=True)
         if counted is None:  # failing open
             await self.app(scope, receive, send)
             return
