@@ -1401,7 +1401,73 @@ def _user_with_accounts(spec: dict[str, Any]) -> str:
     return "resources.User"
 
 
+def _envelope_array_pages(spec: dict[str, Any]) -> str:
+    spec["api"] = {"envelope": True, "pagination": {"shape": "array"}}
+    return "api.envelope"
+
+
+def _slug_from_nothing(spec: dict[str, Any]) -> str:
+    r = next(iter(spec["resources"]))
+    spec["resources"][r]["fields"]["zz_slug"] = {"type": "slug", "from": "zz_nothing"}
+    return f"resources.{r}.fields.zz_slug.from"
+
+
+def _parent_not_a_ref(spec: dict[str, Any]) -> str:
+    r = next(iter(spec["resources"]))
+    spec["resources"][r]["fields"]["zz_up"] = {"type": "int", "required": True}
+    spec["resources"][r]["parent"] = "zz_up"
+    return f"resources.{r}.parent"
+
+
+def _declarative_collection_action(spec: dict[str, Any]) -> str:
+    r = next(iter(spec["resources"]))
+    spec["resources"][r]["fields"]["zz_done"] = {"type": "bool", "default": False}
+    spec["resources"][r]["actions"] = {"zz_all": {"on": "collection", "sets": {"zz_done": True}}}
+    return f"resources.{r}.actions.zz_all.on"
+
+
+def _ordering_on_a_string(spec: dict[str, Any]) -> str:
+    r = next(iter(spec["resources"]))
+    spec["resources"][r]["fields"]["zz_name"] = {"type": "string", "max_length": 20}
+    spec["resources"][r]["fields"]["zz_done"] = {"type": "bool", "default": False}
+    spec["resources"][r]["actions"] = {
+        "zz_act": {"when": {"zz_name": {"gte": "m"}}, "sets": {"zz_done": True}}
+    }
+    return f"resources.{r}.actions.zz_act.when.zz_name.gte"
+
+
+def _author_without_profile(spec: dict[str, Any]) -> str:
+    spec["auth"] = {"users": True, "roles": ["admin", "member"]}
+    r = next(iter(spec["resources"]))
+    spec["resources"][r]["author"] = "zz_author"
+    return f"resources.{r}.author"
+
+
+def _webhooks_without_accounts(spec: dict[str, Any]) -> str:
+    spec.pop("auth", None)
+    spec.pop("seed", None)
+    for body in spec["resources"].values():
+        for key in ("owned", "permissions", "marks", "actions", "author", "views"):
+            body.pop(key, None)
+    next(iter(spec["resources"].values()))["events"] = ["created"]
+    spec["webhooks"] = {}
+    return "webhooks"
+
+
+def _consumes_unknown_resource(spec: dict[str, Any]) -> str:
+    spec["consumes"] = {"zz_sub": {"events": ["zz_nowhere.created"]}}
+    return "consumes.zz_sub.events[0]"
+
+
 MUTATIONS = (
+    _envelope_array_pages,
+    _slug_from_nothing,
+    _parent_not_a_ref,
+    _declarative_collection_action,
+    _ordering_on_a_string,
+    _author_without_profile,
+    _webhooks_without_accounts,
+    _consumes_unknown_resource,
     _user_with_accounts,
     _unknown_type,
     _bad_ref_target,
