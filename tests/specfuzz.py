@@ -5,7 +5,11 @@
 chains, restrict / cascade / set_null), many-to-many, indexes, unique_together, filter / sort /
 search, auth on and off with every permission shape (anyone, authenticated, owner, roles, lists,
 nothing named = default deny), owned resources, limits, flags, seeds, both pagination styles and
-awkward names (reserved words, unicode descriptions).
+awkward names (reserved words, unicode descriptions); and, each now and then: envelopes (the
+API's and a resource's member names), `in_list: false`, derived slugs (`from`, `on_change`,
+as lookup keys), nested collections (`parent`), profiles with follows, `author`, `followed`
+views and token schemes, `when` operators, collection handler actions, `allow: <ref>.owner`,
+webhooks and `consumes`.
 
 `invalid_specs()` draws a valid spec and one mutation that breaks it, with the path the error
 must name.
@@ -395,6 +399,9 @@ def resource(
     if draw(st.integers(0, 2)) == 0:
         body["description"] = draw(st.sampled_from(DESCRIPTIONS))
     fields = draw(_fields(name, earlier, later, owned))
+    sources = [f for f, b in fields.items() if b["type"] in ("string", "text")]
+    if sources and "slug" not in fields and draw(st.integers(0, 3)) == 0:
+        fields["slug"] = draw(_derived_slug(sources))
     body["fields"] = {f: _shorthand(b) for f, b in fields.items()}
     indexable = _indexable(fields) + ["created_at", "id"] + (["owner"] if owned else [])
     indexes: list[Any] = []
@@ -404,7 +411,7 @@ def resource(
             indexes.append(group)
         else:
             entry: dict[str, Any] = {"fields": group}
-            if draw(st.booleans()):
+            if draw(st.booleans()) and _many_values(group, fields):
                 entry["unique"] = True
             if draw(st.booleans()):
                 index_name = f"ix_custom_{snake(name)}_{len(index_names)}"
@@ -414,9 +421,9 @@ def resource(
     if indexes:
         body["indexes"] = indexes
     if draw(st.integers(0, 2)) == 0 and len(indexable) >= 2:
-        body["unique_together"] = [
-            draw(st.lists(st.sampled_from(indexable), min_size=2, max_size=3, unique=True))
-        ]
+        group = draw(st.lists(st.sampled_from(indexable), min_size=2, max_size=3, unique=True))
+        if _many_values(group, fields):
+            body["unique_together"] = [group]
     queryable = [*_queryable(fields), "id", "created_at", "updated_at"]
     for option in ("filter", "sort"):
         if draw(st.booleans()):
@@ -437,7 +444,7 @@ def resource(
         for f, b in fields.items()
         if b["type"] in LOOKUP_TYPES
         and b.get("unique")
-        and b.get("required")
+        and (b.get("required") or b.get("from"))
         and not any(b.get(flag) for flag in ("read_only", "write_only", "hidden"))
         and f != "target_id"
     ]
@@ -466,6 +473,13 @@ def resource(
         actions = draw(_actions(fields, body.get("lookup"), owned, auth))
         if actions:
             body["actions"] = actions
+    if draw(st.integers(0, 4)) == 0:
+        body.setdefault("actions", {}).update(draw(_collection_action(auth)))
+    for field_name, field in body["fields"].items():  # fields left out of list pages
+        hides = isinstance(field, dict) and (field.get("write_only") or field.get("hidden"))
+        if field_name != body.get("lookup") and not hides and draw(st.integers(0, 7)) == 0:
+            field = field if isinstance(field, dict) else {"type": field}
+            body["fields"][field_name] = {**field, "in_list": False}
     # (SQLite cannot read a column named true or false through the marks' query: refused)
     plain = not {"true", "false"} & {f.lower() for f in fields}
     if auth is not None and "cache" not in body and plain and draw(st.integers(0, 4)) == 0:
@@ -474,6 +488,14 @@ def resource(
         if counts and draw(st.booleans()):
             body["sort"] = [*body.get("sort", []), counts[0]]
     return body
+
+
+def _many_values(group: list[str], fields: dict[str, dict[str, Any]]) -> bool:
+    """Whether a unique group takes as many values as the generated tests create records: one
+    of its fields is not an enum, a bool or the owner (a few values at most, or one caller's)."""
+    few = ("enum", "bool")
+    return any(f in ("id", "created_at") or fields.get(f, {}).get("type", "bool") not in few
+               for f in group)
 
 
 @st.composite
@@ -527,7 +549,21 @@ def _actions(
             before, after = draw(
                 st.lists(st.sampled_from(body["values"]), min_size=2, max_size=2, unique=True)
             )
-        action: dict[str, Any] = {"when": {state: before}, "sets": {state: after}}
+        when: dict[str, Any] = {state: before}
+        if draw(st.integers(0, 2)) == 0:  # the same state, said with an operator
+            others = [v for v in body.get("values") or [] if v != after]
+            when[state] = (
+                {"in": draw(st.lists(st.sampled_from(others), min_size=1, unique=True))}
+                if others and draw(st.booleans())
+                else {"ne": after}
+            )
+        guards = [f for f in usable if f != state and usable[f]["type"] not in ("json", "many")]
+        guards = [f for f in guards if usable[f]["type"] != "ref"]
+        if guards and draw(st.booleans()):
+            guard = draw(st.sampled_from(guards))
+            for condition in draw(_condition(usable[guard])):
+                when[guard] = condition
+        action: dict[str, Any] = {"when": when, "sets": {state: after}}
         if texts and draw(st.booleans()):
             text = draw(st.sampled_from(texts))
             given = {k: v for k, v in usable[text].items() if k in VALUE_OPTIONS}
@@ -547,6 +583,242 @@ def _actions(
             handler["allow"] = draw(st.sampled_from(allow_words))
         actions["do_report"] = handler
     return actions
+
+
+# Values inside any bounds this module draws for an ordered type, lowest first.
+_ORDERED = {
+    "date": ("2020-01-01", "2030-12-31"),
+    "datetime": ("2020-01-01T00:00:00Z", "2030-12-31T23:00:00Z"),
+    "time": ("06:00:00", "18:00:00"),
+}
+
+
+@st.composite
+def _condition(draw: st.DrawFn, body: dict[str, Any]) -> list[Any]:
+    """A `when` entry some value of the field meets (`[entry]`; `[]` when none is drawn): an
+    ordering within its bounds, `in` its enum values, `ne`, or `null` / `ne: null` for an
+    optional field."""
+    kind = body["type"]
+    shapes = ["ne_null", "null"] if not body.get("required") else []
+    ordered = kind in ("int", "bigint", "float", "decimal") or kind in _ORDERED
+    if ordered:
+        shapes += ["range", "range", "low", "high"]
+    if kind == "enum":
+        shapes += ["in", "ne"]
+    if kind == "bool":
+        shapes.append("ne")
+    if not shapes:
+        return []
+    shape = draw(st.sampled_from(shapes))
+    if shape == "ne_null":
+        return [{"ne": None}]
+    if shape == "null":
+        return [None]
+    if kind == "enum":
+        values = body["values"]
+        if shape == "in":
+            return [{"in": draw(st.lists(st.sampled_from(values), min_size=1, unique=True))}]
+        return [{"ne": draw(st.sampled_from(values))}] if len(values) > 1 else []
+    if kind == "bool":
+        return [{"ne": draw(st.booleans())}]
+    if kind in _ORDERED:
+        low, high = _ORDERED[kind]
+    else:
+        high = body.get("max", 10_000)
+        low = min(body.get("min", -100 if kind != "decimal" else 0), high)
+    if shape == "low":
+        return [{"gte": low}]
+    if shape == "high":
+        return [{"lte": high}]
+    if low == high:
+        return [{"gte": low, "lte": high}]
+    lower, upper = draw(st.sampled_from(["gt", "gte"])), draw(st.sampled_from(["lt", "lte"]))
+    return [{lower: low, upper: high}]
+
+
+@st.composite
+def _collection_action(draw: st.DrawFn, auth: dict[str, Any] | None) -> dict[str, Any]:
+    """A handler action on the collection, `POST {base}/{plural}/{action}`."""
+    action: dict[str, Any] = {"on": "collection", "handler": True}
+    if draw(st.booleans()):
+        action["input"] = {"before": {"type": "date", "required": True}}
+    if draw(st.booleans()):
+        action["output"] = {"swept": {"type": "int", "required": True}}
+    if auth is not None and draw(st.booleans()):
+        words = ["anyone", "authenticated", *auth["roles"]]
+        action["allow"] = (
+            draw(st.lists(st.sampled_from(words), min_size=1, max_size=2, unique=True))
+            if draw(st.booleans())
+            else draw(st.sampled_from(words))
+        )
+    return {draw(st.sampled_from(["sweep", "do_sweep"])): action}
+
+
+@st.composite
+def _derived_slug(draw: st.DrawFn, sources: list[str]) -> dict[str, Any]:
+    """`type: slug, from: <a string or text field>`, maybe unique, short, made anew on change."""
+    slug: dict[str, Any] = {"type": "slug", "from": draw(st.sampled_from(sources))}
+    if draw(st.booleans()):
+        slug["unique"] = True
+    if draw(st.integers(0, 2)) == 0:
+        slug["max_length"] = draw(st.sampled_from([3, 12, 40]))
+    if draw(st.booleans()):
+        slug["on_change"] = draw(st.sampled_from(["keep", "update"]))
+    if draw(st.integers(0, 3)) == 0:
+        slug["required"] = True
+    return slug
+
+
+def _body(resources: dict[str, Any], name: str, field: str) -> dict[str, Any]:
+    """A field's body as a mapping (the shorthand expanded in place)."""
+    fields = resources[name]["fields"]
+    if not isinstance(fields[field], dict):
+        fields[field] = {"type": fields[field]}
+    body: dict[str, Any] = fields[field]
+    return body
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _segment(name: str, body: dict[str, Any]) -> str:
+    return _kebab(body.get("plural") or plural(snake(name)))
+
+
+def _parents(draw: st.DrawFn, resources: dict[str, Any]) -> None:
+    """`parent: <required ref>` on some resources: an existing required ref to another
+    resource, or a `holder` added for it."""
+    names = list(resources)
+    for i, name in enumerate(names):
+        body = resources[name]
+        if draw(st.integers(0, 3)) != 0:
+            continue
+        fields = {f: b if isinstance(b, dict) else {"type": b} for f, b in body["fields"].items()}
+        refs = [
+            f
+            for f, b in fields.items()
+            if b["type"] == "ref" and b.get("required") and b["to"] != name
+        ]
+        if not refs and i > 0 and "holder" not in fields and "holder_id" not in fields:
+            target = draw(st.sampled_from(names[:i]))
+            holder: dict[str, Any] = {"type": "ref", "to": target, "required": True}
+            if draw(st.booleans()):
+                holder["on_delete"] = "cascade"
+            body["fields"]["holder"] = holder
+            refs = ["holder"]
+        if not refs:
+            continue
+        field = draw(st.sampled_from(refs))
+        target = resources[fields.get(field, {"to": body["fields"][field]["to"]})["to"]]
+        taken = {_kebab(f) for f in target.get("actions") or {}} | {
+            _kebab(m) for m in target.get("marks") or {}
+        }
+        taken |= {
+            _kebab(f)
+            for f, b in target["fields"].items()
+            if isinstance(b, dict) and b["type"] == "many"
+        }
+        if _segment(name, body) not in taken:
+            body["parent"] = field
+
+
+def _ref_owners(draw: st.DrawFn, resources: dict[str, Any]) -> None:
+    """`allow: <ref field>.owner` on some record actions, for required refs to owned targets."""
+    for name, body in resources.items():
+        refs = [
+            f
+            for f, b in body["fields"].items()
+            if isinstance(b, dict)
+            and b["type"] == "ref"
+            and b.get("required")
+            and resources[b["to"]].get("owned")
+        ]
+        for action in (body.get("actions") or {}).values():
+            if refs and action.get("on") != "collection" and draw(st.booleans()):
+                allow = action.get("allow")
+                allow = allow if isinstance(allow, list) else [allow] if allow else []
+                action["allow"] = [*allow, f"{draw(st.sampled_from(refs))}.owner"]
+
+
+def _envelopes(draw: st.DrawFn, spec: dict[str, Any]) -> None:
+    """Member names of their own for some resources, with `api.envelope`."""
+    if not spec.get("api", {}).get("envelope"):
+        return
+    for name, body in spec["resources"].items():
+        if draw(st.integers(0, 2)) == 0:
+            member = snake(name)
+            names = {"one": f"{member}_one", "many": f"{member}_many"}
+            body["envelope"] = {k: v for k, v in names.items() if draw(st.booleans())} or names
+
+
+def _profiles_use(draw: st.DrawFn, spec: dict[str, Any]) -> None:
+    """`author` and `views` on owned resources, with `auth.profile` (and its `follow`)."""
+    profile = spec.get("auth", {}).get("profile")
+    if profile is None:
+        return
+    for body in spec["resources"].values():
+        if body.get("owned") is not True or isinstance(body.get("cache"), dict):
+            continue
+        marks = body.get("marks") or {}
+        taken = {*body["fields"], *marks} | {
+            v for m in marks.values() for k, v in m.items() if k in ("count", "mine")
+        }
+        if "author" not in taken and draw(st.booleans()):
+            body["author"] = "author"
+        actions = body.get("actions") or {}
+        if "follow" in profile and "following" not in actions and draw(st.booleans()):
+            body["views"] = {"following": {"owner": "followed"}}
+
+
+def _webhooks(draw: st.DrawFn, spec: dict[str, Any]) -> None:
+    """`webhooks`, with accounts and at least one resource's events."""
+    if "auth" not in spec or draw(st.integers(0, 3)) != 0:
+        return
+    resources = spec["resources"]
+    if not any(b.get("events") for b in resources.values()):
+        name = draw(st.sampled_from(sorted(resources)))
+        resources[name]["events"] = ["created"]
+    declared = [
+        f"{name.lower()}.{event}"
+        for name, body in sorted(resources.items())
+        for event in ("created", "updated", "deleted")
+        if event in (body.get("events") or [])
+    ]
+    webhooks: dict[str, Any] = {}
+    if draw(st.booleans()):
+        webhooks["events"] = draw(st.lists(st.sampled_from(declared), min_size=1, unique=True))
+    others = [r for r in spec["auth"]["roles"] if r != spec["auth"].get("admin_role", "admin")]
+    if others and draw(st.booleans()):
+        webhooks["allow"] = draw(st.sampled_from(others))
+    spec["webhooks"] = webhooks
+
+
+def _consumes(draw: st.DrawFn, spec: dict[str, Any]) -> None:
+    """`consumes`: subscriptions to this service's events (types or patterns) or another's."""
+    if draw(st.integers(0, 3)) != 0:
+        return
+    own = [
+        f"{name.lower()}.{event}"
+        for name, body in spec["resources"].items()
+        for event in body.get("events") or []
+    ]
+    own += sorted({f"{t.split('.')[0]}.*" for t in own})
+    consumes: dict[str, Any] = {}
+    for sub in draw(st.lists(st.sampled_from(["audit_trail", "index", "x2"]), min_size=1,
+                             max_size=2, unique=True)):
+        if own and draw(st.booleans()):
+            entry: dict[str, Any] = {
+                "events": draw(st.lists(st.sampled_from(own), min_size=1, max_size=2, unique=True))
+            }
+        elif draw(st.booleans()):
+            entry = {"events": ["*.deleted"]}
+        else:
+            entry = {"events": ["payment.settled", "refund.*"], "from": "billing"}
+        if draw(st.booleans()):
+            entry["max_attempts"] = draw(st.integers(1, 10))
+        consumes[sub] = entry
+    spec["consumes"] = consumes
 
 
 # --- the service --------------------------------------------------------------------------------
@@ -571,7 +843,37 @@ def _auth(draw: st.DrawFn) -> dict[str, Any]:
             "access_ttl": draw(st.sampled_from(["5m", "15m", "1h", "900s"])),
             "refresh_ttl": draw(st.sampled_from(["1d", "14d", "12h"])),
         }
+    if draw(st.integers(0, 3)) == 0:
+        auth["token_schemes"] = draw(st.sampled_from([["Bearer", "Token"], ["Token", "Bearer"]]))
+    if draw(st.integers(0, 3)) == 0:
+        auth["profile"] = draw(_profile())
     return auth
+
+
+PROFILE_KINDS = ("string", "text", "slug", "url", "email", "int", "bigint", "float", "bool",
+                 "enum", "date", "datetime", "time", "uuid")
+
+
+@st.composite
+def _profile(draw: st.DrawFn) -> dict[str, Any]:
+    """`auth.profile`: a unique, required lookup field, other fields, maybe follows."""
+    lookup = draw(st.sampled_from(["username", "handle"]))
+    key: dict[str, Any] = {
+        "type": draw(st.sampled_from(["string", "string", "slug"])),
+        "required": True,
+        "unique": True,
+    }
+    if draw(st.booleans()):
+        key["max_length"] = draw(st.sampled_from([12, 40]))
+    fields: dict[str, Any] = {lookup: key}
+    for name in draw(st.lists(st.sampled_from(["bio", "image", "born_on", "score", "shown"]),
+                              max_size=3, unique=True)):
+        fields[name] = _shorthand(draw(scalar_field(draw(st.sampled_from(PROFILE_KINDS)))))
+    profile: dict[str, Any] = {"lookup": lookup, "fields": fields}
+    if draw(st.booleans()):
+        follow = {"count": "followers_count", "mine": "following"}
+        profile["follow"] = {k: v for k, v in follow.items() if draw(st.booleans())}
+    return profile
 
 
 @st.composite
@@ -606,6 +908,8 @@ def _api(draw: st.DrawFn) -> dict[str, Any] | None:
         api["require_if_match"] = True
     if draw(st.integers(0, 4)) == 0:  # the service's read cache
         api["cache"] = {"ttl": draw(st.sampled_from(["30s", "10m", "1d"]))}
+    if api.get("pagination", {}).get("shape") != "array" and draw(st.integers(0, 3)) == 0:
+        api["envelope"] = True
     return api
 
 
@@ -701,7 +1005,7 @@ def _relation_options(draw: st.DrawFn, spec: dict[str, Any]) -> None:
 
 def _natural_key(fields: dict[str, dict[str, Any]]) -> str | None:
     for name, body in fields.items():
-        settable = not (body.get("read_only") or body.get("hidden"))
+        settable = not (body.get("read_only") or body.get("hidden") or body.get("from"))
         if body.get("unique") and body["type"] not in ("ref", "many", "json", "text") and settable:
             return name
     return None
@@ -723,8 +1027,8 @@ def _seed(draw: st.DrawFn, resources: dict[str, dict[str, Any]]) -> dict[str, An
         for index in range(draw(st.integers(1, 3))):
             row: dict[str, Any] = {}
             for field_name, spec in fields.items():
-                if spec.get("read_only") or spec.get("hidden"):
-                    if spec.get("required"):
+                if spec.get("read_only") or spec.get("hidden") or spec.get("from"):
+                    if spec.get("required") and not spec.get("from"):
                         break
                     continue
                 wanted = field_name == key or spec.get("required") or draw(st.booleans())
@@ -843,7 +1147,13 @@ def _valid_spec(draw: st.DrawFn, max_resources: int) -> dict[str, Any]:
     if "cache" in spec.get("api", {}) and draw(st.booleans()):
         resources[draw(st.sampled_from(names))]["cache"] = False  # opted out
     spec["resources"] = resources
+    _parents(draw, resources)
+    _ref_owners(draw, resources)
+    _envelopes(draw, spec)
+    _profiles_use(draw, spec)
     _relation_options(draw, spec)
+    _webhooks(draw, spec)
+    _consumes(draw, spec)
     if draw(st.booleans()):
         seed = draw(_seed(resources))
         _clean_seed_refs(resources, seed)
@@ -1103,7 +1413,73 @@ def _user_with_accounts(spec: dict[str, Any]) -> str:
     return "resources.User"
 
 
+def _envelope_array_pages(spec: dict[str, Any]) -> str:
+    spec["api"] = {"envelope": True, "pagination": {"shape": "array"}}
+    return "api.envelope"
+
+
+def _slug_from_nothing(spec: dict[str, Any]) -> str:
+    r = next(iter(spec["resources"]))
+    spec["resources"][r]["fields"]["zz_slug"] = {"type": "slug", "from": "zz_nothing"}
+    return f"resources.{r}.fields.zz_slug.from"
+
+
+def _parent_not_a_ref(spec: dict[str, Any]) -> str:
+    r = next(iter(spec["resources"]))
+    spec["resources"][r]["fields"]["zz_up"] = {"type": "int", "required": True}
+    spec["resources"][r]["parent"] = "zz_up"
+    return f"resources.{r}.parent"
+
+
+def _declarative_collection_action(spec: dict[str, Any]) -> str:
+    r = next(iter(spec["resources"]))
+    spec["resources"][r]["fields"]["zz_done"] = {"type": "bool", "default": False}
+    spec["resources"][r]["actions"] = {"zz_all": {"on": "collection", "sets": {"zz_done": True}}}
+    return f"resources.{r}.actions.zz_all.on"
+
+
+def _ordering_on_a_string(spec: dict[str, Any]) -> str:
+    r = next(iter(spec["resources"]))
+    spec["resources"][r]["fields"]["zz_name"] = {"type": "string", "max_length": 20}
+    spec["resources"][r]["fields"]["zz_done"] = {"type": "bool", "default": False}
+    spec["resources"][r]["actions"] = {
+        "zz_act": {"when": {"zz_name": {"gte": "m"}}, "sets": {"zz_done": True}}
+    }
+    return f"resources.{r}.actions.zz_act.when.zz_name.gte"
+
+
+def _author_without_profile(spec: dict[str, Any]) -> str:
+    spec["auth"] = {"users": True, "roles": ["admin", "member"]}
+    r = next(iter(spec["resources"]))
+    spec["resources"][r]["author"] = "zz_author"
+    return f"resources.{r}.author"
+
+
+def _webhooks_without_accounts(spec: dict[str, Any]) -> str:
+    spec.pop("auth", None)
+    spec.pop("seed", None)
+    for body in spec["resources"].values():
+        for key in ("owned", "permissions", "marks", "actions", "author", "views"):
+            body.pop(key, None)
+    next(iter(spec["resources"].values()))["events"] = ["created"]
+    spec["webhooks"] = {}
+    return "webhooks"
+
+
+def _consumes_unknown_resource(spec: dict[str, Any]) -> str:
+    spec["consumes"] = {"zz_sub": {"events": ["zz_nowhere.created"]}}
+    return "consumes.zz_sub.events[0]"
+
+
 MUTATIONS = (
+    _envelope_array_pages,
+    _slug_from_nothing,
+    _parent_not_a_ref,
+    _declarative_collection_action,
+    _ordering_on_a_string,
+    _author_without_profile,
+    _webhooks_without_accounts,
+    _consumes_unknown_resource,
     _user_with_accounts,
     _unknown_type,
     _bad_ref_target,

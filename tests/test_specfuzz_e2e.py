@@ -182,13 +182,16 @@ def _one(index: int, text: str, keep: Path, database: str, env_holder: list[Proj
 
 def shared_env() -> ProjectEnv:
     """The pinned environment verify uses, found (or built) from a project generated for it: one
-    with a cache, whose requirements add the optional packages (cashews) to every spec's."""
+    with a cache, events and webhooks, whose requirements add the optional packages (cashews,
+    the broker client, standardwebhooks) to every spec's."""
     with tempfile.TemporaryDirectory(prefix="specfuzz-env-") as tmp:
         spec = Path(tmp) / "spec.yaml"
         probe = {
             "service": {"name": "probe"},
             "api": {"cache": {"ttl": "60s"}},
-            "resources": {"A": {"fields": {"b": "int"}}},
+            "auth": {"users": True, "roles": ["admin", "member"]},
+            "resources": {"A": {"fields": {"b": "int"}, "events": ["created"]}},
+            "webhooks": {},
         }
         spec.write_text(to_yaml(probe))
         run = Run(0, spec)
