@@ -725,7 +725,7 @@ def _parents(draw: st.DrawFn, resources: dict[str, Any]) -> None:
 
 def _ref_owners(draw: st.DrawFn, resources: dict[str, Any]) -> None:
     """`allow: <ref field>.owner` on some record actions, for required refs to owned targets."""
-    for name, body in resources.items():
+    for body in resources.values():
         refs = [
             f
             for f, b in body["fields"].items()
