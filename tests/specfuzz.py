@@ -494,8 +494,9 @@ def _many_values(group: list[str], fields: dict[str, dict[str, Any]]) -> bool:
     """Whether a unique group takes as many values as the generated tests create records: one
     of its fields is not an enum, a bool or the owner (a few values at most, or one caller's)."""
     few = ("enum", "bool")
-    return any(f in ("id", "created_at") or fields.get(f, {}).get("type", "bool") not in few
-               for f in group)
+    return any(
+        f in ("id", "created_at") or fields.get(f, {}).get("type", "bool") not in few for f in group
+    )
 
 
 @st.composite
@@ -805,8 +806,11 @@ def _consumes(draw: st.DrawFn, spec: dict[str, Any]) -> None:
     ]
     own += sorted({f"{t.split('.')[0]}.*" for t in own})
     consumes: dict[str, Any] = {}
-    for sub in draw(st.lists(st.sampled_from(["audit_trail", "index", "x2"]), min_size=1,
-                             max_size=2, unique=True)):
+    for sub in draw(
+        st.lists(
+            st.sampled_from(["audit_trail", "index", "x2"]), min_size=1, max_size=2, unique=True
+        )
+    ):
         if own and draw(st.booleans()):
             entry: dict[str, Any] = {
                 "events": draw(st.lists(st.sampled_from(own), min_size=1, max_size=2, unique=True))
@@ -850,8 +854,22 @@ def _auth(draw: st.DrawFn) -> dict[str, Any]:
     return auth
 
 
-PROFILE_KINDS = ("string", "text", "slug", "url", "email", "int", "bigint", "float", "bool",
-                 "enum", "date", "datetime", "time", "uuid")
+PROFILE_KINDS = (
+    "string",
+    "text",
+    "slug",
+    "url",
+    "email",
+    "int",
+    "bigint",
+    "float",
+    "bool",
+    "enum",
+    "date",
+    "datetime",
+    "time",
+    "uuid",
+)
 
 
 @st.composite
@@ -866,8 +884,11 @@ def _profile(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         key["max_length"] = draw(st.sampled_from([12, 40]))
     fields: dict[str, Any] = {lookup: key}
-    for name in draw(st.lists(st.sampled_from(["bio", "image", "born_on", "score", "shown"]),
-                              max_size=3, unique=True)):
+    for name in draw(
+        st.lists(
+            st.sampled_from(["bio", "image", "born_on", "score", "shown"]), max_size=3, unique=True
+        )
+    ):
         fields[name] = _shorthand(draw(scalar_field(draw(st.sampled_from(PROFILE_KINDS)))))
     profile: dict[str, Any] = {"lookup": lookup, "fields": fields}
     if draw(st.booleans()):
