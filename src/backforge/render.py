@@ -194,7 +194,9 @@ def base_requirements(names: Iterable[str]) -> dict[str, str]:
     """The requirement files ``names`` of a project whose spec uses no optional library (no
     cache, no events): the pins every generated project shares."""
     env = template_environment("project")
-    plain = SimpleNamespace(cached=False, events=False, webhooks=None, consumers=[], brokered=False)
+    plain = SimpleNamespace(
+        cached=False, events=False, webhooks=None, consumers=[], brokered=False, server="uvicorn"
+    )
     return {name: env.get_template(f"{name}.jinja").render(ir=plain) for name in names}
 
 

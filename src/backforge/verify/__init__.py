@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from backforge.verify.runner import CHECKS, Check, Progress, verify_project
     from backforge.verify.scratchdb import DatabaseUrlError
 
-LOAD_REQUESTS = 1000  # GETs of the smoke load (`--load-requests`), 16 at a time
+LOAD_REQUESTS = 300  # GETs of the smoke load (`--load-requests`), 16 at a time
 
 _EXPORTS = {
     "CHECKS": "backforge.verify.runner",
