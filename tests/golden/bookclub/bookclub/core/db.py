@@ -232,22 +232,56 @@ class Database:
         await self.engine.dispose()
 
 
-class LazySession:
-    """The session of a request, opened only when something needs one; once opened, every
-    attribute of this object is the AsyncSession's."""
+class ReadSession:
+    """The session of a GET or HEAD request, opened only when something needs one.
+
+    Its hot reads (core/reads.py) run on a connection of the read pool, without a session.
+    Anything else (a hook's query, a custom route) opens an AsyncSession in autocommit mode on
+    first use; every other attribute of this object is that session's."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        self.info: dict[str, Any] = {}
+        self.reads = database.reads
+        self.info: dict[str, Any] = {FAST_READS: database.fast_reads}
         self._session: AsyncSession | None = None
-
-    def open(self) -> AsyncSession:
-        raise NotImplementedError
 
     @property
     def session(self) -> AsyncSession:
         if self._session is None:
-            self._session = self.open()
+            self._session = self.database.read_sessions()
+        return self._session
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.session, name)
+
+    def in_transaction(self) -> bool:
+        return self._session is not None and self._session.in_transaction()
+
+    async def close(self) -> None:
+        await release(self)
+        if self._session is not None:
+            await self._session.close()
+
+
+DIRECT_WRITES = "direct_writes"  # Session.info key: the pool direct writes borrow (core/writes.py)
+
+
+class WriteSession:
+    """The session of a request of any other method, opened only when something needs one:
+    a direct write (core/writes.py) needs none. Once opened, every attribute of this object
+    is the AsyncSession's; what its transaction does not commit is rolled back at close."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.info: dict[str, Any] = {}
+        if database.fast_writes:
+            self.info[DIRECT_WRITES] = database.reads
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self.database.sessions()
         return self._session
 
     def __getattr__(self, name: str) -> Any:
@@ -259,42 +293,6 @@ class LazySession:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
-
-
-class ReadSession(LazySession):
-    """The session of a GET or HEAD request.
-
-    Its hot reads (core/reads.py) run on a connection of the read pool, without a session.
-    Anything else (a hook's query, a custom route) opens an AsyncSession in autocommit mode on
-    first use."""
-
-    def __init__(self, database: Database) -> None:
-        super().__init__(database)
-        self.reads = database.reads
-        self.info[FAST_READS] = database.fast_reads
-
-    def open(self) -> AsyncSession:
-        return self.database.read_sessions()
-
-    async def close(self) -> None:
-        await release(self)
-        await super().close()
-
-
-DIRECT_WRITES = "direct_writes"  # Session.info key: the pool direct writes borrow (core/writes.py)
-
-
-class WriteSession(LazySession):
-    """The session of a request of any other method: a direct write (core/writes.py) needs
-    none. What its transaction does not commit is rolled back at close."""
-
-    def __init__(self, database: Database) -> None:
-        super().__init__(database)
-        if database.fast_writes:
-            self.info[DIRECT_WRITES] = database.reads
-
-    def open(self) -> AsyncSession:
-        return self.database.sessions()
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})

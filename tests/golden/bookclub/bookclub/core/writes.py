@@ -59,7 +59,19 @@ class Statement(Compiled):
     defaults it would compute itself (timestamps, the first version), computed the same way."""
 
     def __init__(self, statement: sa.Select[Any], dialect: sa.Dialect, defaults: Defaults):
-        super().__init__(statement, dialect)
+        compiled: Any = statement.compile(dialect=dialect)
+        self.dialect = dialect
+        self.sql = compiled.string
+        self.order = list(compiled.positiontup or ())
+        self.binds = {
+            name: bind.type._cached_bind_processor(dialect) for name, bind in compiled.binds.items()
+        }
+        self.fixed = {name: bind.value for name, bind in compiled.binds.items()}
+        self.columns = list(statement.selected_columns)
+        self.keys = [column.key for column in self.columns]
+        self.processors = None
+        self.named = False
+        self.postgres = True
         self.defaults = defaults
 
     async def run(self, borrowed: Borrowed, values: dict[str, Any]) -> list[Row]:
