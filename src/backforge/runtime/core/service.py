@@ -25,7 +25,6 @@ from .hooks import Caller, Hooks
 from .listing import OWNED_BY
 from .metrics import RESOURCE_CHANGES
 from .repository import Repository
-from .writes import direct_create, direct_update
 
 
 class Scope(Enum):
@@ -130,24 +129,21 @@ class CrudService:
         before_commit: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     ) -> dict[str, Any]:
         """Insert a record; ``before_commit`` sees it inside the transaction (idempotency).
-        The record is read back once, inside the transaction: what it commits. A plain resource
-        on PostgreSQL writes it in one statement instead (core/writes.py)."""
+        The record is read back once, inside the transaction: what it commits."""
         self.access.scope("create")
         if self.owned:
             values["owner"] = self.access.user_id
         await self._check_refs("create", values)
         await self.hooks.validate(values, None)
         await self.hooks.before_create(values)
-        created = await direct_create(self, values, before_commit) if self._direct() else None
-        if created is None:
-            loaded: list[dict[str, Any]] = []
-            await self._write(
-                values,
-                lambda: self._insert(values, before_commit, loaded),
-                audit=("create", None),
-            )
-            created = loaded[-1]
+        loaded: list[dict[str, Any]] = []
+        await self._write(
+            values,
+            lambda: self._insert(values, before_commit, loaded),
+            audit=("create", None),
+        )
         RESOURCE_CHANGES.labels(self.resource, "created").inc()
+        created = loaded[-1]
         await self.hooks.after_create(created)
         return created
 
@@ -167,15 +163,7 @@ class CrudService:
         self, key: Any, values: dict[str, Any], versions: set[int] | None = None
     ) -> dict[str, Any]:
         """Change a record; with ``versions`` (from If-Match), only while it is at one of them.
-        The record is read back inside the transaction, before it commits. A plain resource on
-        PostgreSQL tries one statement first (core/writes.py); when it finds no record at that
-        version, the general path explains (404, 412)."""
-        if self._direct():
-            direct = await direct_update(self, key, values, versions)
-            if direct is not None:
-                RESOURCE_CHANGES.labels(self.resource, "updated").inc()
-                await self.hooks.after_update(direct)
-                return direct
+        The record is read back inside the transaction, before it commits."""
         current = await self._authorized("update", key)
         id = current["id"]
         version = self._expected_version(current, versions)
@@ -246,11 +234,6 @@ class CrudService:
         await self.session.commit()
         if not removed:
             raise NotFoundError(f"{self.resource} {_shown(key)} is not linked to {name} {target}.")
-
-    def _direct(self) -> bool:
-        """Whether a create or an update may take the direct path (core/writes.py) as far as
-        the service knows: anybody may do anything and nothing is audited."""
-        return self.audit is None and not self.owned and type(self.access) is Everyone
 
     async def _load(self, id: int) -> dict[str, Any]:
         found = await self.repository.get(id)

@@ -13,10 +13,8 @@ from bookclub.auth.routes import router as auth_router
 from bookclub.auth.tokens import TokenKeys
 from bookclub.author.routes import reads as author_reads
 from bookclub.author.routes import router as author_router
-from bookclub.author.routes import writes as author_writes
 from bookclub.book.routes import reads as book_reads
 from bookclub.book.routes import router as book_router
-from bookclub.book.routes import writes as book_writes
 from bookclub.core import health, metrics, tracing
 from bookclub.core.db import Database, SessionScopeMiddleware
 from bookclub.core.errors import install_error_handlers
@@ -33,10 +31,8 @@ from bookclub.core.security import (
 from bookclub.core.settings import Settings, get_settings
 from bookclub.review.routes import reads as review_reads
 from bookclub.review.routes import router as review_router
-from bookclub.review.routes import writes as review_writes
 from bookclub.tag.routes import reads as tag_reads
 from bookclub.tag.routes import router as tag_router
-from bookclub.tag.routes import writes as tag_writes
 
 DESCRIPTION = "Members list books they own and review each other's; editors curate authors."
 
@@ -70,7 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.fast_reads = settings.fast_reads  # core/routing.py: DirectRoutes answer directly
-    app.state.fast_writes = settings.fast_writes  # core/writes.py: so do WriteRoutes
     # Without CURSOR_SECRET, list cursors are signed with a key derived from JWT_SECRET.
     configure_cursors(settings, fallback=settings.jwt_secret)
     app.state.token_keys = TokenKeys(settings)
@@ -82,17 +77,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_cors(app, settings)
     app.add_middleware(SessionScopeMiddleware)
     app.add_middleware(MetricsMiddleware)
-    # The routes go on the app's own router as they are, the hot reads and writes first: included
+    # The routes go on the app's own router as they are, the hot reads first: included
     # routers would cost every request a second round of matching (core/routing.py).
     routers = [
         author_reads,
-        author_writes,  # POST /authors, PATCH /authors/{key} (core/writes.py)
         book_reads,
-        book_writes,  # POST /books, PATCH /books/{key} (core/writes.py)
         review_reads,
-        review_writes,  # POST /reviews, PATCH /reviews/{key} (core/writes.py)
         tag_reads,
-        tag_writes,  # POST /tags, PATCH /tags/{key} (core/writes.py)
         health.router,
         metrics.router,
         auth_router,

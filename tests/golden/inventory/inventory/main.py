@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from inventory import custom
 from inventory.category.routes import reads as category_reads
 from inventory.category.routes import router as category_router
-from inventory.category.routes import writes as category_writes
 from inventory.core import health, metrics, tracing
 from inventory.core.cache import close_cache, configure_cache
 from inventory.core.db import Database, SessionScopeMiddleware
@@ -27,13 +26,10 @@ from inventory.core.security import (
 from inventory.core.settings import Settings, get_settings
 from inventory.item.routes import reads as item_reads
 from inventory.item.routes import router as item_router
-from inventory.item.routes import writes as item_writes
 from inventory.stock.routes import reads as stock_reads
 from inventory.stock.routes import router as stock_router
-from inventory.stock.routes import writes as stock_writes
 from inventory.warehouse.routes import reads as warehouse_reads
 from inventory.warehouse.routes import router as warehouse_router
-from inventory.warehouse.routes import writes as warehouse_writes
 
 DESCRIPTION = "Stock levels per warehouse."
 
@@ -69,7 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.fast_reads = settings.fast_reads  # core/routing.py: DirectRoutes answer directly
-    app.state.fast_writes = settings.fast_writes  # core/writes.py: so do WriteRoutes
     configure_cursors(settings)
     install_error_handlers(app)
     # Middleware added later runs earlier: metrics, CORS, rate limits, then the body limit.
@@ -78,17 +73,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_cors(app, settings)
     app.add_middleware(SessionScopeMiddleware)
     app.add_middleware(MetricsMiddleware)
-    # The routes go on the app's own router as they are, the hot reads and writes first: included
+    # The routes go on the app's own router as they are, the hot reads first: included
     # routers would cost every request a second round of matching (core/routing.py).
     routers = [
         category_reads,
-        category_writes,  # POST /categories, PATCH /categories/{key} (core/writes.py)
         item_reads,
-        item_writes,  # POST /items, PATCH /items/{key} (core/writes.py)
         stock_reads,
-        stock_writes,  # POST /stock, PATCH /stock/{key} (core/writes.py)
         warehouse_reads,
-        warehouse_writes,  # POST /warehouses, PATCH /warehouses/{key} (core/writes.py)
         health.router,
         metrics.router,
         category_router,

@@ -292,9 +292,6 @@ async def test_a_serialization_failure_is_retried_once_then_503(
             return (await connection.execute(count)).scalar_one()
 
     monkeypatch.setattr(Repository, "insert", conflicting)
-    # the general path's retry (a direct write that meets a serialization failure hands over
-    # to it, core/writes.py)
-    monkeypatch.setattr(app.state.database, "fast_writes", False)
     before = await rows()
     response = await http.post(URL, json=payload)
     assert response.status_code == 201, response.text

@@ -42,7 +42,6 @@ from bookclub.core.idempotency import REPLAYED_HEADER, REUSED, IdempotencyDep, R
 from bookclub.core.routing import API_PREFIX, AppRoute, DirectRoute, location
 from bookclub.core.schemas import json_response, require_json
 from bookclub.core.types import IdValue
-from bookclub.core.writes import WriteRoute
 
 RESPONSES = {**SERVER_ERROR, **UNAUTHORIZED, **FORBIDDEN}
 router = APIRouter(
@@ -57,13 +56,6 @@ reads = APIRouter(
     tags=["Book"],
     responses=RESPONSES,
     route_class=DirectRoute,
-)
-# The two hot writes, create and update (core/writes.py).
-writes = APIRouter(
-    prefix=f"{API_PREFIX}/books",
-    tags=["Book"],
-    responses=RESPONSES,
-    route_class=WriteRoute,
 )
 
 BookId = Annotated[IdValue, Path(description="The id of the Book.")]
@@ -98,7 +90,7 @@ async def list_books(params: Annotated[BookListParams, Query()], service: Servic
     return json_response(BookPage.model_validate(page))
 
 
-@writes.post(
+@router.post(
     "",
     status_code=201,
     operation_id="create_book",
@@ -162,12 +154,11 @@ async def replace_book(
     return BookRead.model_validate(replaced)
 
 
-@writes.patch(
+@router.patch(
     "/{id}",
     operation_id="update_book",
     summary="Change some fields of a Book",
     dependencies=JSON_BODY,
-    response_model=BookRead,
     responses={
         **CURRENT,
         **BAD_REQUEST,
@@ -182,15 +173,17 @@ async def update_book(
     id: BookId,
     payload: BookUpdate,
     service: ServiceDep,
+    response: Response,
     if_match: IfMatch = None,
-) -> Response:
+) -> BookRead:
     versions = expected_versions(if_match)
     changes = payload.model_dump(by_alias=True, exclude_unset=True)
     if changes:
         updated = await service.update(id, changes, versions)
     else:
         updated = await service.check_version(id, versions)
-    return json_response(BookRead.model_validate(updated), {"ETag": etag(updated)})
+    response.headers["ETag"] = etag(updated)
+    return BookRead.model_validate(updated)
 
 
 @router.delete(

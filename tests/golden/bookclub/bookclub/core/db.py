@@ -39,9 +39,6 @@ class DatabaseSettings(Protocol):
     def fast_reads(self) -> bool: ...
 
     @property
-    def fast_writes(self) -> bool: ...
-
-    @property
     def db_pool_timeout(self) -> float: ...
 
     @property
@@ -208,11 +205,6 @@ class Database:
         self.fast_reads = (
             settings.fast_reads and not traced and self.engine.dialect.name not in MYSQL
         )
-        # With FAST_WRITES, on PostgreSQL, the hot writes of plain resources run on the read
-        # pool's connections too (core/writes.py), except when traced.
-        self.fast_writes = (
-            settings.fast_writes and not traced and self.engine.dialect.name == "postgresql"
-        )
         if self.engine.dialect.name == "postgresql":
             self.reads: ReadPool = PostgresReadPool(
                 self.engine,
@@ -263,38 +255,6 @@ class ReadSession:
             await self._session.close()
 
 
-DIRECT_WRITES = "direct_writes"  # Session.info key: the pool direct writes borrow (core/writes.py)
-
-
-class WriteSession:
-    """The session of a request of any other method, opened only when something needs one:
-    a direct write (core/writes.py) needs none. Once opened, every attribute of this object
-    is the AsyncSession's; what its transaction does not commit is rolled back at close."""
-
-    def __init__(self, database: Database) -> None:
-        self.database = database
-        self.info: dict[str, Any] = {}
-        if database.fast_writes:
-            self.info[DIRECT_WRITES] = database.reads
-        self._session: AsyncSession | None = None
-
-    @property
-    def session(self) -> AsyncSession:
-        if self._session is None:
-            self._session = self.database.sessions()
-        return self._session
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.session, name)
-
-    def in_transaction(self) -> bool:
-        return self._session is not None and self._session.in_transaction()
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 SESSIONS = f"{PACKAGE}.sessions"  # scope key: the sessions a request has opened
 
@@ -313,7 +273,7 @@ async def get_session(request: Request) -> AsyncSession:
     if request.method in SAFE_METHODS:
         session: AsyncSession = ReadSession(database)  # type: ignore[assignment]
     else:
-        session = WriteSession(database)  # type: ignore[assignment]
+        session = database.sessions()
     opened.append(session)
     return session
 

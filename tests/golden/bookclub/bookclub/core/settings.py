@@ -38,13 +38,6 @@ class Settings(BaseSettings):
         "themselves, reads on the read pool's driver connections, a tuned garbage collector; "
         "false: FastAPI's and SQLAlchemy's general path.",
     )
-    fast_writes: bool = Field(
-        True,
-        description="PostgreSQL: POST creates and PATCH updates take the direct path (routes "
-        "that read their body themselves; the writes of resources without accounts, events or "
-        "hooks that run before them, on the read pool's driver connections); false: FastAPI's "
-        "and SQLAlchemy's general path.",
-    )
     db_pool_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a connection.")
     db_connect_timeout: float = Field(5.0, gt=0, description="Seconds to wait for the server.")
     db_statement_timeout_ms: int = Field(

@@ -30,7 +30,6 @@ from bookclub.core.idempotency import REPLAYED_HEADER, REUSED, IdempotencyDep, R
 from bookclub.core.routing import API_PREFIX, AppRoute, DirectRoute, location
 from bookclub.core.schemas import json_response, require_json
 from bookclub.core.types import IdValue
-from bookclub.core.writes import WriteRoute
 from bookclub.review.schemas import (
     ReviewCreate,
     ReviewListParams,
@@ -53,13 +52,6 @@ reads = APIRouter(
     tags=["Review"],
     responses=RESPONSES,
     route_class=DirectRoute,
-)
-# The two hot writes, create and update (core/writes.py).
-writes = APIRouter(
-    prefix=f"{API_PREFIX}/reviews",
-    tags=["Review"],
-    responses=RESPONSES,
-    route_class=WriteRoute,
 )
 
 ReviewId = Annotated[IdValue, Path(description="The id of the Review.")]
@@ -96,7 +88,7 @@ async def list_reviews(
     return json_response(ReviewPage.model_validate(page))
 
 
-@writes.post(
+@router.post(
     "",
     status_code=201,
     operation_id="create_review",
@@ -162,12 +154,11 @@ async def replace_review(
     return ReviewRead.model_validate(replaced)
 
 
-@writes.patch(
+@router.patch(
     "/{id}",
     operation_id="update_review",
     summary="Change some fields of a Review",
     dependencies=JSON_BODY,
-    response_model=ReviewRead,
     responses={
         **CURRENT,
         **BAD_REQUEST,
@@ -182,15 +173,17 @@ async def update_review(
     id: ReviewId,
     payload: ReviewUpdate,
     service: ServiceDep,
+    response: Response,
     if_match: IfMatch = None,
-) -> Response:
+) -> ReviewRead:
     versions = expected_versions(if_match)
     changes = payload.model_dump(by_alias=True, exclude_unset=True)
     if changes:
         updated = await service.update(id, changes, versions)
     else:
         updated = await service.check_version(id, versions)
-    return json_response(ReviewRead.model_validate(updated), {"ETag": etag(updated)})
+    response.headers["ETag"] = etag(updated)
+    return ReviewRead.model_validate(updated)
 
 
 @router.delete(

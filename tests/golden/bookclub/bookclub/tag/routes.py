@@ -30,7 +30,6 @@ from bookclub.core.idempotency import REPLAYED_HEADER, REUSED, IdempotencyDep, R
 from bookclub.core.routing import API_PREFIX, AppRoute, DirectRoute, location
 from bookclub.core.schemas import json_response, require_json
 from bookclub.core.types import IdValue
-from bookclub.core.writes import WriteRoute
 from bookclub.tag.schemas import (
     TagCreate,
     TagListParams,
@@ -53,13 +52,6 @@ reads = APIRouter(
     tags=["Tag"],
     responses=RESPONSES,
     route_class=DirectRoute,
-)
-# The two hot writes, create and update (core/writes.py).
-writes = APIRouter(
-    prefix=f"{API_PREFIX}/tags",
-    tags=["Tag"],
-    responses=RESPONSES,
-    route_class=WriteRoute,
 )
 
 TagId = Annotated[IdValue, Path(description="The id of the Tag.")]
@@ -94,7 +86,7 @@ async def list_tags(params: Annotated[TagListParams, Query()], service: ServiceD
     return json_response(TagPage.model_validate(page))
 
 
-@writes.post(
+@router.post(
     "",
     status_code=201,
     operation_id="create_tag",
@@ -158,12 +150,11 @@ async def replace_tag(
     return TagRead.model_validate(replaced)
 
 
-@writes.patch(
+@router.patch(
     "/{id}",
     operation_id="update_tag",
     summary="Change some fields of a Tag",
     dependencies=JSON_BODY,
-    response_model=TagRead,
     responses={
         **CURRENT,
         **BAD_REQUEST,
@@ -178,15 +169,17 @@ async def update_tag(
     id: TagId,
     payload: TagUpdate,
     service: ServiceDep,
+    response: Response,
     if_match: IfMatch = None,
-) -> Response:
+) -> TagRead:
     versions = expected_versions(if_match)
     changes = payload.model_dump(by_alias=True, exclude_unset=True)
     if changes:
         updated = await service.update(id, changes, versions)
     else:
         updated = await service.check_version(id, versions)
-    return json_response(TagRead.model_validate(updated), {"ETag": etag(updated)})
+    response.headers["ETag"] = etag(updated)
+    return TagRead.model_validate(updated)
 
 
 @router.delete(

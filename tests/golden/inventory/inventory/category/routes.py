@@ -34,9 +34,8 @@ from inventory.core.errors import (
 )
 from inventory.core.idempotency import REPLAYED_HEADER, REUSED, IdempotencyDep, Reply
 from inventory.core.routing import API_PREFIX, AppRoute, DirectRoute, location
-from inventory.core.schemas import json_response, require_json
+from inventory.core.schemas import require_json
 from inventory.core.types import IdValue
-from inventory.core.writes import WriteRoute
 
 RESPONSES = SERVER_ERROR
 router = APIRouter(
@@ -51,13 +50,6 @@ reads = APIRouter(
     tags=["Category"],
     responses=RESPONSES,
     route_class=DirectRoute,
-)
-# The two hot writes, create and update (core/writes.py).
-writes = APIRouter(
-    prefix=f"{API_PREFIX}/categories",
-    tags=["Category"],
-    responses=RESPONSES,
-    route_class=WriteRoute,
 )
 
 CategoryId = Annotated[IdValue, Path(description="The id of the Category.")]
@@ -104,7 +96,7 @@ async def list_categories(
     return cached_response(entry, result)
 
 
-@writes.post(
+@router.post(
     "",
     status_code=201,
     operation_id="create_category",
@@ -170,12 +162,11 @@ async def replace_category(
     return CategoryRead.model_validate(replaced)
 
 
-@writes.patch(
+@router.patch(
     "/{id}",
     operation_id="update_category",
     summary="Change some fields of a Category",
     dependencies=JSON_BODY,
-    response_model=CategoryRead,
     responses={
         **CURRENT,
         **BAD_REQUEST,
@@ -190,15 +181,17 @@ async def update_category(
     id: CategoryId,
     payload: CategoryUpdate,
     service: ServiceDep,
+    response: Response,
     if_match: IfMatch = None,
-) -> Response:
+) -> CategoryRead:
     versions = expected_versions(if_match)
     changes = payload.model_dump(by_alias=True, exclude_unset=True)
     if changes:
         updated = await service.update(id, changes, versions)
     else:
         updated = await service.check_version(id, versions)
-    return json_response(CategoryRead.model_validate(updated), {"ETag": etag(updated)})
+    response.headers["ETag"] = etag(updated)
+    return CategoryRead.model_validate(updated)
 
 
 @router.delete(

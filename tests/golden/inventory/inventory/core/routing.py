@@ -154,17 +154,7 @@ def location(request: Request, name: str, /, **params: Any) -> str:
     relative path (RFC 9110 §10.2.2 allows it). Never built from the request's Host header,
     which the client chooses. Parameter values are percent-encoded (a key may hold spaces)."""
     segments = {key: quote(str(value), safe="") for key, value in params.items()}
-    app = request.app
-    router = app.router
-    named: dict[str, Any] | None = getattr(app.state, "routes_by_name", None)
-    if named is None:
-        named = app.state.routes_by_name = {}
-    route = named.get(name)
-    if route is None:  # Starlette's look-up tries every route, each failure an exception
-        route = named[name] = next(
-            (r for r in router.routes if getattr(r, "name", None) == name), router
-        )
-    path = str(route.url_path_for(name, **segments))
+    path = str(request.app.url_path_for(name, **segments))
     base: str | None = request.app.state.settings.public_url
     if base:
         return base.rstrip("/") + path

@@ -26,9 +26,8 @@ from inventory.core.errors import (
 )
 from inventory.core.idempotency import REPLAYED_HEADER, REUSED, IdempotencyDep, Reply
 from inventory.core.routing import API_PREFIX, AppRoute, DirectRoute, location
-from inventory.core.schemas import json_response, require_json
+from inventory.core.schemas import require_json
 from inventory.core.types import IdValue
-from inventory.core.writes import WriteRoute
 from inventory.item.schemas import (
     ItemCreate,
     ItemLinks,
@@ -52,13 +51,6 @@ reads = APIRouter(
     tags=["Item"],
     responses=RESPONSES,
     route_class=DirectRoute,
-)
-# The two hot writes, create and update (core/writes.py).
-writes = APIRouter(
-    prefix=f"{API_PREFIX}/items",
-    tags=["Item"],
-    responses=RESPONSES,
-    route_class=WriteRoute,
 )
 
 ItemId = Annotated[IdValue, Path(description="The id of the Item.")]
@@ -103,7 +95,7 @@ async def list_items(params: Annotated[ItemListParams, Query()], service: Servic
     return cached_response(entry, result)
 
 
-@writes.post(
+@router.post(
     "",
     status_code=201,
     operation_id="create_item",
@@ -167,12 +159,11 @@ async def replace_item(
     return ItemRead.model_validate(replaced)
 
 
-@writes.patch(
+@router.patch(
     "/{id}",
     operation_id="update_item",
     summary="Change some fields of a Item",
     dependencies=JSON_BODY,
-    response_model=ItemRead,
     responses={
         **CURRENT,
         **BAD_REQUEST,
@@ -187,15 +178,17 @@ async def update_item(
     id: ItemId,
     payload: ItemUpdate,
     service: ServiceDep,
+    response: Response,
     if_match: IfMatch = None,
-) -> Response:
+) -> ItemRead:
     versions = expected_versions(if_match)
     changes = payload.model_dump(by_alias=True, exclude_unset=True)
     if changes:
         updated = await service.update(id, changes, versions)
     else:
         updated = await service.check_version(id, versions)
-    return json_response(ItemRead.model_validate(updated), {"ETag": etag(updated)})
+    response.headers["ETag"] = etag(updated)
+    return ItemRead.model_validate(updated)
 
 
 @router.delete(

@@ -26,9 +26,8 @@ from inventory.core.errors import (
 )
 from inventory.core.idempotency import REPLAYED_HEADER, REUSED, IdempotencyDep, Reply
 from inventory.core.routing import API_PREFIX, AppRoute, DirectRoute, location
-from inventory.core.schemas import json_response, require_json
+from inventory.core.schemas import require_json
 from inventory.core.types import IdValue
-from inventory.core.writes import WriteRoute
 from inventory.stock.schemas import (
     StockCreate,
     StockListParams,
@@ -51,13 +50,6 @@ reads = APIRouter(
     tags=["Stock"],
     responses=RESPONSES,
     route_class=DirectRoute,
-)
-# The two hot writes, create and update (core/writes.py).
-writes = APIRouter(
-    prefix=f"{API_PREFIX}/stock",
-    tags=["Stock"],
-    responses=RESPONSES,
-    route_class=WriteRoute,
 )
 
 StockId = Annotated[IdValue, Path(description="The id of the Stock.")]
@@ -102,7 +94,7 @@ async def list_stock(params: Annotated[StockListParams, Query()], service: Servi
     return cached_response(entry, result)
 
 
-@writes.post(
+@router.post(
     "",
     status_code=201,
     operation_id="create_stock",
@@ -168,12 +160,11 @@ async def replace_stock(
     return StockRead.model_validate(replaced)
 
 
-@writes.patch(
+@router.patch(
     "/{id}",
     operation_id="update_stock",
     summary="Change some fields of a Stock",
     dependencies=JSON_BODY,
-    response_model=StockRead,
     responses={
         **CURRENT,
         **BAD_REQUEST,
@@ -188,15 +179,17 @@ async def update_stock(
     id: StockId,
     payload: StockUpdate,
     service: ServiceDep,
+    response: Response,
     if_match: IfMatch = None,
-) -> Response:
+) -> StockRead:
     versions = expected_versions(if_match)
     changes = payload.model_dump(by_alias=True, exclude_unset=True)
     if changes:
         updated = await service.update(id, changes, versions)
     else:
         updated = await service.check_version(id, versions)
-    return json_response(StockRead.model_validate(updated), {"ETag": etag(updated)})
+    response.headers["ETag"] = etag(updated)
+    return StockRead.model_validate(updated)
 
 
 @router.delete(

@@ -27,7 +27,6 @@ from inventory.core.idempotency import REPLAYED_HEADER, REUSED, IdempotencyDep, 
 from inventory.core.routing import API_PREFIX, AppRoute, DirectRoute, location
 from inventory.core.schemas import json_response, require_json
 from inventory.core.types import IdValue
-from inventory.core.writes import WriteRoute
 from inventory.warehouse.schemas import (
     WarehouseCreate,
     WarehouseListParams,
@@ -50,13 +49,6 @@ reads = APIRouter(
     tags=["Warehouse"],
     responses=RESPONSES,
     route_class=DirectRoute,
-)
-# The two hot writes, create and update (core/writes.py).
-writes = APIRouter(
-    prefix=f"{API_PREFIX}/warehouses",
-    tags=["Warehouse"],
-    responses=RESPONSES,
-    route_class=WriteRoute,
 )
 
 WarehouseId = Annotated[IdValue, Path(description="The id of the Warehouse.")]
@@ -93,7 +85,7 @@ async def list_warehouses(
     return json_response(WarehousePage.model_validate(page))
 
 
-@writes.post(
+@router.post(
     "",
     status_code=201,
     operation_id="create_warehouse",
@@ -159,12 +151,11 @@ async def replace_warehouse(
     return WarehouseRead.model_validate(replaced)
 
 
-@writes.patch(
+@router.patch(
     "/{id}",
     operation_id="update_warehouse",
     summary="Change some fields of a Warehouse",
     dependencies=JSON_BODY,
-    response_model=WarehouseRead,
     responses={
         **CURRENT,
         **BAD_REQUEST,
@@ -179,15 +170,17 @@ async def update_warehouse(
     id: WarehouseId,
     payload: WarehouseUpdate,
     service: ServiceDep,
+    response: Response,
     if_match: IfMatch = None,
-) -> Response:
+) -> WarehouseRead:
     versions = expected_versions(if_match)
     changes = payload.model_dump(by_alias=True, exclude_unset=True)
     if changes:
         updated = await service.update(id, changes, versions)
     else:
         updated = await service.check_version(id, versions)
-    return json_response(WarehouseRead.model_validate(updated), {"ETag": etag(updated)})
+    response.headers["ETag"] = etag(updated)
+    return WarehouseRead.model_validate(updated)
 
 
 @router.delete(
